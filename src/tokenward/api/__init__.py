@@ -1,0 +1,1 @@
+"""HTTP faces: the native API and the compatible dialects, each a translator to the service."""

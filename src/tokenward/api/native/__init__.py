@@ -1,0 +1,1 @@
+"""tokenward's own REST API under ``/v1``."""

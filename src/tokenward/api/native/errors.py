@@ -1,0 +1,124 @@
+"""The native face's one table from errors to HTTP status and ``{"error": {...}}`` body."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tokenward.api.middleware import BodyTooLarge
+from tokenward.domain.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TokenwardError,
+    Unauthenticated,
+    Unavailable,
+)
+from tokenward.service.sealing import SealError
+
+log = logging.getLogger("tokenward.api")
+
+STATUS_OF: dict[type[TokenwardError], int] = {
+    Invalid: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    rid = request_id(request)
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "request_id": rid}},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _status_of(error: TokenwardError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TokenwardError)
+    status = _status_of(exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
+    return error_response(request, status, exc.code, exc.message, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(request, 400, "MALFORMED_JSON", "the request body is not valid JSON")
+    # Only where and what: pydantic's "input" could echo a secret back.
+    parts = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in errors[:10]
+    ]
+    return error_response(request, 422, "VALIDATION_FAILED", "; ".join(parts))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(request, exc.status_code, code, str(exc.detail), headers)
+
+
+async def _too_large(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(request, 413, "PAYLOAD_TOO_LARGE", str(exc))
+
+
+async def _seal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?")
+    return error_response(
+        request, 500, "KEY_MISMATCH", "the server's key cannot open this sealed secret"
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", extra={"request_id": request_id(request)})
+    # This answer leaves from outside the request-id middleware, so it sets the header itself.
+    return error_response(
+        request,
+        500,
+        "INTERNAL",
+        "internal error; see the server log",
+        {"X-Request-ID": request_id(request)},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TokenwardError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(BodyTooLarge, _too_large)
+    app.add_exception_handler(SealError, _seal_error)
+    app.add_exception_handler(Exception, _unexpected)

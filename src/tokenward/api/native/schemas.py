@@ -1,0 +1,194 @@
+"""Wire models of the native API. Built from domain objects; never from store rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from tokenward.domain.audit import AuditRecord
+from tokenward.domain.roles import Role
+from tokenward.domain.tenants import Tenant
+from tokenward.domain.tokens import Token, TokenType
+from tokenward.domain.verification import VerifyCode
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TenantCreate(_Request):
+    name: str = Field(description="1 to 128 letters, digits and @ . _ : -")
+
+
+class TenantPublic(BaseModel):
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantPublic:
+        return cls(name=tenant.name, created_at=tenant.created_at)
+
+
+class TenantList(BaseModel):
+    items: list[TenantPublic]
+
+
+class TokenCreate(_Request):
+    name: str
+    description: str = ""
+    type: TokenType = TokenType.GLOBAL
+    principal: str | None = Field(default=None, description="Required unless type is global")
+    owner: str | None = Field(default=None, description="Root only; default: the caller")
+    user: str | None = Field(default=None, description="Default: the owner")
+    role: Role = Role.VIEWER
+    scopes: list[str] = Field(default_factory=list)
+    audience: list[str] = Field(default_factory=list)
+    resources: list[str] = Field(default_factory=list)
+    restricted: bool = False
+    active: bool = True
+    expires_at: AwareDatetime | None = Field(default=None, description="RFC 3339, with offset")
+    ttl_seconds: int | None = Field(default=None, description="Instead of expires_at")
+    recoverable: bool = Field(default=False, description="Keep the secret sealed for reveal")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TokenUpdate(_Request):
+    """Only the fields present change; ``expires_at: null`` makes the token permanent."""
+
+    name: str | None = None
+    description: str | None = None
+    role: Role | None = None
+    scopes: list[str] | None = None
+    audience: list[str] | None = None
+    resources: list[str] | None = None
+    restricted: bool | None = None
+    expires_at: AwareDatetime | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class RotateRequest(_Request):
+    grace_seconds: int = Field(default=0, description="How long the old secret keeps working")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    tenant: str
+    name: str
+    description: str
+    type: TokenType
+    principal: str | None
+    owner: str
+    user: str
+    role: Role
+    scopes: list[str]
+    audience: list[str]
+    resources: list[str]
+    restricted: bool
+    active: bool
+    expired: bool
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+    secret_hint: str
+    recoverable: bool
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, token: Token, now: datetime) -> TokenPublic:
+        return cls(
+            id=token.id,
+            tenant=token.tenant,
+            name=token.name,
+            description=token.description,
+            type=token.type,
+            principal=token.principal,
+            owner=token.owner,
+            user=token.user,
+            role=token.role,
+            scopes=list(token.scopes),
+            audience=list(token.audience),
+            resources=list(token.resources),
+            restricted=token.restricted,
+            active=token.active,
+            expired=token.is_expired(now),
+            expires_at=token.expires_at,
+            created_at=token.created_at,
+            updated_at=token.updated_at,
+            last_used_at=token.last_used_at,
+            secret_hint=token.secret_hint,
+            recoverable=token.recoverable,
+            metadata=dict(token.metadata),
+        )
+
+
+class TokenWithSecret(TokenPublic):
+    secret: str = Field(description="Shown once (or again through reveal when recoverable)")
+
+
+class TokenPage(BaseModel):
+    items: list[TokenPublic]
+    total: int
+    page: int
+    limit: int
+
+
+class SecretReveal(BaseModel):
+    id: int
+    secret: str
+
+
+class VerifyRequest(_Request):
+    token: str
+    audience: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    resource: str | None = None
+
+
+class VerifyResponse(BaseModel):
+    valid: bool
+    code: VerifyCode
+    token: TokenPublic | None
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: datetime
+    tenant: str | None
+    actor: str
+    action: str
+    token_id: int | None
+    client: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditPublic:
+        return cls(
+            id=record.id,
+            at=record.at,
+            tenant=record.tenant,
+            actor=record.actor,
+            action=record.action,
+            token_id=record.token_id,
+            client=record.client,
+            detail=dict(record.detail),
+        )
+
+
+class AuditPage(BaseModel):
+    items: list[AuditPublic]
+    total: int
+    page: int
+    limit: int
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    request_id: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

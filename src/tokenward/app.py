@@ -1,0 +1,86 @@
+"""The composition root: ``create_app(settings)`` builds everything; importing does nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from tokenward import __version__
+from tokenward.api.middleware import RequestContextMiddleware
+from tokenward.api.native.errors import install_error_handlers
+from tokenward.api.native.router import router as native_router
+from tokenward.domain import secrets as secret_format
+from tokenward.keys import load_key_material
+from tokenward.service.core import Core
+from tokenward.service.sealing import Sealer
+from tokenward.settings import Settings
+from tokenward.store.engine import ensure_sqlite_dir, make_engine
+from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
+
+log = logging.getLogger("tokenward")
+
+
+def build_core(settings: Settings, engine: Engine) -> Core:
+    """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
+    return Core(
+        uow=SqlUnitOfWorkFactory(engine),
+        sealer=Sealer(load_key_material(settings.secret_key, settings.data_dir)),
+        admin_token_hash=(
+            secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
+        ),
+        verify_requires_auth=settings.verify_requires_auth,
+    )
+
+
+def open_engine(settings: Settings) -> Engine:
+    url = settings.resolved_database_url
+    ensure_sqlite_dir(url)
+    return make_engine(url)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = open_engine(settings)
+        core = build_core(settings, engine)
+        app.state.core = core
+        flusher = asyncio.create_task(_flush_last_use(core, settings.last_use_flush_seconds))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await run_in_threadpool(core.flush_last_use)
+            engine.dispose()
+
+    app = FastAPI(
+        title="tokenward",
+        version=__version__,
+        description="Issue, manage and verify API tokens.",
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes),
+        ],
+    )
+    app.include_router(native_router)
+    install_error_handlers(app)
+    return app
+
+
+async def _flush_last_use(core: Core, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(core.flush_last_use)
+        except Exception:  # the next tick retries; verification must not stop for this
+            log.exception("could not write last-use times")

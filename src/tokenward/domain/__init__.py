@@ -1,0 +1,1 @@
+"""Pure rules of tokenward: no I/O, standard library only."""

@@ -1,0 +1,55 @@
+"""The caller of a use case: the bootstrap credential (root) or a management token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokenward.domain.roles import Role
+from tokenward.domain.tokens import Token
+
+ROOT_IDENTITY = "root"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    identity: str
+    role: Role
+    tenant: str | None
+    scopes: frozenset[str]
+    expires_at: datetime | None
+    token_id: int | None
+    client: str | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.role is Role.ROOT
+
+    @property
+    def label(self) -> str:
+        """How audit records name the actor: the identity and, for a token, its id."""
+        return self.identity if self.token_id is None else f"{self.identity}#{self.token_id}"
+
+    @classmethod
+    def root(cls, client: str | None = None) -> Actor:
+        return cls(
+            identity=ROOT_IDENTITY,
+            role=Role.ROOT,
+            tenant=None,
+            scopes=frozenset(),
+            expires_at=None,
+            token_id=None,
+            client=client,
+        )
+
+    @classmethod
+    def of_token(cls, token: Token, client: str | None = None) -> Actor:
+        return cls(
+            identity=token.user,
+            role=token.role,
+            tenant=token.tenant,
+            scopes=frozenset(token.scopes),
+            expires_at=token.expires_at,
+            token_id=token.id,
+            client=client,
+        )

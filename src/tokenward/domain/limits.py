@@ -1,0 +1,47 @@
+"""Documented bounds on what a token may hold; every face shares them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tokenward.domain.errors import Invalid
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 2000
+MAX_IDENTITY = 200
+MAX_LIST_ITEMS = 100
+MAX_ITEM = 200
+MAX_METADATA_BYTES = 8192
+MAX_TTL_SECONDS = 100 * 365 * 86400
+
+
+def check_text(field: str, value: str, limit: int, *, required: bool = False) -> None:
+    if required and not value.strip():
+        raise Invalid(f"{field} must not be empty")
+    if len(value) > limit:
+        raise Invalid(f"{field} is longer than {limit} characters")
+    if "\x00" in value:
+        raise Invalid(f"{field} must not contain NUL characters")
+
+
+def check_list(field: str, values: Iterable[str]) -> None:
+    items = list(values)
+    if len(items) > MAX_LIST_ITEMS:
+        raise Invalid(f"{field} holds more than {MAX_LIST_ITEMS} items")
+    for item in items:
+        if not item:
+            raise Invalid(f"{field} must not contain empty strings")
+        check_text(field, item, MAX_ITEM)
+
+
+def check_metadata(metadata: Mapping[str, Any]) -> None:
+    try:
+        text = json.dumps(metadata, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("metadata must be a JSON object") from exc
+    if "\\u0000" in text:
+        raise Invalid("metadata must not contain NUL characters")
+    if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise Invalid(f"metadata is larger than {MAX_METADATA_BYTES} bytes")

@@ -1,0 +1,87 @@
+"""The secret format: ``<prefix>_<28 base62 random><6 base62 CRC32>``.
+
+28 base62 characters carry 166 bits of entropy. The CRC32 checksum covers the prefix and the
+random part, so a typo or a truncated copy is refused without a database read, and a leaked
+secret can be recognised offline by scanners.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import zlib
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+RANDOM_LENGTH = 28
+CHECKSUM_LENGTH = 6
+DEFAULT_PREFIX = "tw"
+HINT_LENGTH = 5
+
+_PREFIX = re.compile(r"[a-z][a-z0-9]{0,15}")
+_BODY_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH
+_ALPHABET_SET = frozenset(ALPHABET)
+_INDEX = {c: i for i, c in enumerate(ALPHABET)}
+
+
+def is_valid_prefix(prefix: str) -> bool:
+    return _PREFIX.fullmatch(prefix) is not None
+
+
+def generate(prefix: str = DEFAULT_PREFIX) -> str:
+    if not is_valid_prefix(prefix):
+        raise ValueError(f"invalid secret prefix {prefix!r}")
+    random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    head = f"{prefix}_{random_part}"
+    return head + _encode_checksum(zlib.crc32(head.encode("ascii")))
+
+
+def is_well_formed(secret: str) -> bool:
+    """True when ``secret`` has the format and a matching checksum; no I/O."""
+    if len(secret) > 17 + _BODY_LENGTH:
+        return False
+    prefix, sep, body = secret.rpartition("_")
+    if not sep or len(body) != _BODY_LENGTH or not is_valid_prefix(prefix):
+        return False
+    if not _ALPHABET_SET.issuperset(body):
+        return False
+    head = secret[:-CHECKSUM_LENGTH]
+    return _decode(body[RANDOM_LENGTH:]) == zlib.crc32(head.encode("ascii"))
+
+
+def prefix_of(secret: str) -> str:
+    return secret.rpartition("_")[0]
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of the whole secret, hex: the only key by which a secret is looked up.
+
+    A fast hash is right here: the secret carries 166 random bits, so there is nothing for a
+    slow password hash to protect, and verification runs on every request.
+    """
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hint(secret: str) -> str:
+    """A display form that recognises a secret without revealing it: prefix and last 5.
+
+    The last characters are checksum digits, so the hint gives away none of the random part.
+    """
+    prefix = prefix_of(secret)
+    head = f"{prefix}_" if prefix else ""
+    return f"{head}...{secret[-HINT_LENGTH:]}"
+
+
+def _encode_checksum(value: int) -> str:
+    chars = []
+    for _ in range(CHECKSUM_LENGTH):
+        value, digit = divmod(value, 62)
+        chars.append(ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def _decode(text: str) -> int:
+    value = 0
+    for char in text:
+        value = value * 62 + _INDEX[char]
+    return value

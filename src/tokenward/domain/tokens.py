@@ -1,0 +1,187 @@
+"""The token record and the shapes used to create, change and search tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any, Final, Generic, TypeVar
+
+from tokenward.domain.roles import Role
+
+
+class TokenType(StrEnum):
+    """Whom a token stands for; every type but ``global`` names a principal."""
+
+    GLOBAL = "global"
+    USER = "user"
+    TEAM = "team"
+    WORKFLOW = "workflow"
+    SESSION = "session"
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks a field that a partial update leaves as it is (``None`` clears it where allowed).
+UNSET: Final = _Unset.UNSET
+Unset = _Unset
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    tenant: str
+    name: str
+    description: str
+    type: TokenType
+    principal: str | None
+    owner: str
+    user: str
+    role: Role
+    scopes: tuple[str, ...]
+    audience: tuple[str, ...]
+    resources: tuple[str, ...]
+    restricted: bool
+    active: bool
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+    secret_hash: str
+    secret_hint: str
+    sealed_secret: bytes | None = field(repr=False)
+    metadata: Mapping[str, Any]
+
+    @property
+    def recoverable(self) -> bool:
+        return self.sealed_secret is not None
+
+    @property
+    def permanent(self) -> bool:
+        return self.expires_at is None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def is_valid(self, now: datetime) -> bool:
+        return self.active and not self.is_expired(now)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSpec:
+    """What a caller asks for when issuing a token; defaults are DESIGN.md's."""
+
+    name: str
+    description: str = ""
+    type: TokenType = TokenType.GLOBAL
+    principal: str | None = None
+    user: str | None = None
+    role: Role = Role.VIEWER
+    scopes: tuple[str, ...] = ()
+    audience: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    restricted: bool = False
+    active: bool = True
+    expires_at: datetime | None = None
+    #: Alternative to ``expires_at``: a lifetime counted from the moment of issue.
+    ttl_seconds: int | None = None
+    recoverable: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenChanges:
+    """A partial update: ``UNSET`` leaves a field as it is."""
+
+    name: str | Unset = UNSET
+    description: str | Unset = UNSET
+    role: Role | Unset = UNSET
+    scopes: tuple[str, ...] | Unset = UNSET
+    audience: tuple[str, ...] | Unset = UNSET
+    resources: tuple[str, ...] | Unset = UNSET
+    restricted: bool | Unset = UNSET
+    expires_at: datetime | Unset | None = UNSET
+    metadata: Mapping[str, Any] | Unset = UNSET
+
+    def given(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name in self.__dataclass_fields__
+            if (value := getattr(self, name)) is not UNSET
+        }
+
+
+class TokenSort(StrEnum):
+    CREATED = "created"
+    EXPIRES = "expires"
+    NAME = "name"
+    LAST_USED = "last_used"
+
+
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenQuery:
+    """Filters combine with AND; ``None`` means no filter. Ranges are [after, before)."""
+
+    types: tuple[TokenType, ...] | None = None
+    principals: tuple[str, ...] | None = None
+    owner: str | None = None
+    user: str | None = None
+    role: Role | None = None
+    active: bool | None = None
+    expired: bool | None = None
+    name_contains: str | None = None
+    name: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    expires_after: datetime | None = None
+    expires_before: datetime | None = None
+    sort: TokenSort = TokenSort.CREATED
+    order: SortOrder = SortOrder.ASC
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """``limit`` None asks for every match in one page."""
+
+    page: int = 0
+    limit: int | None = 50
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.limit is None else self.page * self.limit
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    total: int
+    page: int
+    limit: int | None
+
+    @property
+    def pages(self) -> int:
+        if self.limit is None:
+            return 1 if self.total else 0
+        return -(-self.total // self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token together with its secret, which exists in plaintext only in this object."""
+
+    token: Token
+    secret: str = field(repr=False)

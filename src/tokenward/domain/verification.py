@@ -1,0 +1,57 @@
+"""The verdict on a presented secret, as a pure function of the token and the request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tokenward.domain.tokens import Token
+
+
+class VerifyCode(StrEnum):
+    VALID = "VALID"
+    MALFORMED = "MALFORMED"
+    NOT_FOUND = "NOT_FOUND"
+    EXPIRED = "EXPIRED"
+    DISABLED = "DISABLED"
+    AUDIENCE_MISMATCH = "AUDIENCE_MISMATCH"
+    INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    RESOURCE_DENIED = "RESOURCE_DENIED"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    code: VerifyCode
+    token: Token | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.code is VerifyCode.VALID
+
+
+def judge(
+    token: Token,
+    now: datetime,
+    *,
+    audience: str | None = None,
+    scopes: Iterable[str] = (),
+    resource: str | None = None,
+) -> VerifyCode:
+    """Checks in a fixed order: state (disabled, expired), then what the caller requires.
+
+    Without an asked-for audience any audience passes; a token with no audience passes only
+    such verifications. A restricted token passes only for the resources it lists.
+    """
+    if not token.active:
+        return VerifyCode.DISABLED
+    if token.is_expired(now):
+        return VerifyCode.EXPIRED
+    if audience is not None and audience not in token.audience:
+        return VerifyCode.AUDIENCE_MISMATCH
+    if not set(scopes).issubset(token.scopes):
+        return VerifyCode.INSUFFICIENT_SCOPE
+    if resource is not None and token.restricted and resource not in token.resources:
+        return VerifyCode.RESOURCE_DENIED
+    return VerifyCode.VALID

@@ -1,0 +1,35 @@
+"""Turning a presented credential into an actor."""
+
+from __future__ import annotations
+
+import hmac
+
+from tokenward.domain import policy
+from tokenward.domain import secrets as secret_format
+from tokenward.domain.actors import Actor
+from tokenward.domain.errors import Unauthenticated
+from tokenward.service.core import Core
+
+
+def authenticate(core: Core, credential: str | None, *, client: str | None = None) -> Actor:
+    """The bootstrap credential, or a valid token whose audience includes ``tokenward``.
+
+    Every failure reads the same, so the answer tells nothing about which tokens exist.
+    """
+    if not credential:
+        raise Unauthenticated("a bearer credential is required")
+    presented = secret_format.hash_secret(credential)
+    now = core.clock()
+    with core.uow() as uow:
+        if secret_format.is_well_formed(credential):
+            found = uow.tokens.get_by_secret_hash(presented)
+            if found is not None:
+                token, retires_at = found
+                if (retires_at is None or retires_at > now) and policy.may_manage(token, now):
+                    return Actor.of_token(token, client)
+                raise Unauthenticated("the credential is not valid")
+        root_hash = core.admin_token_hash or uow.credentials.root_hash()
+    # Constant time: the comparison must not tell how much of the root hash matched.
+    if root_hash is not None and hmac.compare_digest(presented, root_hash):
+        return Actor.root(client)
+    raise Unauthenticated("the credential is not valid")

@@ -1,0 +1,102 @@
+"""What the service needs from a store; ``tokenward.store`` provides it for SQL databases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
+from tokenward.domain.tenants import Tenant
+from tokenward.domain.tokens import Page, PageRequest, Token, TokenQuery
+
+
+class TokenRepository(Protocol):
+    def add(self, token: Token) -> Token:
+        """Stores a token (its ``id`` is ignored) and its current secret hash; returns it
+        with the id the store assigned."""
+        ...
+
+    def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None: ...
+
+    def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
+        """The token a secret belongs to, and when that secret retires (None: current)."""
+        ...
+
+    def search(
+        self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
+    ) -> Page[Token]: ...
+
+    def update(self, token_id: int, changes: Mapping[str, Any]) -> None: ...
+
+    def replace_secret(
+        self,
+        token_id: int,
+        *,
+        secret_hash: str,
+        secret_hint: str,
+        sealed_secret: bytes | None,
+        old_retires_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        """Makes ``secret_hash`` the current secret. The old one keeps working until
+        ``old_retires_at``, or stops at once when that is None."""
+        ...
+
+    def delete(self, token_id: int) -> None: ...
+
+    def record_use(self, uses: Mapping[int, datetime]) -> None: ...
+
+
+class TenantRepository(Protocol):
+    def add(self, tenant: Tenant) -> None: ...
+
+    def get(self, name: str) -> Tenant | None: ...
+
+    def list(self) -> Sequence[Tenant]: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+class AuditRepository(Protocol):
+    def add(self, entry: AuditEntry) -> None: ...
+
+    def search(self, query: AuditQuery, page: PageRequest) -> Page[AuditRecord]: ...
+
+
+class CredentialRepository(Protocol):
+    def root_hash(self) -> str | None: ...
+
+    def set_root_hash(self, secret_hash: str, now: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``commit()`` makes it durable; leaving without it rolls back."""
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    @property
+    def tenants(self) -> TenantRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = False) -> UnitOfWork: ...

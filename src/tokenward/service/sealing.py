@@ -1,0 +1,43 @@
+"""Sealing of recoverable secrets with AES-256-GCM under the server's key-encryption key."""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_VERSION = b"\x01"
+_NONCE_BYTES = 12
+
+
+class SealError(Exception):
+    """A sealed secret does not open under this key (wrong key or tampered record)."""
+
+
+class Sealer:
+    def __init__(self, key_material: bytes) -> None:
+        if len(key_material) < 32:
+            raise ValueError("the key-encryption key needs at least 32 bytes of material")
+        key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"tokenward sealed secrets v1"
+        ).derive(key_material)
+        self._aead = AESGCM(key)
+
+    def seal(self, secret: str, *, bound_to: str) -> bytes:
+        """``bound_to`` (the secret's hash) is authenticated data: a sealed secret copied
+        onto another record does not open there."""
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, secret.encode("utf-8"), bound_to.encode("ascii"))
+        return _VERSION + nonce + sealed
+
+    def open(self, sealed: bytes, *, bound_to: str) -> str:
+        if sealed[:1] != _VERSION:
+            raise SealError("unknown sealed-secret version")
+        nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+        try:
+            return self._aead.decrypt(nonce, body, bound_to.encode("ascii")).decode("utf-8")
+        except InvalidTag as exc:
+            raise SealError("sealed secret does not open under this key") from exc

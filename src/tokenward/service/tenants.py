@@ -1,0 +1,69 @@
+"""Tenant use cases. Creating and deleting tenants is root's; a token sees its own tenant."""
+
+from __future__ import annotations
+
+from tokenward.domain import policy
+from tokenward.domain.actors import Actor
+from tokenward.domain.audit import AuditEntry
+from tokenward.domain.errors import Conflict, Invalid, NotFound
+from tokenward.domain.tenants import DEFAULT_TENANT, Tenant, is_valid_tenant_name
+from tokenward.service.core import Core
+
+
+def create(core: Core, actor: Actor, *, name: str) -> Tenant:
+    policy.require_root(actor, "creating a tenant")
+    if not is_valid_tenant_name(name):
+        raise Invalid(
+            "a tenant name is 1 to 128 characters of letters, digits and @ . _ : -, "
+            "starting with a letter or digit"
+        )
+    now = core.clock()
+    tenant = Tenant(name=name, created_at=now)
+    with core.uow(write=True) as uow:
+        if uow.tenants.get(name) is not None:
+            raise Conflict(f"tenant {name!r} already exists", code="TENANT_EXISTS")
+        uow.tenants.add(tenant)
+        uow.audit.add(_entry(actor, "tenant.create", name, core))
+        uow.commit()
+    return tenant
+
+
+def list_all(core: Core, actor: Actor) -> list[Tenant]:
+    """Root sees every tenant; a token sees only its own."""
+    with core.uow() as uow:
+        tenants = list(uow.tenants.list())
+    return [t for t in tenants if actor.tenant is None or t.name == actor.tenant]
+
+
+def get(core: Core, actor: Actor, *, name: str) -> Tenant:
+    policy.require_tenant(actor, name)
+    with core.uow() as uow:
+        tenant = uow.tenants.get(name)
+    if tenant is None:
+        raise NotFound(f"tenant {name!r} not found")
+    return tenant
+
+
+def delete(core: Core, actor: Actor, *, name: str) -> None:
+    """Deletes the tenant with all its tokens. ``default`` always exists."""
+    policy.require_tenant(actor, name)
+    policy.require_root(actor, "deleting a tenant")
+    if name == DEFAULT_TENANT:
+        raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
+    with core.uow(write=True) as uow:
+        if uow.tenants.get(name) is None:
+            raise NotFound(f"tenant {name!r} not found")
+        uow.tenants.delete(name)
+        uow.audit.add(_entry(actor, "tenant.delete", name, core))
+        uow.commit()
+
+
+def _entry(actor: Actor, action: str, tenant: str, core: Core) -> AuditEntry:
+    return AuditEntry(
+        at=core.clock(),
+        tenant=tenant,
+        actor=actor.label,
+        action=action,
+        token_id=None,
+        client=actor.client,
+    )

@@ -1,0 +1,314 @@
+"""Token use cases: issue, read, search, change, rotate, delete, reveal."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any
+
+from tokenward.domain import clock, limits, policy
+from tokenward.domain import secrets as secret_format
+from tokenward.domain.actors import Actor
+from tokenward.domain.audit import AuditEntry
+from tokenward.domain.errors import Conflict, Invalid, NotFound
+from tokenward.domain.roles import TOKEN_ROLES, Role
+from tokenward.domain.tokens import (
+    IssuedToken,
+    Page,
+    PageRequest,
+    Token,
+    TokenChanges,
+    TokenQuery,
+    TokenSpec,
+    TokenType,
+)
+from tokenward.service.core import Core
+from tokenward.service.ports import UnitOfWork
+
+MAX_PAGE_SIZE = 1000
+MAX_GRACE_SECONDS = 30 * 86400
+
+
+def issue(
+    core: Core,
+    actor: Actor,
+    *,
+    tenant: str,
+    spec: TokenSpec,
+    owner: str | None = None,
+    secret_prefix: str = secret_format.DEFAULT_PREFIX,
+    unique_name: bool = False,
+) -> IssuedToken:
+    """Mints a token in ``tenant``. ``owner`` defaults to the caller; only root names another.
+
+    ``unique_name`` is for faces that identify tokens by name: an existing name is a conflict.
+    """
+    policy.require_tenant(actor, tenant)
+    policy.require_role(actor, Role.EDITOR, "issuing a token")
+    now = core.clock()
+    _check_spec(spec, now)
+    expires_at = _expiry(spec, now)
+    policy.check_grant(actor, role=spec.role, scopes=spec.scopes, expires_at=expires_at)
+    owner = _owner_for(actor, owner)
+    secret = secret_format.generate(secret_prefix)
+    secret_hash = secret_format.hash_secret(secret)
+    draft = Token(
+        id=0,
+        tenant=tenant,
+        name=spec.name,
+        description=spec.description,
+        type=spec.type,
+        principal=spec.principal,
+        owner=owner,
+        user=spec.user or owner,
+        role=spec.role,
+        scopes=tuple(dict.fromkeys(spec.scopes)),
+        audience=tuple(dict.fromkeys(spec.audience)),
+        resources=tuple(dict.fromkeys(spec.resources)),
+        restricted=spec.restricted,
+        active=spec.active,
+        expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+        last_used_at=None,
+        secret_hash=secret_hash,
+        secret_hint=secret_format.hint(secret),
+        sealed_secret=core.sealer.seal(secret, bound_to=secret_hash) if spec.recoverable else None,
+        metadata=dict(spec.metadata),
+    )
+    with core.uow(write=True) as uow:
+        if uow.tenants.get(tenant) is None:
+            raise NotFound(f"tenant {tenant!r} not found")
+        if unique_name and _named(uow, tenant, spec.name, now):
+            raise Conflict(f"a token named {spec.name!r} already exists", code="NAME_TAKEN")
+        token = uow.tokens.add(draft)
+        _audit(uow, actor, "token.issue", token, now)
+        uow.commit()
+    return IssuedToken(token, secret)
+
+
+def get(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
+    policy.require_tenant(actor, tenant)
+    with core.uow() as uow:
+        return _load(uow, tenant, token_id)
+
+
+def search(
+    core: Core,
+    actor: Actor,
+    *,
+    tenant: str,
+    query: TokenQuery = TokenQuery(),
+    page: PageRequest = PageRequest(),
+) -> Page[Token]:
+    policy.require_tenant(actor, tenant)
+    if page.page < 0:
+        raise Invalid("page counts from 0")
+    if page.limit is not None and not 1 <= page.limit <= MAX_PAGE_SIZE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    with core.uow() as uow:
+        if uow.tenants.get(tenant) is None:
+            raise NotFound(f"tenant {tenant!r} not found")
+        return uow.tokens.search(tenant, query, page, core.clock())
+
+
+def find_by_name(core: Core, actor: Actor, *, tenant: str, name: str) -> Token | None:
+    """The one token called ``name``; two of that name are a conflict, not a guess."""
+    found = search(
+        core, actor, tenant=tenant, query=TokenQuery(name=name), page=PageRequest(0, 2)
+    ).items
+    if len(found) > 1:
+        raise Conflict(f"more than one token is named {name!r}", code="NAME_AMBIGUOUS")
+    return found[0] if found else None
+
+
+def update(core: Core, actor: Actor, *, tenant: str, token_id: int, changes: TokenChanges) -> Token:
+    given = changes.given()
+    _check_fields(given)
+    return _change(core, actor, tenant, token_id, "token.update", given)
+
+
+def enable(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
+    return _change(core, actor, tenant, token_id, "token.enable", {"active": True})
+
+
+def disable(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
+    return _change(core, actor, tenant, token_id, "token.disable", {"active": False})
+
+
+def rotate(
+    core: Core, actor: Actor, *, tenant: str, token_id: int, grace_seconds: int = 0
+) -> IssuedToken:
+    """A new secret; the old one keeps working for ``grace_seconds`` (0: stops at once).
+
+    Rotation hands the caller a working credential, so it obeys the rules of minting one.
+    """
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise Invalid(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
+    policy.require_tenant(actor, tenant)
+    now = core.clock()
+    with core.uow(write=True) as uow:
+        token = _load(uow, tenant, token_id, for_update=True)
+        policy.check_change(actor, token)
+        policy.check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)
+        # The hint keeps the prefix: a Boomerang `bft_` token stays a `bft_` token.
+        secret = secret_format.generate(secret_format.prefix_of(token.secret_hint))
+        secret_hash = secret_format.hash_secret(secret)
+        uow.tokens.replace_secret(
+            token.id,
+            secret_hash=secret_hash,
+            secret_hint=secret_format.hint(secret),
+            sealed_secret=(
+                core.sealer.seal(secret, bound_to=secret_hash) if token.recoverable else None
+            ),
+            old_retires_at=now + timedelta(seconds=grace_seconds) if grace_seconds else None,
+            now=now,
+        )
+        rotated = _load(uow, tenant, token.id)
+        _audit(uow, actor, "token.rotate", rotated, now, grace_seconds=grace_seconds)
+        uow.commit()
+    return IssuedToken(rotated, secret)
+
+
+def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> None:
+    policy.require_tenant(actor, tenant)
+    now = core.clock()
+    with core.uow(write=True) as uow:
+        token = _load(uow, tenant, token_id, for_update=True)
+        policy.check_change(actor, token)
+        uow.tokens.delete(token.id)
+        _audit(uow, actor, "token.delete", token, now)
+        uow.commit()
+
+
+def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
+    """The secret of a recoverable token, opened from its sealed form; audited."""
+    policy.require_tenant(actor, tenant)
+    now = core.clock()
+    with core.uow(write=True) as uow:
+        token = _load(uow, tenant, token_id)
+        policy.check_reveal(actor, token)
+        if token.sealed_secret is None:
+            raise Conflict(
+                "this token was not created recoverable; its secret cannot be shown again",
+                code="NOT_RECOVERABLE",
+            )
+        secret = core.sealer.open(token.sealed_secret, bound_to=token.secret_hash)
+        _audit(uow, actor, "token.reveal", token, now)
+        uow.commit()
+    return secret
+
+
+def _change(
+    core: Core, actor: Actor, tenant: str, token_id: int, action: str, given: dict[str, Any]
+) -> Token:
+    policy.require_tenant(actor, tenant)
+    now = core.clock()
+    if "expires_at" in given and given["expires_at"] is not None:
+        given["expires_at"] = clock.truncate(given["expires_at"])
+        if given["expires_at"] <= now:
+            raise Invalid("expires_at must be in the future")
+    with core.uow(write=True) as uow:
+        token = _load(uow, tenant, token_id, for_update=True)
+        policy.check_change(actor, token)
+        if {"role", "scopes", "expires_at"} & given.keys():
+            added_scopes = set(given.get("scopes", token.scopes)) - set(token.scopes)
+            policy.check_grant(
+                actor,
+                role=given.get("role", token.role),
+                scopes=added_scopes,
+                expires_at=given.get("expires_at", token.expires_at),
+            )
+        if given:
+            for key in ("scopes", "audience", "resources"):
+                if key in given:
+                    given[key] = tuple(dict.fromkeys(given[key]))
+            uow.tokens.update(token.id, {**given, "updated_at": now})
+        changed = _load(uow, tenant, token.id)
+        _audit(uow, actor, action, changed, now, fields=sorted(given))
+        uow.commit()
+    return changed
+
+
+def _load(uow: UnitOfWork, tenant: str, token_id: int, *, for_update: bool = False) -> Token:
+    token = uow.tokens.get(tenant, token_id, for_update=for_update)
+    if token is None:
+        raise NotFound(f"token {token_id} not found")
+    return token
+
+
+def _named(uow: UnitOfWork, tenant: str, name: str, now: datetime) -> bool:
+    return bool(uow.tokens.search(tenant, TokenQuery(name=name), PageRequest(0, 1), now).total)
+
+
+def _owner_for(actor: Actor, owner: str | None) -> str:
+    if owner is None or owner == actor.identity:
+        return actor.identity
+    if not actor.is_root:
+        raise Invalid("only root may issue a token on behalf of another owner")
+    limits.check_text("owner", owner, limits.MAX_IDENTITY, required=True)
+    return owner
+
+
+_TEXT_LIMITS = {
+    "name": limits.MAX_NAME,
+    "description": limits.MAX_DESCRIPTION,
+    "principal": limits.MAX_IDENTITY,
+    "user": limits.MAX_IDENTITY,
+}
+
+
+_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds"})
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    """The limits of domain/limits.py, for whichever fields a request sets."""
+    for key, value in fields.items():
+        if value is None:
+            if key not in _NULLABLE:
+                raise Invalid(f"{key} must not be null")
+        elif key in _TEXT_LIMITS:
+            limits.check_text(key, value, _TEXT_LIMITS[key], required=key != "description")
+        elif key in ("scopes", "audience", "resources"):
+            limits.check_list(key, value)
+        elif key == "metadata":
+            limits.check_metadata(value)
+        elif key == "role" and value not in TOKEN_ROLES:
+            raise Invalid(f"role must be one of {', '.join(TOKEN_ROLES)}")
+
+
+def _check_spec(spec: TokenSpec, now: datetime) -> None:
+    _check_fields({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
+    if spec.type is TokenType.GLOBAL:
+        if spec.principal:
+            raise Invalid("a global token has no principal")
+    elif not spec.principal:
+        raise Invalid(f"a {spec.type} token needs a principal")
+    if spec.expires_at is not None and spec.ttl_seconds is not None:
+        raise Invalid("give expires_at or ttl_seconds, not both")
+    if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= limits.MAX_TTL_SECONDS:
+        raise Invalid(f"ttl_seconds must be between 1 and {limits.MAX_TTL_SECONDS}")
+    if spec.expires_at is not None and spec.expires_at <= now:
+        raise Invalid("expires_at must be in the future")
+
+
+def _expiry(spec: TokenSpec, now: datetime) -> datetime | None:
+    if spec.ttl_seconds is not None:
+        return now + timedelta(seconds=spec.ttl_seconds)
+    return None if spec.expires_at is None else clock.truncate(spec.expires_at)
+
+
+def _audit(
+    uow: UnitOfWork, actor: Actor, action: str, token: Token, now: datetime, **detail: Any
+) -> None:
+    uow.audit.add(
+        AuditEntry(
+            at=now,
+            tenant=token.tenant,
+            actor=actor.label,
+            action=action,
+            token_id=token.id,
+            client=actor.client,
+            detail=detail,
+        )
+    )

@@ -1,0 +1,1 @@
+"""SQL storage behind the service's repository interface: SQLite and PostgreSQL."""

@@ -1,0 +1,339 @@
+"""Repositories over one SQLAlchemy connection. They never commit: the unit of work does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
+from tokenward.domain.roles import Role
+from tokenward.domain.tenants import Tenant
+from tokenward.domain.tokens import (
+    Page,
+    PageRequest,
+    SortOrder,
+    Token,
+    TokenQuery,
+    TokenSort,
+    TokenType,
+)
+from tokenward.store.tables import audit, root_credential, tenants, token_secrets, tokens
+
+_SORT_COLUMNS = {
+    TokenSort.CREATED: tokens.c.created_at,
+    TokenSort.EXPIRES: tokens.c.expires_at,
+    TokenSort.NAME: tokens.c.name,
+    TokenSort.LAST_USED: tokens.c.last_used_at,
+}
+
+
+def _to_token(row: Row[Any]) -> Token:
+    m = row._mapping
+    return Token(
+        id=m["id"],
+        tenant=m["tenant"],
+        name=m["name"],
+        description=m["description"],
+        type=TokenType(m["type"]),
+        principal=m["principal"],
+        owner=m["owner"],
+        user=m["user"],
+        role=Role(m["role"]),
+        scopes=tuple(m["scopes"]),
+        audience=tuple(m["audience"]),
+        resources=tuple(m["resources"]),
+        restricted=m["restricted"],
+        active=m["active"],
+        expires_at=m["expires_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_used_at=m["last_used_at"],
+        secret_hash=m["secret_hash"],
+        secret_hint=m["secret_hint"],
+        sealed_secret=m["sealed_secret"],
+        metadata=m["metadata"],
+    )
+
+
+def _token_values(token: Token) -> dict[str, Any]:
+    return {
+        "tenant": token.tenant,
+        "name": token.name,
+        "description": token.description,
+        "type": token.type.value,
+        "principal": token.principal,
+        "owner": token.owner,
+        "user": token.user,
+        "role": token.role.value,
+        "scopes": list(token.scopes),
+        "audience": list(token.audience),
+        "resources": list(token.resources),
+        "restricted": token.restricted,
+        "active": token.active,
+        "expires_at": token.expires_at,
+        "created_at": token.created_at,
+        "updated_at": token.updated_at,
+        "last_used_at": token.last_used_at,
+        "secret_hash": token.secret_hash,
+        "secret_hint": token.secret_hint,
+        "sealed_secret": token.sealed_secret,
+        "metadata": dict(token.metadata),
+    }
+
+
+class SqlTokenRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, token: Token) -> Token:
+        values = _token_values(token)
+        token_id = self._conn.execute(
+            insert(tokens).values(values).returning(tokens.c.id)
+        ).scalar_one()
+        self._conn.execute(
+            insert(token_secrets).values(
+                secret_hash=token.secret_hash, token_id=token_id, retires_at=None
+            )
+        )
+        return Token(**{**_as_fields(token), "id": token_id})
+
+    def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None:
+        stmt = select(tokens).where(tokens.c.id == token_id, tokens.c.tenant == tenant)
+        if for_update:
+            stmt = stmt.with_for_update()  # PostgreSQL; SQLite's writers begin IMMEDIATE
+        row = self._conn.execute(stmt).first()
+        return None if row is None else _to_token(row)
+
+    def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
+        row = self._conn.execute(
+            select(tokens, token_secrets.c.retires_at)
+            .join(token_secrets, token_secrets.c.token_id == tokens.c.id)
+            .where(token_secrets.c.secret_hash == secret_hash)
+        ).first()
+        return None if row is None else (_to_token(row), row.retires_at)
+
+    def search(
+        self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
+    ) -> Page[Token]:
+        conditions = [tokens.c.tenant == tenant, *_conditions(query, now)]
+        total = self._conn.execute(
+            select(func.count()).select_from(tokens).where(*conditions)
+        ).scalar_one()
+        column = _SORT_COLUMNS[query.sort]
+        descending = query.order is SortOrder.DESC
+        order: list[Any] = []
+        if column.nullable:
+            order.append(column.is_(None))  # missing values last in either order
+        order += [column.desc(), tokens.c.id.desc()] if descending else [column, tokens.c.id]
+        stmt = select(tokens).where(*conditions).order_by(*order).offset(page.offset)
+        if page.limit is not None:
+            stmt = stmt.limit(page.limit)
+        items = tuple(_to_token(row) for row in self._conn.execute(stmt))
+        return Page(items=items, total=total, page=page.page, limit=page.limit)
+
+    def update(self, token_id: int, changes: Mapping[str, Any]) -> None:
+        values = {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in changes.items()
+        }
+        if "role" in values:
+            values["role"] = Role(str(values["role"])).value
+        self._conn.execute(update(tokens).where(tokens.c.id == token_id).values(values))
+
+    def replace_secret(
+        self,
+        token_id: int,
+        *,
+        secret_hash: str,
+        secret_hint: str,
+        sealed_secret: bytes | None,
+        old_retires_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        mine = token_secrets.c.token_id == token_id
+        self._conn.execute(delete(token_secrets).where(mine, token_secrets.c.retires_at <= now))
+        current = and_(mine, token_secrets.c.retires_at.is_(None))
+        if old_retires_at is None:
+            self._conn.execute(delete(token_secrets).where(current))
+        else:
+            self._conn.execute(
+                update(token_secrets).where(current).values(retires_at=old_retires_at)
+            )
+        self._conn.execute(insert(token_secrets).values(secret_hash=secret_hash, token_id=token_id))
+        self._conn.execute(
+            update(tokens)
+            .where(tokens.c.id == token_id)
+            .values(
+                secret_hash=secret_hash,
+                secret_hint=secret_hint,
+                sealed_secret=sealed_secret,
+                updated_at=now,
+            )
+        )
+
+    def delete(self, token_id: int) -> None:
+        self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id == token_id))
+        self._conn.execute(delete(tokens).where(tokens.c.id == token_id))
+
+    def record_use(self, uses: Mapping[int, datetime]) -> None:
+        # Only forward: a late flush from another process must not move a time back.
+        stmt = (
+            update(tokens)
+            .where(
+                tokens.c.id == bindparam("token_id"),
+                or_(
+                    tokens.c.last_used_at.is_(None),
+                    tokens.c.last_used_at < bindparam("used_at", type_=tokens.c.last_used_at.type),
+                ),
+            )
+            .values(last_used_at=bindparam("used_at"))
+        )
+        self._conn.execute(
+            stmt, [{"token_id": tid, "used_at": at} for tid, at in sorted(uses.items())]
+        )
+
+
+def _as_fields(token: Token) -> dict[str, Any]:
+    return {name: getattr(token, name) for name in Token.__dataclass_fields__}
+
+
+def _conditions(query: TokenQuery, now: datetime) -> list[ColumnElement[bool]]:
+    c = tokens.c
+    found: list[ColumnElement[bool]] = []
+    if query.types is not None:
+        found.append(c.type.in_([t.value for t in query.types]))
+    if query.principals is not None:
+        found.append(c.principal.in_(query.principals))
+    if query.owner is not None:
+        found.append(c.owner == query.owner)
+    if query.user is not None:
+        found.append(c.user == query.user)
+    if query.role is not None:
+        found.append(c.role == query.role.value)
+    if query.active is not None:
+        found.append(c.active.is_(query.active))
+    if query.expired is True:
+        found.append(and_(c.expires_at.is_not(None), c.expires_at <= now))
+    elif query.expired is False:
+        found.append(or_(c.expires_at.is_(None), c.expires_at > now))
+    if query.name is not None:
+        found.append(c.name == query.name)
+    if query.name_contains:
+        found.append(c.name.icontains(query.name_contains, autoescape=True))
+    if query.created_after is not None:
+        found.append(c.created_at >= query.created_after)
+    if query.created_before is not None:
+        found.append(c.created_at < query.created_before)
+    if query.expires_after is not None:
+        found.append(c.expires_at >= query.expires_after)
+    if query.expires_before is not None:
+        found.append(c.expires_at < query.expires_before)
+    return found
+
+
+class SqlTenantRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, tenant: Tenant) -> None:
+        self._conn.execute(insert(tenants).values(name=tenant.name, created_at=tenant.created_at))
+
+    def get(self, name: str) -> Tenant | None:
+        row = self._conn.execute(select(tenants).where(tenants.c.name == name)).first()
+        return None if row is None else Tenant(name=row.name, created_at=row.created_at)
+
+    def list(self) -> Sequence[Tenant]:
+        rows = self._conn.execute(select(tenants).order_by(tenants.c.name))
+        return [Tenant(name=row.name, created_at=row.created_at) for row in rows]
+
+    def delete(self, name: str) -> None:
+        owned = select(tokens.c.id).where(tokens.c.tenant == name).scalar_subquery()
+        self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id.in_(owned)))
+        self._conn.execute(delete(tokens).where(tokens.c.tenant == name))
+        self._conn.execute(delete(tenants).where(tenants.c.name == name))
+
+
+class SqlAuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, entry: AuditEntry) -> None:
+        self._conn.execute(
+            insert(audit).values(
+                at=entry.at,
+                tenant=entry.tenant,
+                actor=entry.actor,
+                action=entry.action,
+                token_id=entry.token_id,
+                client=entry.client,
+                detail=dict(entry.detail),
+            )
+        )
+
+    def search(self, query: AuditQuery, page: PageRequest) -> Page[AuditRecord]:
+        c = audit.c
+        conditions: list[ColumnElement[bool]] = []
+        if query.tenant is not None:
+            conditions.append(c.tenant == query.tenant)
+        if query.actor is not None:
+            conditions.append(c.actor == query.actor)
+        if query.action is not None:
+            conditions.append(c.action == query.action)
+        if query.token_id is not None:
+            conditions.append(c.token_id == query.token_id)
+        if query.since is not None:
+            conditions.append(c.at >= query.since)
+        if query.until is not None:
+            conditions.append(c.at < query.until)
+        total = self._conn.execute(
+            select(func.count()).select_from(audit).where(*conditions)
+        ).scalar_one()
+        stmt = select(audit).where(*conditions).order_by(c.id.desc()).offset(page.offset)
+        if page.limit is not None:
+            stmt = stmt.limit(page.limit)
+        items = tuple(
+            AuditRecord(
+                id=row.id,
+                at=row.at,
+                tenant=row.tenant,
+                actor=row.actor,
+                action=row.action,
+                token_id=row.token_id,
+                client=row.client,
+                detail=row.detail,
+            )
+            for row in self._conn.execute(stmt)
+        )
+        return Page(items=items, total=total, page=page.page, limit=page.limit)
+
+
+class SqlCredentialRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def root_hash(self) -> str | None:
+        found: str | None = self._conn.execute(
+            select(root_credential.c.secret_hash).where(root_credential.c.id == 1)
+        ).scalar()
+        return found
+
+    def set_root_hash(self, secret_hash: str, now: datetime) -> None:
+        self._conn.execute(delete(root_credential))
+        self._conn.execute(
+            insert(root_credential).values(id=1, secret_hash=secret_hash, created_at=now)
+        )

@@ -1,0 +1,127 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in ``migrations/`` build the same."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from tokenward.domain.clock import from_millis, to_millis
+
+
+class EpochMillis(TypeDecorator[datetime]):
+    """Instants as integer milliseconds: the same on both backends, cheap to sort and compare."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_millis(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else from_millis(int(value))
+
+
+#: SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("created_at", EpochMillis(), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "tenant",
+        String(128),
+        ForeignKey("tenants.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("principal", String(200), nullable=True),
+    Column("owner", String(200), nullable=False),
+    Column("user", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("scopes", JSON(), nullable=False),
+    Column("audience", JSON(), nullable=False),
+    Column("resources", JSON(), nullable=False),
+    Column("restricted", Boolean(), nullable=False),
+    Column("active", Boolean(), nullable=False),
+    Column("expires_at", EpochMillis(), nullable=True),
+    Column("created_at", EpochMillis(), nullable=False),
+    Column("updated_at", EpochMillis(), nullable=False),
+    Column("last_used_at", EpochMillis(), nullable=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("secret_hint", String(64), nullable=False),
+    Column("sealed_secret", LargeBinary(), nullable=True),
+    Column("metadata", JSON(), nullable=False),
+    Index(None, "tenant", "created_at", "id"),
+    Index(None, "tenant", "name"),
+    Index(None, "tenant", "type", "principal"),
+)
+
+# Every secret that opens a token: the current one (retires_at NULL) and rotated-out ones
+# in their grace period. The primary key is the lookup by hash.
+token_secrets = Table(
+    "token_secrets",
+    metadata,
+    Column("secret_hash", String(64), primary_key=True),
+    Column("token_id", Id, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("retires_at", EpochMillis(), nullable=True),
+    Index(None, "token_id"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", EpochMillis(), nullable=False),
+    Column("tenant", String(128), nullable=True),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("token_id", BigInteger(), nullable=True),
+    Column("client", String(64), nullable=True),
+    Column("detail", JSON(), nullable=False),
+    Index(None, "tenant", "at"),
+    Index(None, "at"),
+)
+
+root_credential = Table(
+    "root_credential",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", EpochMillis(), nullable=False),
+)
