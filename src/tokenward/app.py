@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -49,13 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = open_engine(settings)
         core = build_core(settings, engine)
-        app.state.core = core
         flusher = asyncio.create_task(_flush_last_use(core, settings.last_use_flush_seconds))
         try:
-            yield
+            yield {"core": core}
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -69,14 +69,14 @@ def check_change(actor: Actor, token: Token) -> None:
 
 
 def check_reveal(actor: Actor, token: Token) -> None:
-    """Admins reveal any secret of their tenant; an editor only those of tokens it owns.
+    """Admins reveal any secret of their tenant; an editor only those of tokens that it owns
+    or that act for it (the token's owner or user is the editor's identity).
 
-    A token whose owner is root is never "owned" by another token, even one acting for the
-    identity ``root``.
+    The identity ``root`` never counts here: a token acting for it owns nothing of root's.
     """
     if actor.role.at_least(Role.ADMIN):
         return
-    owns = token.owner == actor.identity and token.owner != ROOT_IDENTITY
-    if actor.role.at_least(Role.EDITOR) and owns:
+    mine = actor.identity in (token.owner, token.user) and actor.identity != ROOT_IDENTITY
+    if actor.role.at_least(Role.EDITOR) and mine:
         return
     raise Forbidden("only an admin or the token's owner may reveal its secret")

@@ -284,6 +284,8 @@ def _check_spec(spec: TokenSpec, now: datetime) -> None:
             raise Invalid("a global token has no principal")
     elif not spec.principal:
         raise Invalid(f"a {spec.type} token needs a principal")
+    if spec.restricted and spec.role is Role.ADMIN:
+        raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
     if spec.expires_at is not None and spec.ttl_seconds is not None:
         raise Invalid("give expires_at or ttl_seconds, not both")
     if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= limits.MAX_TTL_SECONDS:

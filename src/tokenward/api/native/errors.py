@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tokenward.api.middleware import BodyTooLarge
+from tokenward.api.routing import is_bad_json, request_id, validation_messages
 from tokenward.domain.errors import (
     Conflict,
     Forbidden,
@@ -43,10 +44,6 @@ _HTTP_CODES = {
 }
 
 
-def request_id(request: Request) -> str:
-    return str(getattr(request.state, "request_id", ""))
-
-
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -74,15 +71,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
+    if is_bad_json(exc.errors()):
         return error_response(request, 400, "MALFORMED_JSON", "the request body is not valid JSON")
-    # Only where and what: pydantic's "input" could echo a secret back.
-    parts = [
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-        for e in errors[:10]
-    ]
-    return error_response(request, 422, "VALIDATION_FAILED", "; ".join(parts))
+    message = "; ".join(validation_messages(exc.errors()))
+    return error_response(request, 422, "VALIDATION_FAILED", message)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

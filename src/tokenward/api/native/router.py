@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
-from tokenward.api.native.dependencies import ActorDep, CoreDep, CredentialDep, client_address
+from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, client_address
 from tokenward.api.native.errors import error_response
 from tokenward.api.native.schemas import (
     AuditPage,

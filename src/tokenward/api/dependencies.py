@@ -1,4 +1,4 @@
-"""Request-scoped inputs of the native handlers: the core and the calling actor."""
+"""Request-scoped inputs shared by every face: the core, the client address, the actor."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ bearer = HTTPBearer(auto_error=False, description="A root or management token")
 
 
 def get_core(request: Request) -> Core:
-    core: Core = request.app.state.core
+    """The core lives in the lifespan state, which Starlette hands to every request."""
+    core: Core = request.state.core
     return core
 
 

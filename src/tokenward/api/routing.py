@@ -1,0 +1,49 @@
+"""Per-face error handling: every face answers every error in its own wire format.
+
+FastAPI's exception handlers belong to the whole app, but five faces share the app. A face
+builds its router with ``APIRouter(route_class=face_route(translate))``; ``translate`` turns
+any exception raised while handling one of its requests (bad JSON, validation, domain errors,
+a body over the limit) into that face's response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+Translate = Callable[[Request, Exception], Response]
+
+
+def face_route(translate: Translate) -> type[APIRoute]:
+    class FaceRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except Exception as exc:  # translated, not swallowed: unknown ones re-raise
+                    return translate(request, exc)
+
+            return handle
+
+    return FaceRoute
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def validation_messages(errors: Any) -> list[str]:
+    """Where and what, never the offending input: pydantic's ``input`` could echo a secret."""
+    return [
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in list(errors)[:10]
+    ]
+
+
+def is_bad_json(errors: Any) -> bool:
+    return any(e.get("type") == "json_invalid" for e in errors)
