@@ -14,6 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from tokenward import __version__
+from tokenward.api.dialects.boomerang.router import router as boomerang_router
+from tokenward.api.dialects.cedalo.router import router as cedalo_router
+from tokenward.api.dialects.devo.router import router as devo_router
+from tokenward.api.dialects.query.router import router as query_router
 from tokenward.api.middleware import RequestContextMiddleware
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.router import router as native_router
@@ -72,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
     )
-    app.include_router(native_router)
+    for router in (native_router, boomerang_router, query_router, devo_router, cedalo_router):
+        app.include_router(router)
     install_error_handlers(app)
     return app
 

@@ -1,0 +1,1 @@
+"""The compatible faces: one package per product, each only translating to the service."""

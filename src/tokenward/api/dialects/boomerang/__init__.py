@@ -1,0 +1,1 @@
+"""Boomerang Flow's token API (``/api/v2/token``)."""

@@ -1,0 +1,1 @@
+"""Cedalo's project tokens (``/api/projects/{projectId}/tokens``)."""

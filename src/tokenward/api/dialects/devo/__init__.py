@@ -1,0 +1,1 @@
+"""Devo's account tokens (``/v2/accounts/{accountName}/tokens``)."""

@@ -1,0 +1,1 @@
+"""Query's token endpoint (``/_/token``)."""
