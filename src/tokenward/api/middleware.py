@@ -19,11 +19,12 @@ class BodyTooLarge(Exception):
 
 class RequestContextMiddleware:
     """Gives every request an id (the caller's, when it is a sane one) that every response
-    carries in ``X-Request-ID``, and refuses bodies over ``max_body_bytes``.
+    carries in ``X-Request-ID``, and holds request bodies to ``max_body_bytes``.
 
-    A declared Content-Length over the limit is refused before the app runs; a body that grows
-    past it while streaming raises :class:`BodyTooLarge` inside the app, whose error handler
-    answers 413 in the face's own format.
+    A body is read here, up to the limit, before the app sees it (a declared Content-Length
+    over the limit is not read at all). One over the limit reaches the app empty, with
+    ``state["body_too_large"]`` set; each face's route class then answers 413 in its own
+    format (see ``api.routing``).
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -43,24 +44,43 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        declared = _content_length(scope)
-        limit = self.max_body_bytes
-        if declared is not None and declared > limit:
-            scope["state"]["body_too_large"] = True
-        received = 0
+        if scope["method"] in _BODY_METHODS:
+            receive = await _bounded_body(scope, receive, self.max_body_bytes)
+        await self.app(scope, receive, send_with_id)
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            if scope["state"].get("body_too_large"):
-                raise BodyTooLarge(limit)
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
 
-        await self.app(scope, limited_receive, send_with_id)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
+    """Reads the body up to ``limit`` and returns a ``receive`` that replays it."""
+    declared = _content_length(scope)
+    chunks: list[bytes] = []
+    size = 0
+    too_large = declared is not None and declared > limit
+    more = not too_large
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+            break
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    if too_large:
+        scope["state"]["body_too_large"] = limit
+        chunks = []
+    replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+    async def replaying_receive() -> Message:
+        if replay:
+            return replay.pop()
+        return await receive()
+
+    return replaying_receive
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

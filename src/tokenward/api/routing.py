@@ -2,8 +2,8 @@
 
 FastAPI's exception handlers belong to the whole app, but five faces share the app. A face
 builds its router with ``APIRouter(route_class=face_route(translate))``; ``translate`` turns
-any exception raised while handling one of its requests (bad JSON, validation, domain errors,
-a body over the limit) into that face's response.
+any exception raised while handling one of its requests (bad JSON, validation, domain errors)
+and a body over the limit (``BodyTooLarge``) into that face's response.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from tokenward.api.middleware import BodyTooLarge
+
 Translate = Callable[[Request, Exception], Response]
 
 
@@ -23,6 +25,9 @@ def face_route(translate: Translate) -> type[APIRoute]:
             handler = super().get_route_handler()
 
             async def handle(request: Request) -> Response:
+                limit = request.scope.get("state", {}).get("body_too_large")
+                if limit is not None:
+                    return translate(request, BodyTooLarge(limit))
                 try:
                     return await handler(request)
                 except Exception as exc:  # translated, not swallowed: unknown ones re-raise

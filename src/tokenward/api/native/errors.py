@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -55,48 +55,47 @@ def error_response(
     )
 
 
-def _status_of(error: TokenwardError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
+def translate(request: Request, exc: Exception) -> Response:
+    """Every error a native route can raise, as the native error body."""
+    if isinstance(exc, TokenwardError):
+        status = next(STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF)
+        headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
+        return error_response(request, status, exc.code, exc.message, headers)
+    if isinstance(exc, RequestValidationError):
+        if is_bad_json(exc.errors()):
+            return error_response(
+                request, 400, "MALFORMED_JSON", "the request body is not valid JSON"
+            )
+        message = "; ".join(validation_messages(exc.errors()))
+        return error_response(request, 422, "VALIDATION_FAILED", message)
+    if isinstance(exc, BodyTooLarge):
+        return error_response(request, 413, "PAYLOAD_TOO_LARGE", str(exc))
+    if isinstance(exc, HTTPException):
+        return _http_error(request, exc)
+    if isinstance(exc, SealError):
+        log.error(
+            "a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?"
+        )
+        return error_response(
+            request, 500, "KEY_MISMATCH", "the server's key cannot open this sealed secret"
+        )
+    log.exception("unexpected error", exc_info=exc, extra={"request_id": request_id(request)})
+    return error_response(request, 500, "INTERNAL", "internal error; see the server log")
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TokenwardError)
-    status = _status_of(exc)
-    headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
-    return error_response(request, status, exc.code, exc.message, headers)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    if is_bad_json(exc.errors()):
-        return error_response(request, 400, "MALFORMED_JSON", "the request body is not valid JSON")
-    message = "; ".join(validation_messages(exc.errors()))
-    return error_response(request, 422, "VALIDATION_FAILED", message)
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     headers = dict(exc.headers) if exc.headers else None
     return error_response(request, exc.status_code, code, str(exc.detail), headers)
 
 
-async def _too_large(request: Request, exc: Exception) -> JSONResponse:
-    return error_response(request, 413, "PAYLOAD_TOO_LARGE", str(exc))
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _http_error(request, exc)
 
 
-async def _seal_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?")
-    return error_response(
-        request, 500, "KEY_MISMATCH", "the server's key cannot open this sealed secret"
-    )
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error", extra={"request_id": request_id(request)})
+async def _last_resort(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc, extra={"request_id": request_id(request)})
     # This answer leaves from outside the request-id middleware, so it sets the header itself.
     return error_response(
         request,
@@ -108,9 +107,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(TokenwardError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(BodyTooLarge, _too_large)
-    app.add_exception_handler(SealError, _seal_error)
-    app.add_exception_handler(Exception, _unexpected)
+    """For what no face's route sees: unknown paths and methods, and errors outside routes."""
+    app.add_exception_handler(HTTPException, _routing_error)
+    app.add_exception_handler(Exception, _last_resort)

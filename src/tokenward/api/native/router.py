@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, client_address
-from tokenward.api.native.errors import error_response
+from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
     AuditPublic,
@@ -26,6 +26,7 @@ from tokenward.api.native.schemas import (
     VerifyRequest,
     VerifyResponse,
 )
+from tokenward.api.routing import face_route
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
@@ -41,7 +42,7 @@ from tokenward.domain.tokens import (
 from tokenward.service import audit, health, tenants, tokens, verification
 from tokenward.service.core import Core
 
-router = APIRouter()
+router = APIRouter(route_class=face_route(translate))
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input"},
