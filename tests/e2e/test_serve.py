@@ -1,0 +1,135 @@
+"""The README tour against a real ``tokenward serve`` process on a free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+TOKENWARD = Path(sys.executable).parent / "tokenward"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / f"serve-{self.port}.log"
+        environment = {**os.environ, "TOKENWARD_DATA_DIR": str(data_dir), **env}
+        if "TOKENWARD_ADMIN_TOKEN" not in env:
+            environment.pop("TOKENWARD_ADMIN_TOKEN", None)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=environment,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_until_healthy()
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError(f"server did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def first_server(data_dir: Path) -> Iterator[Server]:
+    server = Server(data_dir, {})
+    yield server
+    server.stop()
+
+
+def test_readme_tour_on_sqlite_with_generated_root(first_server: Server, data_dir: Path) -> None:
+    printed = re.findall(r"tw_[0-9A-Za-z]{34}", first_server.output())
+    assert len(printed) == 1, first_server.output()
+    root = {"Authorization": f"Bearer {printed[0]}"}
+    key = data_dir / "secret.key"
+    assert (data_dir / "tokenward.db").exists()
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600
+
+    with httpx.Client(base_url=first_server.url, timeout=10) as http:
+        assert http.get("/readyz").json() == {"status": "ready"}
+        assert http.post("/v1/tenants", json={"name": "acme"}, headers=root).status_code == 201
+        created = http.post(
+            "/v1/tenants/acme/tokens",
+            json={"name": "ci", "audience": ["billing"], "scopes": ["read"]},
+            headers=root,
+        )
+        assert created.status_code == 201
+        token = created.json()
+        verdict = http.post("/v1/verify", json={"token": token["secret"], "audience": "billing"})
+        assert verdict.json()["valid"] is True
+        disabled = http.post(f"/v1/tenants/acme/tokens/{token['id']}/disable", headers=root)
+        assert disabled.status_code == 200
+        again = http.post("/v1/verify", json={"token": token["secret"]}).json()
+        assert again["valid"] is False and again["code"] == "DISABLED"
+    first_server.stop()
+    assert token["secret"] not in first_server.output()
+
+    # A restart neither prints nor changes the root credential.
+    second = Server(data_dir, {})
+    try:
+        assert re.findall(r"tw_[0-9A-Za-z]{34}", second.output()) == []
+        with httpx.Client(base_url=second.url, timeout=10) as http:
+            assert http.get("/v1/tenants", headers=root).status_code == 200
+    finally:
+        second.stop()
+
+
+def test_admin_token_and_postgres_from_environment(postgres_url: str, tmp_path: Path) -> None:
+    admin = "operator-chosen-root-credential-0123456789"
+    server = Server(
+        tmp_path / "pg",
+        {"TOKENWARD_ADMIN_TOKEN": admin, "TOKENWARD_DATABASE_URL": postgres_url},
+    )
+    try:
+        assert "generated its root credential" not in server.output()
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            root = {"Authorization": f"Bearer {admin}"}
+            assert http.get("/readyz").status_code == 200
+            token = http.post(
+                "/v1/tenants/default/tokens", json={"name": "e2e"}, headers=root
+            ).json()
+            assert http.post("/v1/verify", json={"token": token["secret"]}).json()["valid"]
+            http.delete(f"/v1/tenants/default/tokens/{token['id']}", headers=root)
+    finally:
+        server.stop()
