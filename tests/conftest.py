@@ -35,7 +35,7 @@ PG_START_HINT = (
     "or point TOKENWARD_TEST_PG_URL at a server where the user may create databases."
 )
 
-_TABLES = "tokens, token_secrets, tenants, audit, root_credential"
+_TABLES = "tokens, token_secrets, tenants, audit, root_credential, token_changes"
 
 
 @pytest.fixture(scope="session")

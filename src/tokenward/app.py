@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,6 +30,9 @@ from tokenward.store.engine import ensure_sqlite_dir, make_engine
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("tokenward")
+
+#: Longer than the cache's time-to-live: older entries of the change log can matter to no one.
+CHANGE_LOG_KEEP_SECONDS = 600.0
 
 
 def build_core(settings: Settings, engine: Engine) -> Core:
@@ -57,13 +60,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = open_engine(settings)
         core = build_core(settings, engine)
-        flusher = asyncio.create_task(_flush_last_use(core, settings.last_use_flush_seconds))
+        await run_in_threadpool(core.start_change_tracking)
+        tasks = [
+            asyncio.create_task(
+                _every(settings.last_use_flush_seconds, core.flush_last_use, "write last-use times")
+            ),
+            asyncio.create_task(
+                _every(settings.cache_sync_seconds, core.sync_changes, "read the change log")
+            ),
+            asyncio.create_task(
+                _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
+            ),
+        ]
         try:
             yield {"core": core}
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await run_in_threadpool(core.flush_last_use)
             engine.dispose()
 
@@ -82,10 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _flush_last_use(core: Core, interval: float) -> None:
+async def _every(interval: float, job: Callable[[], object], doing: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(core.flush_last_use)
-        except Exception:  # the next tick retries; verification must not stop for this
-            log.exception("could not write last-use times")
+            await run_in_threadpool(job)
+        except Exception:  # the next tick retries; serving must not stop for this
+            log.exception("could not %s", doing)

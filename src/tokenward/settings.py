@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     verify_requires_auth: bool = False
     max_body_bytes: int = 64 * 1024
     last_use_flush_seconds: float = 1.0
+    #: How often each process reads the change log to drop changed tokens from its cache.
+    cache_sync_seconds: float = 0.05
     log_level: str = "info"
 
     @field_validator("admin_token")

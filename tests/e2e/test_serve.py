@@ -133,3 +133,31 @@ def test_admin_token_and_postgres_from_environment(postgres_url: str, tmp_path: 
             http.delete(f"/v1/tenants/default/tokens/{token['id']}", headers=root)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_revocation_through_one_process_is_refused_by_another(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    admin = "operator-chosen-root-credential-0123456789"
+    env = {"TOKENWARD_ADMIN_TOKEN": admin}
+    if backend == "postgresql":
+        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    data_dir = tmp_path / "shared"
+    first, second = Server(data_dir, env), Server(data_dir, env)
+    root = {"Authorization": f"Bearer {admin}"}
+    try:
+        with httpx.Client(timeout=10) as http:
+            token = http.post(
+                f"{first.url}/v1/tenants/default/tokens", json={"name": "r"}, headers=root
+            ).json()
+            check = {"token": token["secret"]}
+            assert http.post(f"{second.url}/v1/verify", json=check).json()["valid"]
+            http.post(f"{first.url}/v1/tenants/default/tokens/{token['id']}/disable", headers=root)
+            started = time.monotonic()
+            while http.post(f"{second.url}/v1/verify", json=check).json()["valid"]:
+                assert time.monotonic() - started < 1.0, "revocation did not propagate in 1 s"
+                time.sleep(0.005)
+    finally:
+        first.stop()
+        second.stop()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tokenward.keys import KEY_FILE_NAME, load_key_material
-from tokenward.service.sealing import SealError, Sealer
+from tokenward.service.sealing import Sealer, SealError
 
 
 def test_seal_round_trip_and_no_plaintext() -> None:

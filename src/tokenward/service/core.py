@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tokenward.domain import clock
-from tokenward.service.ports import UnitOfWorkFactory
+from tokenward.service.cache import VerificationCache
+from tokenward.service.ports import UnitOfWork, UnitOfWorkFactory
 from tokenward.service.sealing import Sealer
 
 
@@ -41,6 +42,9 @@ class Core:
     verify_requires_auth: bool = False
     clock: Callable[[], datetime] = clock.utcnow
     last_use: LastUseBuffer = field(default_factory=LastUseBuffer)
+    cache: VerificationCache = field(default_factory=VerificationCache)
+    #: The last entry of the change log that this process's cache has applied.
+    change_seq: int = 0
 
     def flush_last_use(self) -> int:
         """Writes the buffered last-use times in one transaction; returns how many."""
@@ -50,3 +54,38 @@ class Core:
                 uow.tokens.record_use(pending)
                 uow.commit()
         return len(pending)
+
+    def commit_change(self, uow: UnitOfWork, token_ids: Sequence[int | None]) -> None:
+        """Commits a change to tokens, logs it for other processes, and drops this process's
+        cached copies: after the commit, so that no reader re-caches the old state."""
+        uow.changes.record(token_ids, self.clock())
+        uow.commit()
+        if None in token_ids:
+            self.cache.clear()
+        else:
+            self.cache.forget_tokens(tid for tid in token_ids if tid is not None)
+
+    def sync_changes(self) -> int:
+        """Drops from the cache what other processes changed since the last call.
+
+        Returns how many changes were applied. Together with the cache's time-to-live this
+        bounds how long another process's revocation can go unseen here.
+        """
+        with self.uow() as uow:
+            changed, self.change_seq = uow.changes.since(self.change_seq)
+        if None in changed:
+            self.cache.clear()
+        elif changed:
+            self.cache.forget_tokens(tid for tid in changed if tid is not None)
+        return len(changed)
+
+    def start_change_tracking(self) -> None:
+        """Starts from the log's current end: an empty cache has nothing older to drop."""
+        with self.uow() as uow:
+            self.change_seq = uow.changes.latest()
+
+    def prune_changes(self, keep_seconds: float) -> None:
+        """Old log entries serve no one: the cache's time-to-live has outlived them."""
+        with self.uow(write=True) as uow:
+            uow.changes.prune(self.clock() - timedelta(seconds=keep_seconds))
+            uow.commit()

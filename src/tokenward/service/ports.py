@@ -71,6 +71,18 @@ class CredentialRepository(Protocol):
     def set_root_hash(self, secret_hash: str, now: datetime) -> None: ...
 
 
+class ChangeLog(Protocol):
+    """Which tokens changed, in commit order; None stands for every token."""
+
+    def record(self, token_ids: Sequence[int | None], now: datetime) -> None: ...
+
+    def latest(self) -> int: ...
+
+    def since(self, seq: int) -> tuple[list[int | None], int]: ...
+
+    def prune(self, before: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``commit()`` makes it durable; leaving without it rolls back."""
 
@@ -85,6 +97,9 @@ class UnitOfWork(Protocol):
 
     @property
     def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def changes(self) -> ChangeLog: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -55,7 +55,7 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
             raise NotFound(f"tenant {name!r} not found")
         uow.tenants.delete(name)
         uow.audit.add(_entry(actor, "tenant.delete", name, core))
-        uow.commit()
+        core.commit_change(uow, [None])
 
 
 def _entry(actor: Actor, action: str, tenant: str, core: Core) -> AuditEntry:

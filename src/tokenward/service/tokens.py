@@ -166,7 +166,7 @@ def rotate(
         )
         rotated = _load(uow, tenant, token.id)
         _audit(uow, actor, "token.rotate", rotated, now, grace_seconds=grace_seconds)
-        uow.commit()
+        core.commit_change(uow, [token.id])
     return IssuedToken(rotated, secret)
 
 
@@ -178,7 +178,7 @@ def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> None:
         policy.check_change(actor, token)
         uow.tokens.delete(token.id)
         _audit(uow, actor, "token.delete", token, now)
-        uow.commit()
+        core.commit_change(uow, [token.id])
 
 
 def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
@@ -226,7 +226,7 @@ def _change(
             uow.tokens.update(token.id, {**given, "updated_at": now})
         changed = _load(uow, tenant, token.id)
         _audit(uow, actor, action, changed, now, fields=sorted(given))
-        uow.commit()
+        core.commit_change(uow, [token.id])
     return changed
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.verification import Verification, VerifyCode, judge
 from tokenward.service.auth import authenticate
+from tokenward.service.cache import MISSING
 from tokenward.service.core import Core
 
 _MAX_SECRET_LENGTH = 256
@@ -28,11 +29,21 @@ def verify(
     if len(secret) > _MAX_SECRET_LENGTH or not secret_format.is_well_formed(secret):
         return Verification(VerifyCode.MALFORMED)
     now = core.clock()
-    with core.uow() as uow:
-        found = uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))
-    if found is None:
+    secret_hash = secret_format.hash_secret(secret)
+    cached = core.cache.get(secret_hash)
+    if cached is MISSING:
         return Verification(VerifyCode.NOT_FOUND)
-    token, retires_at = found
+    if cached is None:
+        generation = core.cache.begin()
+        with core.uow() as uow:
+            found = uow.tokens.get_by_secret_hash(secret_hash)
+        if found is None:
+            core.cache.put_missing(secret_hash, generation)
+            return Verification(VerifyCode.NOT_FOUND)
+        token, retires_at = found
+        core.cache.put(secret_hash, token, retires_at, generation)
+    else:
+        token, retires_at = cached.token, cached.retires_at
     if retires_at is not None and retires_at <= now:
         return Verification(VerifyCode.NOT_FOUND)
     code = judge(token, now, audience=audience, scopes=scopes, resource=resource)

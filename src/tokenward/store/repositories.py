@@ -32,7 +32,14 @@ from tokenward.domain.tokens import (
     TokenSort,
     TokenType,
 )
-from tokenward.store.tables import audit, root_credential, tenants, token_secrets, tokens
+from tokenward.store.tables import (
+    audit,
+    root_credential,
+    tenants,
+    token_changes,
+    token_secrets,
+    tokens,
+)
 
 _SORT_COLUMNS = {
     TokenSort.CREATED: tokens.c.created_at,
@@ -337,3 +344,30 @@ class SqlCredentialRepository:
         self._conn.execute(
             insert(root_credential).values(id=1, secret_hash=secret_hash, created_at=now)
         )
+
+
+class SqlChangeLog:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def record(self, token_ids: Sequence[int | None], now: datetime) -> None:
+        self._conn.execute(
+            insert(token_changes), [{"token_id": tid, "at": now} for tid in token_ids]
+        )
+
+    def latest(self) -> int:
+        latest: int | None = self._conn.execute(select(func.max(token_changes.c.seq))).scalar()
+        return latest or 0
+
+    def since(self, seq: int) -> tuple[list[int | None], int]:
+        rows = self._conn.execute(
+            select(token_changes.c.seq, token_changes.c.token_id)
+            .where(token_changes.c.seq > seq)
+            .order_by(token_changes.c.seq)
+        ).all()
+        if not rows:
+            return [], seq
+        return [row.token_id for row in rows], rows[-1].seq
+
+    def prune(self, before: datetime) -> None:
+        self._conn.execute(delete(token_changes).where(token_changes.c.at < before))

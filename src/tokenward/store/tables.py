@@ -118,6 +118,16 @@ audit = Table(
     Index(None, "at"),
 )
 
+# Every change to a token, in commit order, so that each process can drop what its cache holds
+# of changed tokens. token_id NULL means "every token" (a tenant was deleted).
+token_changes = Table(
+    "token_changes",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("token_id", BigInteger(), nullable=True),
+    Column("at", EpochMillis(), nullable=False),
+)
+
 root_credential = Table(
     "root_credential",
     metadata,

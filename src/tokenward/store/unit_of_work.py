@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tokenward.domain.errors import Conflict, Unavailable
 from tokenward.store.repositories import (
     SqlAuditRepository,
+    SqlChangeLog,
     SqlCredentialRepository,
     SqlTenantRepository,
     SqlTokenRepository,
@@ -21,6 +22,7 @@ class SqlUnitOfWork:
     tenants: SqlTenantRepository
     audit: SqlAuditRepository
     credentials: SqlCredentialRepository
+    changes: SqlChangeLog
 
     def __init__(self, engine: Engine, *, write: bool = False) -> None:
         self._engine = engine
@@ -40,6 +42,7 @@ class SqlUnitOfWork:
         self.tenants = SqlTenantRepository(conn)
         self.audit = SqlAuditRepository(conn)
         self.credentials = SqlCredentialRepository(conn)
+        self.changes = SqlChangeLog(conn)
         return self
 
     def __exit__(

@@ -1,0 +1,135 @@
+"""The process-local verification cache: secret hash -> token, bounded, invalidated on change.
+
+Positive entries (a token was found) and negative ones (no token has this hash) live in two
+separate LRU maps, so a flood of random secrets can only evict other negative entries, never
+the tokens that real traffic presents. Positive entries are dropped when their token changes
+(in this process at once, in others when they read the change log) and, as a fallback
+bound on staleness, after ``positive_ttl`` seconds; negative entries after ``negative_ttl``.
+
+A reader that loaded a token from the store while a change was committed must not put the
+old state back: ``put`` is refused when the generation moved since the reader's ``begin``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Final
+
+from tokenward.domain.tokens import Token
+
+#: Memory per positive entry is about 2 KB (the token record, its tuples and the keys).
+DEFAULT_POSITIVE_SIZE = 50_000
+DEFAULT_NEGATIVE_SIZE = 50_000
+
+
+class Missing(Enum):
+    MISSING = "MISSING"
+
+
+#: What ``get`` answers for a hash known to belong to no token.
+MISSING: Final = Missing.MISSING
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSecret:
+    token: Token
+    retires_at: datetime | None
+    stored_at: float
+
+
+class VerificationCache:
+    def __init__(
+        self,
+        *,
+        positive_size: int = DEFAULT_POSITIVE_SIZE,
+        negative_size: int = DEFAULT_NEGATIVE_SIZE,
+        positive_ttl: float = 30.0,
+        negative_ttl: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._positive: OrderedDict[str, CachedSecret] = OrderedDict()
+        self._negative: OrderedDict[str, float] = OrderedDict()
+        self._by_token: dict[int, set[str]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self.positive_size = positive_size
+        self.negative_size = negative_size
+        self.positive_ttl = positive_ttl
+        self.negative_ttl = negative_ttl
+        self._monotonic = monotonic
+
+    def begin(self) -> int:
+        """The generation to hand back to ``put``/``put_missing`` after a store read."""
+        return self._generation
+
+    def get(self, secret_hash: str) -> CachedSecret | Missing | None:
+        """The cached entry; ``MISSING`` when no token has this hash; ``None``: ask the store."""
+        now = self._monotonic()
+        with self._lock:
+            entry = self._positive.get(secret_hash)
+            if entry is not None:
+                if now - entry.stored_at < self.positive_ttl:
+                    self._positive.move_to_end(secret_hash)
+                    return entry
+                self._drop(secret_hash)
+                return None
+            missing_since = self._negative.get(secret_hash)
+            if missing_since is not None:
+                if now - missing_since < self.negative_ttl:
+                    return MISSING
+                del self._negative[secret_hash]
+        return None
+
+    def put(
+        self, secret_hash: str, token: Token, retires_at: datetime | None, generation: int
+    ) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._positive[secret_hash] = CachedSecret(token, retires_at, self._monotonic())
+            self._positive.move_to_end(secret_hash)
+            self._by_token.setdefault(token.id, set()).add(secret_hash)
+            while len(self._positive) > self.positive_size:
+                oldest = next(iter(self._positive))
+                self._drop(oldest)
+
+    def put_missing(self, secret_hash: str, generation: int) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._negative[secret_hash] = self._monotonic()
+            self._negative.move_to_end(secret_hash)
+            while len(self._negative) > self.negative_size:
+                self._negative.popitem(last=False)
+
+    def forget_tokens(self, token_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._generation += 1
+            for token_id in token_ids:
+                for secret_hash in self._by_token.pop(token_id, ()):
+                    self._positive.pop(secret_hash, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._positive.clear()
+            self._negative.clear()
+            self._by_token.clear()
+
+    def sizes(self) -> tuple[int, int]:
+        return len(self._positive), len(self._negative)
+
+    def _drop(self, secret_hash: str) -> None:
+        entry = self._positive.pop(secret_hash, None)
+        if entry is not None:
+            hashes = self._by_token.get(entry.token.id)
+            if hashes is not None:
+                hashes.discard(secret_hash)
+                if not hashes:
+                    del self._by_token[entry.token.id]

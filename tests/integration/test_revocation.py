@@ -1,0 +1,76 @@
+"""Revocation reaches every process: two cores on one database stand for two processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tokenward.app import build_core, open_engine
+from tokenward.domain.actors import Actor
+from tokenward.domain.tokens import TokenChanges, TokenSpec
+from tokenward.domain.verification import VerifyCode
+from tokenward.service import tenants, tokens
+from tokenward.service.core import Core
+from tokenward.service.verification import verify
+from tokenward.settings import Settings
+
+ROOT = Actor.root()
+
+
+@pytest.fixture
+def other(settings: Settings) -> Iterator[Core]:
+    engine = open_engine(settings)
+    try:
+        second = build_core(settings, engine)
+        second.start_change_tracking()
+        yield second
+    finally:
+        engine.dispose()
+
+
+def test_cached_token_is_dropped_when_another_process_changes_it(core: Core, other: Core) -> None:
+    core.start_change_tracking()
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t", scopes=("a",)))
+    secret, token_id = issued.secret, issued.token.id
+    assert verify(other, secret).code is VerifyCode.VALID  # now cached in "other"
+
+    tokens.disable(core, ROOT, tenant="default", token_id=token_id)
+    assert verify(core, secret).code is VerifyCode.DISABLED  # the changer's cache: at once
+    assert verify(other, secret).code is VerifyCode.VALID  # still cached, until it syncs
+    assert other.sync_changes() == 1
+    assert verify(other, secret).code is VerifyCode.DISABLED
+
+    tokens.enable(core, ROOT, tenant="default", token_id=token_id)
+    other.sync_changes()
+    assert verify(other, secret, scopes=["a"]).code is VerifyCode.VALID
+    tokens.update(core, ROOT, tenant="default", token_id=token_id, changes=TokenChanges(scopes=()))
+    other.sync_changes()
+    assert verify(other, secret, scopes=["a"]).code is VerifyCode.INSUFFICIENT_SCOPE
+
+    rotated = tokens.rotate(core, ROOT, tenant="default", token_id=token_id)
+    other.sync_changes()
+    assert verify(other, secret).code is VerifyCode.NOT_FOUND
+    assert verify(other, rotated.secret).code is VerifyCode.VALID
+
+    tokens.delete(core, ROOT, tenant="default", token_id=token_id)
+    other.sync_changes()
+    assert verify(other, rotated.secret).code is VerifyCode.NOT_FOUND
+
+
+def test_tenant_deletion_clears_other_caches(core: Core, other: Core) -> None:
+    tenants.create(core, ROOT, name="gone")
+    secret = tokens.issue(core, ROOT, tenant="gone", spec=TokenSpec(name="t")).secret
+    assert verify(other, secret).code is VerifyCode.VALID
+    tenants.delete(core, ROOT, name="gone")
+    other.sync_changes()
+    assert verify(other, secret).code is VerifyCode.NOT_FOUND
+
+
+def test_log_is_pruned(core: Core) -> None:
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
+    core.start_change_tracking()
+    tokens.disable(core, ROOT, tenant="default", token_id=issued.token.id)
+    core.prune_changes(keep_seconds=-1)
+    with core.uow() as uow:
+        assert uow.changes.since(0) == ([], 0)
