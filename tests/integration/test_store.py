@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from tokenward.domain.actors import Actor
+from tokenward.domain.roles import Role
 from tokenward.domain.tokens import TokenChanges, TokenSpec
 from tokenward.service import tokens
 from tokenward.service.core import Core
@@ -121,3 +123,39 @@ def test_concurrent_creates_get_unique_ids(core: Core) -> None:
     assert len(ids) == 60 and max(Counter(ids).values()) == 1
     page = tokens.search(core, ROOT, tenant="default")
     assert page.total == 60
+
+
+def test_update_and_rotate_is_all_or_nothing(core: Core) -> None:
+    from datetime import timedelta
+
+    from tokenward.domain.errors import Forbidden
+
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="q", role=Role.EDITOR))
+    both = tokens.update_and_rotate(
+        core,
+        ROOT,
+        tenant="default",
+        token_id=issued.token.id,
+        changes=TokenChanges(name="q2", active=False),
+    )
+    assert both.token.name == "q2" and both.token.active is False
+    assert both.secret != issued.secret
+
+    short = Actor(
+        identity="ed",
+        role=Role.ADMIN,
+        tenant="default",
+        scopes=frozenset(),
+        expires_at=core.clock() + timedelta(hours=1),
+        token_id=99,
+    )
+    # The rename alone is allowed, but the new secret of a permanent token is not: neither.
+    with pytest.raises(Forbidden):
+        tokens.update_and_rotate(
+            core,
+            short,
+            tenant="default",
+            token_id=issued.token.id,
+            changes=TokenChanges(name="q3"),
+        )
+    assert tokens.get(core, ROOT, tenant="default", token_id=issued.token.id).name == "q2"

@@ -106,6 +106,7 @@ class TokenChanges:
     audience: tuple[str, ...] | Unset = UNSET
     resources: tuple[str, ...] | Unset = UNSET
     restricted: bool | Unset = UNSET
+    active: bool | Unset = UNSET
     expires_at: datetime | Unset | None = UNSET
     metadata: Mapping[str, Any] | Unset = UNSET
 

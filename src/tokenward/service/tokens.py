@@ -123,51 +123,43 @@ def find_by_name(core: Core, actor: Actor, *, tenant: str, name: str) -> Token |
 
 
 def update(core: Core, actor: Actor, *, tenant: str, token_id: int, changes: TokenChanges) -> Token:
-    given = changes.given()
-    _check_fields(given)
-    return _change(core, actor, tenant, token_id, "token.update", given)
+    token, _ = _change(core, actor, tenant, token_id, "token.update", _given(changes))
+    return token
+
+
+def update_and_rotate(
+    core: Core, actor: Actor, *, tenant: str, token_id: int, changes: TokenChanges
+) -> IssuedToken:
+    """Changes and a new secret in one transaction: all of it happens, or none.
+
+    For faces whose product issues a new secret on every update (Query's ``PUT``).
+    """
+    token, secret = _change(
+        core, actor, tenant, token_id, "token.update", _given(changes), rotate_grace=0
+    )
+    assert secret is not None
+    return IssuedToken(token, secret)
 
 
 def enable(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
-    return _change(core, actor, tenant, token_id, "token.enable", {"active": True})
+    token, _ = _change(core, actor, tenant, token_id, "token.enable", {"active": True})
+    return token
 
 
 def disable(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
-    return _change(core, actor, tenant, token_id, "token.disable", {"active": False})
+    token, _ = _change(core, actor, tenant, token_id, "token.disable", {"active": False})
+    return token
 
 
 def rotate(
     core: Core, actor: Actor, *, tenant: str, token_id: int, grace_seconds: int = 0
 ) -> IssuedToken:
-    """A new secret; the old one keeps working for ``grace_seconds`` (0: stops at once).
-
-    Rotation hands the caller a working credential, so it obeys the rules of minting one.
-    """
-    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
-        raise Invalid(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
-    policy.require_tenant(actor, tenant)
-    now = core.clock()
-    with core.uow(write=True) as uow:
-        token = _load(uow, tenant, token_id, for_update=True)
-        policy.check_change(actor, token)
-        policy.check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)
-        # The hint keeps the prefix: a Boomerang `bft_` token stays a `bft_` token.
-        secret = secret_format.generate(secret_format.prefix_of(token.secret_hint))
-        secret_hash = secret_format.hash_secret(secret)
-        uow.tokens.replace_secret(
-            token.id,
-            secret_hash=secret_hash,
-            secret_hint=secret_format.hint(secret),
-            sealed_secret=(
-                core.sealer.seal(secret, bound_to=secret_hash) if token.recoverable else None
-            ),
-            old_retires_at=now + timedelta(seconds=grace_seconds) if grace_seconds else None,
-            now=now,
-        )
-        rotated = _load(uow, tenant, token.id)
-        _audit(uow, actor, "token.rotate", rotated, now, grace_seconds=grace_seconds)
-        core.commit_change(uow, [token.id])
-    return IssuedToken(rotated, secret)
+    """A new secret; the old one keeps working for ``grace_seconds`` (0: stops at once)."""
+    token, secret = _change(
+        core, actor, tenant, token_id, "token.rotate", {}, rotate_grace=grace_seconds
+    )
+    assert secret is not None
+    return IssuedToken(token, secret)
 
 
 def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> None:
@@ -199,12 +191,31 @@ def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
     return secret
 
 
+def _given(changes: TokenChanges) -> dict[str, Any]:
+    given = changes.given()
+    _check_fields(given)
+    return given
+
+
 def _change(
-    core: Core, actor: Actor, tenant: str, token_id: int, action: str, given: dict[str, Any]
-) -> Token:
+    core: Core,
+    actor: Actor,
+    tenant: str,
+    token_id: int,
+    action: str,
+    given: dict[str, Any],
+    *,
+    rotate_grace: int | None = None,
+) -> tuple[Token, str | None]:
+    """Applies ``given`` and, when ``rotate_grace`` is set, a new secret, in one transaction.
+
+    Rotation hands the caller a working credential, so it obeys the rules of minting one.
+    """
     policy.require_tenant(actor, tenant)
     now = core.clock()
-    if "expires_at" in given and given["expires_at"] is not None:
+    if rotate_grace is not None and not 0 <= rotate_grace <= MAX_GRACE_SECONDS:
+        raise Invalid(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
+    if given.get("expires_at") is not None:
         given["expires_at"] = clock.truncate(given["expires_at"])
         if given["expires_at"] <= now:
             raise Invalid("expires_at must be in the future")
@@ -224,10 +235,33 @@ def _change(
                 if key in given:
                     given[key] = tuple(dict.fromkeys(given[key]))
             uow.tokens.update(token.id, {**given, "updated_at": now})
-        changed = _load(uow, tenant, token.id)
-        _audit(uow, actor, action, changed, now, fields=sorted(given))
+            token = _load(uow, tenant, token.id)
+            _audit(uow, actor, action, token, now, fields=sorted(given))
+        secret = None
+        if rotate_grace is not None:
+            secret = _replace_secret(core, uow, actor, token, now, rotate_grace)
+            token = _load(uow, tenant, token.id)
+            _audit(uow, actor, "token.rotate", token, now, grace_seconds=rotate_grace)
         core.commit_change(uow, [token.id])
-    return changed
+    return token, secret
+
+
+def _replace_secret(
+    core: Core, uow: UnitOfWork, actor: Actor, token: Token, now: datetime, grace_seconds: int
+) -> str:
+    policy.check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)
+    # The hint keeps the prefix: a Boomerang `bft_` token stays a `bft_` token.
+    secret = secret_format.generate(secret_format.prefix_of(token.secret_hint))
+    secret_hash = secret_format.hash_secret(secret)
+    uow.tokens.replace_secret(
+        token.id,
+        secret_hash=secret_hash,
+        secret_hint=secret_format.hint(secret),
+        sealed_secret=core.sealer.seal(secret, bound_to=secret_hash) if token.recoverable else None,
+        old_retires_at=now + timedelta(seconds=grace_seconds) if grace_seconds else None,
+        now=now,
+    )
+    return secret
 
 
 def _load(uow: UnitOfWork, tenant: str, token_id: int, *, for_update: bool = False) -> Token:
