@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenward.domain.roles import Role
+from tokenward.domain.tenants import DEFAULT_TENANT
 from tokenward.domain.tokens import Token
 
 ROOT_IDENTITY = "root"
@@ -24,6 +25,12 @@ class Actor:
     @property
     def is_root(self) -> bool:
         return self.role is Role.ROOT
+
+    @property
+    def home_tenant(self) -> str:
+        """Where the caller acts on faces whose paths name no tenant: its own; root's is
+        ``default``."""
+        return self.tenant or DEFAULT_TENANT
 
     @property
     def label(self) -> str:
