@@ -159,3 +159,22 @@ def test_update_and_rotate_is_all_or_nothing(core: Core) -> None:
             changes=TokenChanges(name="q3"),
         )
     assert tokens.get(core, ROOT, tenant="default", token_id=issued.token.id).name == "q2"
+
+
+def test_ids_are_never_reused(core: Core) -> None:
+    first = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="a")).token.id
+    tokens.delete(core, ROOT, tenant="default", token_id=first)
+    second = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="b")).token.id
+    assert second > first
+
+
+def test_change_sequence_keeps_growing_after_pruning(core: Core) -> None:
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="a")).token
+    tokens.disable(core, ROOT, tenant="default", token_id=issued.id)
+    with core.uow() as uow:
+        seen = uow.changes.latest()
+    core.prune_changes(keep_seconds=-1)
+    tokens.enable(core, ROOT, tenant="default", token_id=issued.id)
+    with core.uow() as uow:
+        changed, latest = uow.changes.since(seen)
+    assert changed == [issued.id] and latest > seen

@@ -90,6 +90,8 @@ tokens = Table(
     Index(None, "tenant", "created_at", "id"),
     Index(None, "tenant", "name"),
     Index(None, "tenant", "type", "principal"),
+    # Ids are never reused: a retried delete by id must not hit a newer token.
+    sqlite_autoincrement=True,
 )
 
 # Every secret that opens a token: the current one (retires_at NULL) and rotated-out ones
@@ -116,6 +118,7 @@ audit = Table(
     Column("detail", JSON(), nullable=False),
     Index(None, "tenant", "at"),
     Index(None, "at"),
+    sqlite_autoincrement=True,
 )
 
 # Every change to a token, in commit order, so that each process can drop what its cache holds
@@ -126,6 +129,8 @@ token_changes = Table(
     Column("seq", Id, primary_key=True, autoincrement=True),
     Column("token_id", BigInteger(), nullable=True),
     Column("at", EpochMillis(), nullable=False),
+    # A pruned log must not hand out sequence numbers that readers have already passed.
+    sqlite_autoincrement=True,
 )
 
 root_credential = Table(

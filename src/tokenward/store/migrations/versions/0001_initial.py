@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["tenant"], ["tenants.name"], name="fk_tokens_tenant_tenants", ondelete="CASCADE"
         ),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_tokens_tenant_created_at_id", "tokens", ["tenant", "created_at", "id"])
     op.create_index("ix_tokens_tenant_name", "tokens", ["tenant", "name"])
@@ -81,6 +82,7 @@ def upgrade() -> None:
         sa.Column("client", sa.String(64), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_audit"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_tenant_at", "audit", ["tenant", "at"])
     op.create_index("ix_audit_at", "audit", ["at"])

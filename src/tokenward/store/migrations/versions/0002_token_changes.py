@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("token_id", sa.BigInteger(), nullable=True),
         sa.Column("at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_token_changes"),
+        sqlite_autoincrement=True,
     )
 
 
