@@ -1,7 +1,85 @@
-"""Routes of this face; filled in by the face's implementation."""
+"""Cedalo's project tokens: ``/api/projects/{projectId}/tokens``; the project is the tenant.
+
+Each handler parses the product's body, calls the token use cases, and answers in the
+product's shape; every error leaves through ``errors.translate`` in the product's format.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Annotated, Any
 
-router = APIRouter(tags=["cedalo"])
+from fastapi import APIRouter, Path
+
+from tokenward.api.dependencies import ActorDep, CoreDep
+from tokenward.api.dialects.cedalo.errors import translate
+from tokenward.api.dialects.cedalo.schemas import (
+    CedaloError,
+    CedaloToken,
+    CedaloTokenCreate,
+    CedaloTokenCreated,
+)
+from tokenward.api.routing import face_route
+from tokenward.domain.errors import NotFound
+from tokenward.domain.roles import Role
+from tokenward.domain.tokens import PageRequest, TokenSpec
+from tokenward.service import tenants, tokens
+
+router = APIRouter(route_class=face_route(translate), tags=["cedalo"])
+
+BASE = "/api/projects/{projectId}/tokens"
+
+ProjectId = Annotated[str, Path(alias="projectId", description="The project: a tenant")]
+TokenId = Annotated[str, Path(alias="tokenId", description="A token id")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": CedaloError, "description": "Invalid request (code INVALID)"},
+    401: {"model": CedaloError, "description": "Unauthorized request (code UNAUTHORIZED)"},
+    403: {"model": CedaloError, "description": "Request is not allowed (code NOT_ALLOWED)"},
+    404: {"model": CedaloError, "description": "Project not found (code NOT_FOUND)"},
+    500: {"model": CedaloError, "description": "Internal server error (code INTERNAL_ERROR)"},
+}
+_CREATE_ERRORS = {
+    **_ERRORS,
+    409: {"model": CedaloError, "description": "Name taken in the project (code CONFLICT)"},
+    413: {"model": CedaloError, "description": "Body too large (code PAYLOAD_TOO_LARGE)"},
+}
+
+#: Ids the store can hold (a signed 64-bit integer); anything else names no token.
+_TOKEN_ID = re.compile(r"[0-9]{1,18}")
+
+
+@router.get(BASE, responses=_ERRORS, summary="List the project's tokens")
+def list_tokens(project_id: ProjectId, core: CoreDep, actor: ActorDep) -> list[CedaloToken]:
+    # The product's list is not paged: every token of the project, oldest first.
+    found = tokens.search(core, actor, tenant=project_id, page=PageRequest(0, None))
+    return [CedaloToken.of(token) for token in found.items]
+
+
+@router.post(BASE, responses=_CREATE_ERRORS, summary="Create a project token")
+def create_token(
+    project_id: ProjectId, body: CedaloTokenCreate, core: CoreDep, actor: ActorDep
+) -> CedaloTokenCreated:
+    spec = TokenSpec(
+        name=body.name,
+        role=Role(body.role),
+        resources=tuple(body.brokers),
+        restricted=body.restricted,
+        expires_at=body.valid_date,
+    )
+    # Names identify tokens in the product, so a taken name is refused (409), not repeated.
+    issued = tokens.issue(core, actor, tenant=project_id, spec=spec, unique_name=True)
+    return CedaloTokenCreated.issued(issued)
+
+
+@router.delete(f"{BASE}/{{tokenId}}", responses=_ERRORS, summary="Delete a project token")
+def delete_token(project_id: ProjectId, token_id: TokenId, core: CoreDep, actor: ActorDep) -> bool:
+    # The project must be visible (else 404); a token it does not hold is the product's false.
+    tenants.get(core, actor, name=project_id)
+    if not _TOKEN_ID.fullmatch(token_id):
+        return False
+    try:
+        tokens.delete(core, actor, tenant=project_id, token_id=int(token_id))
+    except NotFound:
+        return False
+    return True

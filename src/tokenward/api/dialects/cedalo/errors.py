@@ -1,0 +1,143 @@
+"""The Cedalo face's one table from errors to ``{"message", "code", "status", "info"}``.
+
+The product's codes are textual: INVALID, UNAUTHORIZED, NOT_ALLOWED, NOT_FOUND, CONFLICT,
+INTERNAL_ERROR. tokenward adds PAYLOAD_TOO_LARGE (413) and UNAVAILABLE (503), which the product
+does not document. ``info.reason`` carries tokenward's own finer code (NAME_TAKEN,
+ROLE_ESCALATION, RESTRICTED_ADMIN, ...). Messages never carry request input: a token name or
+a date could be a pasted secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tokenward.api.middleware import BodyTooLarge
+from tokenward.api.routing import is_bad_json, request_id, validation_messages
+from tokenward.domain.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TokenwardError,
+    Unauthenticated,
+    Unavailable,
+)
+from tokenward.service.sealing import SealError
+
+log = logging.getLogger("tokenward.api.cedalo")
+
+#: The product's code for each status this face answers.
+CODE_OF_STATUS: dict[int, str] = {
+    400: "INVALID",
+    401: "UNAUTHORIZED",
+    403: "NOT_ALLOWED",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    500: "INTERNAL_ERROR",
+    503: "UNAVAILABLE",
+}
+
+STATUS_OF: dict[type[TokenwardError], int] = {
+    Invalid: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+#: Fixed texts where the service's message would repeat what the caller sent.
+NOT_FOUND_TEXT = "project not found"
+CONFLICT_TEXT = {"NAME_TAKEN": "a token with this name already exists in the project"}
+INTERNAL_TEXT = "internal error; see the server log"
+BAD_JSON_TEXT = "the request body is not valid JSON"
+
+#: The service speaks of the native fields; this face's callers know them by these names.
+_FIELD_NAMES = {"expires_at": "valid_date", "resources": "brokers"}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    info: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "message": message,
+        "code": CODE_OF_STATUS.get(status, "ERROR"),
+        "status": status,
+        "info": {**(info or {}), "request_id": request_id(request)},
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(error: TokenwardError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def _domain_message(error: TokenwardError) -> str:
+    if isinstance(error, NotFound):
+        # One answer for a missing project and another tenant's: no existence oracle.
+        return NOT_FOUND_TEXT
+    if isinstance(error, Conflict):
+        return CONFLICT_TEXT.get(error.code, "the request conflicts with the current state")
+    message = error.message
+    for native, wire in _FIELD_NAMES.items():
+        message = message.replace(native, wire)
+    return message
+
+
+def _domain_error(request: Request, error: TokenwardError) -> JSONResponse:
+    status = status_of(error)
+    headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
+    return error_response(
+        request, status, _domain_message(error), {"reason": error.code}, headers=headers
+    )
+
+
+def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = list(error.errors())
+    if is_bad_json(errors):
+        return error_response(request, 400, BAD_JSON_TEXT, {"reason": "MALFORMED_JSON"})
+    messages = validation_messages(errors)
+    return error_response(
+        request, 400, "; ".join(messages), {"reason": "VALIDATION_FAILED", "errors": messages}
+    )
+
+
+def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
+    return error_response(
+        request, 413, str(error), {"reason": "BODY_TOO_LARGE", "limit": error.limit}
+    )
+
+
+def translate(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, TokenwardError):
+        return _domain_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return _validation_error(request, exc)
+    if isinstance(exc, BodyTooLarge):
+        return _too_large(request, exc)
+    if isinstance(exc, HTTPException):
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(
+            request, exc.status_code, str(exc.detail), {"reason": "HTTP_ERROR"}, headers=headers
+        )
+    if isinstance(exc, SealError):
+        log.error(
+            "a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?"
+        )
+        return error_response(request, 500, INTERNAL_TEXT, {"reason": "KEY_MISMATCH"})
+    log.error("unexpected error", exc_info=exc, extra={"request_id": request_id(request)})
+    return error_response(request, 500, INTERNAL_TEXT, {"reason": "INTERNAL"})
