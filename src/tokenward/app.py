@@ -21,6 +21,7 @@ from tokenward.api.dialects.query.router import router as query_router
 from tokenward.api.middleware import RequestContextMiddleware
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.router import router as native_router
+from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.domain import secrets as secret_format
 from tokenward.keys import load_key_material
 from tokenward.service.core import Core
@@ -92,7 +93,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
     )
-    for router in (native_router, boomerang_router, query_router, devo_router, cedalo_router):
+    faces = (
+        native_router,
+        oauth2_router,
+        boomerang_router,
+        query_router,
+        devo_router,
+        cedalo_router,
+    )
+    for router in faces:
         app.include_router(router)
     install_error_handlers(app)
     return app

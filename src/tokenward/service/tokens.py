@@ -348,3 +348,25 @@ def _audit(
             detail=detail,
         )
     )
+
+
+def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
+    """RFC 7009: disables the token that ``secret`` opens. True when it did.
+
+    An unknown or malformed secret, or another tenant's token, changes nothing and says
+    nothing (False); within its tenant the caller needs the rights to change the token.
+    """
+    if not secret_format.is_well_formed(secret):
+        return False
+    with core.uow() as uow:
+        found = uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))
+    if found is None:
+        return False
+    token = found[0]
+    if actor.tenant is not None and actor.tenant != token.tenant:
+        return False
+    try:
+        _change(core, actor, token.tenant, token.id, "token.revoke", {"active": False})
+    except NotFound:  # deleted meanwhile: revoked all the same
+        return False
+    return True

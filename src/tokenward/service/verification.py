@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from tokenward.domain import secrets as secret_format
+from tokenward.domain.actors import Actor
+from tokenward.domain.tokens import Token
 from tokenward.domain.verification import Verification, VerifyCode, judge
 from tokenward.service.auth import authenticate
 from tokenward.service.cache import MISSING
 from tokenward.service.core import Core
 
 _MAX_SECRET_LENGTH = 256
+_MALFORMED = Verification(VerifyCode.MALFORMED)
+_NOT_FOUND = Verification(VerifyCode.NOT_FOUND)
 
 
 def verify(
@@ -23,29 +28,92 @@ def verify(
     credential: str | None = None,
     client: str | None = None,
 ) -> Verification:
-    """Malformed secrets are refused before any database read; a valid answer notes the use."""
+    """Malformed secrets are refused before any database read; a valid answer notes the use.
+
+    ``credential`` is asked for only when the server is set to require one for verification.
+    """
     if core.verify_requires_auth:
         authenticate(core, credential, client=client)
-    if len(secret) > _MAX_SECRET_LENGTH or not secret_format.is_well_formed(secret):
-        return Verification(VerifyCode.MALFORMED)
-    now = core.clock()
+    return _verify(core, secret, audience=audience, scopes=scopes, resource=resource)
+
+
+def verify_cached(
+    core: Core,
+    secret: str,
+    *,
+    audience: str | None = None,
+    scopes: Iterable[str] = (),
+    resource: str | None = None,
+) -> Verification | None:
+    """The answer when it needs no I/O (malformed, or cached); None when only ``verify`` can
+    give it. Safe to call on the event loop."""
+    if core.verify_requires_auth:
+        return None
+    if _malformed(secret):
+        return _MALFORMED
+    cached = core.cache.get(secret_format.hash_secret(secret))
+    if cached is None:
+        return None
+    if cached is MISSING:
+        return _NOT_FOUND
+    return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
+
+
+def introspect(core: Core, actor: Actor, secret: str) -> Token | None:
+    """RFC 7662: the token when the secret is valid now and the caller may see its tenant.
+
+    Anything else, another tenant's token included, is just "not active" (no oracle).
+    """
+    result = _verify(core, secret)
+    if not result.valid or result.token is None:
+        return None
+    if actor.tenant is not None and actor.tenant != result.token.tenant:
+        return None
+    return result.token
+
+
+def _verify(
+    core: Core,
+    secret: str,
+    *,
+    audience: str | None = None,
+    scopes: Iterable[str] = (),
+    resource: str | None = None,
+) -> Verification:
+    if _malformed(secret):
+        return _MALFORMED
     secret_hash = secret_format.hash_secret(secret)
     cached = core.cache.get(secret_hash)
     if cached is MISSING:
-        return Verification(VerifyCode.NOT_FOUND)
-    if cached is None:
-        generation = core.cache.begin()
-        with core.uow() as uow:
-            found = uow.tokens.get_by_secret_hash(secret_hash)
-        if found is None:
-            core.cache.put_missing(secret_hash, generation)
-            return Verification(VerifyCode.NOT_FOUND)
-        token, retires_at = found
-        core.cache.put(secret_hash, token, retires_at, generation)
-    else:
-        token, retires_at = cached.token, cached.retires_at
+        return _NOT_FOUND
+    if cached is not None:
+        return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
+    generation = core.cache.begin()
+    with core.uow() as uow:
+        found = uow.tokens.get_by_secret_hash(secret_hash)
+    if found is None:
+        core.cache.put_missing(secret_hash, generation)
+        return _NOT_FOUND
+    token, retires_at = found
+    core.cache.put(secret_hash, token, retires_at, generation)
+    return _conclude(core, token, retires_at, audience, scopes, resource)
+
+
+def _malformed(secret: str) -> bool:
+    return len(secret) > _MAX_SECRET_LENGTH or not secret_format.is_well_formed(secret)
+
+
+def _conclude(
+    core: Core,
+    token: Token,
+    retires_at: datetime | None,
+    audience: str | None,
+    scopes: Iterable[str],
+    resource: str | None,
+) -> Verification:
+    now = core.clock()
     if retires_at is not None and retires_at <= now:
-        return Verification(VerifyCode.NOT_FOUND)
+        return _NOT_FOUND
     code = judge(token, now, audience=audience, scopes=scopes, resource=resource)
     if code is VerifyCode.VALID:
         core.last_use.note(token.id, now)
