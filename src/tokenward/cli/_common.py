@@ -1,0 +1,249 @@
+"""What every operator command shares: settings, the database, the root actor, output.
+
+Exit codes (also in ``tokenward --help``): 0 success; 1 the request was refused (not found,
+forbidden, conflict, a secret that does not verify, a declined confirmation); 2 bad input or
+a bad setting (usage errors, ``Invalid``, a malformed ``TOKENWARD_*`` value); 3 the database
+is unavailable (retrying later may work).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from pydantic import BaseModel, ValidationError
+
+from tokenward.domain.actors import Actor
+from tokenward.domain.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TokenwardError,
+    Unauthenticated,
+    Unavailable,
+)
+from tokenward.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tokenward.service.core import Core
+
+EXIT_REFUSED = 1
+EXIT_INVALID = 2
+EXIT_UNAVAILABLE = 3
+
+EXIT_CODE_OF: dict[type[TokenwardError], int] = {
+    Invalid: EXIT_INVALID,
+    Unauthenticated: EXIT_REFUSED,
+    Forbidden: EXIT_REFUSED,
+    NotFound: EXIT_REFUSED,
+    Conflict: EXIT_REFUSED,
+    Unavailable: EXIT_UNAVAILABLE,
+}
+
+
+def exit_code_of(error: TokenwardError) -> int:
+    return next(
+        (code for cls, code in EXIT_CODE_OF.items() if isinstance(error, cls)), EXIT_REFUSED
+    )
+
+
+CLI_CLIENT = "cli"
+_DATABASE_PANEL = "Database"
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL; overrides TOKENWARD_DATABASE_URL",
+        show_default=False,
+        rich_help_panel=_DATABASE_PANEL,
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Directory of the SQLite file and key file; overrides TOKENWARD_DATA_DIR",
+        show_default=False,
+        rich_help_panel=_DATABASE_PANEL,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant of the token")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Connection options given before the command (``tokenward --data-dir D token list``)."""
+
+    database_url: str | None = None
+    data_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """Operator mode: the service layer on the database, acting as root."""
+
+    settings: Settings
+    core: Core
+    actor: Actor
+
+    def now(self) -> datetime:
+        return self.core.clock()
+
+
+def fail(message: str, code: int) -> NoReturn:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    typer.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def load_settings(
+    ctx: typer.Context | None = None,
+    *,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+) -> Settings:
+    """Settings from ``TOKENWARD_*``; the command's options win over the global ones."""
+    outer = ctx.find_root().obj if ctx is not None else None
+    if isinstance(outer, Overrides):
+        database_url = database_url if database_url is not None else outer.database_url
+        data_dir = data_dir if data_dir is not None else outer.data_dir
+    given: dict[str, Any] = {"database_url": database_url, "data_dir": data_dir}
+    try:
+        return Settings(**{key: value for key, value in given.items() if value is not None})
+    except ValidationError as exc:
+        fail("; ".join(_setting_problems(exc)), EXIT_INVALID)
+
+
+def _setting_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        name = "TOKENWARD_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(message if name in message else f"invalid setting {name}: {message}")
+    return problems
+
+
+@contextlib.contextmanager
+def operator(
+    ctx: typer.Context, database_url: str | None = None, data_dir: Path | None = None
+) -> Iterator[Operator]:
+    """Opens the database (applying pending migrations, as ``serve`` does) and yields the
+    service's dependencies with the root actor; domain errors become ``error:`` and an exit
+    code."""
+    from tokenward.app import build_core
+    from tokenward.service.sealing import SealError
+
+    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
+    engine = open_database(settings)
+    apply_migrations(engine)
+    try:
+        try:
+            core = build_core(settings, engine)
+        except (ValueError, OSError) as exc:  # the key: a short TOKENWARD_SECRET_KEY, a bad file
+            fail(str(exc), EXIT_INVALID)
+        yield Operator(settings=settings, core=core, actor=Actor.root(client=CLI_CLIENT))
+    except TokenwardError as exc:
+        fail(exc.message, exit_code_of(exc))
+    except SealError as exc:
+        fail(
+            f"{exc}: run this command with the server's TOKENWARD_SECRET_KEY or data directory",
+            EXIT_REFUSED,
+        )
+    finally:
+        engine.dispose()
+
+
+def open_database(settings: Settings) -> Engine:
+    """An engine on the configured database; a bad URL ends the command with a message."""
+    from sqlalchemy.exc import ArgumentError
+
+    from tokenward.app import open_engine
+
+    try:
+        return open_engine(settings)
+    except ArgumentError as exc:
+        fail(f"invalid database URL: {exc}", EXIT_INVALID)
+    except OSError as exc:
+        fail(f"cannot prepare the data directory: {exc}", EXIT_INVALID)
+
+
+def apply_migrations(engine: Engine) -> list[str]:
+    """Applies pending migrations and returns them; an unreachable server ends the command."""
+    from sqlalchemy.exc import OperationalError
+
+    from tokenward.store import migrate as migrations
+
+    try:
+        pending = migrations.pending(engine)
+        if pending:
+            migrations.upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        fail(f"the database is not reachable: {reason}", EXIT_UNAVAILABLE)
+    return pending
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def print_json(data: BaseModel | Mapping[str, Any] | Sequence[Any]) -> None:
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def cell(value: Any) -> str:
+    """How a table shows one value: ``-`` for nothing, lists joined, times in RFC 3339."""
+    if value is None or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    caption: str | None = None,
+    no_wrap: Sequence[str] = (),
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(*columns, caption=caption, caption_justify="left", header_style="bold")
+    for column in table.columns:
+        column.overflow = "fold"
+        column.no_wrap = column.header in no_wrap
+    for row in rows:
+        # Text, not markup: a name like "[admin]" must print as it is.
+        table.add_row(*(Text(cell(value)) for value in row))
+    Console().print(table)
+
+
+def print_record(record: Mapping[str, Any]) -> None:
+    print_table(("field", "value"), [(key, value) for key, value in record.items()])

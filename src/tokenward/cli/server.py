@@ -1,0 +1,118 @@
+"""``tokenward serve``, ``tokenward migrate`` and ``tokenward admin-token reset``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tokenward.cli._common import (
+    DatabaseUrlOption,
+    DataDirOption,
+    JsonOption,
+    apply_migrations,
+    load_settings,
+    open_database,
+    operator,
+    print_json,
+    warn,
+)
+
+admin_app = typer.Typer(no_args_is_help=True, help="Manage the root (bootstrap) credential.")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Directory for the database and key")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes")] = None,
+) -> None:
+    """Apply pending migrations, then serve the HTTP API."""
+    import uvicorn
+
+    from tokenward.app import build_core
+    from tokenward.service import bootstrap
+
+    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
+    # Workers are separate processes that read their settings from the environment.
+    if settings.database_url is not None:
+        os.environ["TOKENWARD_DATABASE_URL"] = settings.database_url
+    os.environ["TOKENWARD_DATA_DIR"] = str(settings.data_dir)
+    engine = open_database(settings)
+    apply_migrations(engine)
+    secret = bootstrap.ensure_root_credential(build_core(settings, engine))
+    engine.dispose()
+    if secret is not None:
+        _announce_root_credential(secret)
+    uvicorn.run(
+        "tokenward.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+    )
+
+
+def migrate(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Apply pending database migrations."""
+    engine = open_database(load_settings(ctx, database_url=database_url, data_dir=data_dir))
+    try:
+        applied = apply_migrations(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
+
+
+@admin_app.command()
+def reset(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Generate a new root credential and print it once; the old one stops working."""
+    from tokenward.service import bootstrap
+
+    with operator(ctx, database_url, data_dir) as op:
+        secret = bootstrap.reset_root_credential(op.core)
+        overridden = op.settings.admin_token is not None
+    if overridden:
+        warn(
+            "TOKENWARD_ADMIN_TOKEN is set and overrides the stored credential: the new one "
+            "takes effect only where that variable is unset."
+        )
+    if as_json:
+        print_json({"secret": secret})
+        return
+    typer.echo(
+        "New root credential. It is shown this once and stored only as a hash; keep it in a\n"
+        "password manager or secret store:\n\n"
+        f"    {secret}\n\n"
+        "The previous credential stopped working. Use this one as\n"
+        "'Authorization: Bearer <credential>'."
+    )
+
+
+def _announce_root_credential(secret: str) -> None:
+    print(
+        "\n"
+        "tokenward generated its root credential. It is shown this once and stored only as a\n"
+        "hash; keep it in a password manager or secret store:\n\n"
+        f"    {secret}\n\n"
+        "Use it as 'Authorization: Bearer <credential>'. To replace it, run\n"
+        "'tokenward admin-token reset'; to choose your own, set TOKENWARD_ADMIN_TOKEN.\n",
+        file=sys.stderr,
+        flush=True,
+    )

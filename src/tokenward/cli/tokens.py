@@ -1,0 +1,426 @@
+"""``tokenward token ...`` and ``tokenward verify``: the token use cases, as root."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from tokenward.api.native.schemas import (
+    SecretReveal,
+    TokenPage,
+    TokenPublic,
+    TokenWithSecret,
+    VerifyResponse,
+)
+from tokenward.cli._common import (
+    EXIT_REFUSED,
+    DatabaseUrlOption,
+    DataDirOption,
+    JsonOption,
+    Operator,
+    TenantOption,
+    YesOption,
+    note,
+    operator,
+    print_json,
+    print_record,
+    print_table,
+    warn,
+)
+from tokenward.domain.roles import Role
+from tokenward.domain.tenants import DEFAULT_TENANT
+from tokenward.domain.tokens import (
+    IssuedToken,
+    PageRequest,
+    SortOrder,
+    Token,
+    TokenChanges,
+    TokenQuery,
+    TokenSort,
+    TokenSpec,
+    TokenType,
+)
+from tokenward.service import tokens, verification
+
+app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
+
+_FROM_STDIN = "-"
+
+IdArgument = Annotated[int, typer.Argument(help="Token id", show_default=False)]
+
+
+def _rfc3339(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not an RFC 3339 date and time, e.g. 2030-01-31T12:00:00Z"
+        ) from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} needs a UTC offset, e.g. Z or +02:00")
+    return moment
+
+
+def _with_secret(op: Operator, issued: IssuedToken) -> TokenWithSecret:
+    public = TokenPublic.of(issued.token, op.now())
+    return TokenWithSecret(**public.model_dump(), secret=issued.secret)
+
+
+def _show_secret(issued: IssuedToken, tenant: str) -> None:
+    """The secret alone on its own line, so that it is easy to copy; the advice on stderr."""
+    typer.echo(f"\n    {issued.secret}\n")
+    if issued.token.recoverable:
+        note(
+            f"The token is recoverable: 'tokenward token reveal {issued.token.id} "
+            f"--tenant {tenant}' shows the secret again."
+        )
+    else:
+        warn("this secret is shown only this once and is stored only as a hash; copy it now.")
+
+
+def _when(moment: datetime | None) -> str | None:
+    """A table's short form of an instant, in UTC to the minute."""
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%MZ")
+
+
+def _state(public: TokenPublic) -> str:
+    if not public.active:
+        return "disabled"
+    return "expired" if public.expired else "active"
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Label of the token", show_default=False)],
+    tenant: TenantOption = DEFAULT_TENANT,
+    description: Annotated[str, typer.Option(help="Free text")] = "",
+    type_: Annotated[
+        TokenType, typer.Option("--type", help="Whom the token stands for")
+    ] = TokenType.GLOBAL,
+    principal: Annotated[
+        str | None, typer.Option(help="Id of the user/team/workflow/session (not for global)")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="On whose behalf it acts (default: the owner)")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Identity recorded as creator (default: root)")
+    ] = None,
+    role: Annotated[Role, typer.Option(help="Role of the token")] = Role.VIEWER,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="A scope it grants (repeatable)")
+    ] = None,
+    audience: Annotated[
+        list[str] | None, typer.Option("--audience", help="A service that accepts it (repeatable)")
+    ] = None,
+    resource: Annotated[
+        list[str] | None, typer.Option("--resource", help="An allowed resource (repeatable)")
+    ] = None,
+    restricted: Annotated[
+        bool, typer.Option("--restricted", help="Limit it to its resources")
+    ] = False,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Create it disabled")] = False,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(parser=_rfc3339, metavar="RFC3339", help="Expiry, e.g. 2030-01-31T12:00:00Z"),
+    ] = None,
+    ttl: Annotated[
+        int | None, typer.Option(metavar="SECONDS", help="Lifetime instead of --expires-at")
+    ] = None,
+    recoverable: Annotated[
+        bool,
+        typer.Option(
+            "--recoverable", help="Keep the secret sealed so that 'token reveal' can show it"
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Issue a token and print its secret (shown once unless --recoverable)."""
+    spec = TokenSpec(
+        name=name,
+        description=description,
+        type=type_,
+        principal=principal,
+        user=user,
+        role=role,
+        scopes=tuple(scope or ()),
+        audience=tuple(audience or ()),
+        resources=tuple(resource or ()),
+        restricted=restricted,
+        active=not inactive,
+        expires_at=expires_at,
+        ttl_seconds=ttl,
+        recoverable=recoverable,
+    )
+    with operator(ctx, database_url, data_dir) as op:
+        issued = tokens.issue(op.core, op.actor, tenant=tenant, spec=spec, owner=owner)
+        result = _with_secret(op, issued)
+    if as_json:
+        print_json(result)
+        return
+    expiry = result.expires_at.isoformat() if result.expires_at else "never"
+    typer.echo(
+        f"created token {result.id} {result.name!r} in tenant {result.tenant} "
+        f"(role {result.role}, expires {expiry}); its secret:"
+    )
+    _show_secret(issued, tenant)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    tenant: TenantOption = DEFAULT_TENANT,
+    type_: Annotated[
+        list[TokenType] | None, typer.Option("--type", help="Only these types (repeatable)")
+    ] = None,
+    principal: Annotated[
+        list[str] | None, typer.Option("--principal", help="Only these principals (repeatable)")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Only tokens created by this identity")] = None,
+    user: Annotated[str | None, typer.Option(help="Only tokens acting for this user")] = None,
+    role: Annotated[Role | None, typer.Option(help="Only tokens of this role")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Only enabled / disabled tokens")
+    ] = None,
+    expired: Annotated[
+        bool | None,
+        typer.Option("--expired/--not-expired", help="Only expired / unexpired tokens"),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Only names containing this text, ignoring case")
+    ] = None,
+    sort: Annotated[TokenSort, typer.Option(help="Sort key")] = TokenSort.CREATED,
+    order: Annotated[SortOrder, typer.Option(help="Sort order")] = SortOrder.ASC,
+    page: Annotated[int, typer.Option(help="Page, counted from 0")] = 0,
+    limit: Annotated[int, typer.Option(help="Tokens per page")] = 50,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List the tokens of a tenant (metadata only; never a secret)."""
+    query = TokenQuery(
+        types=tuple(type_) if type_ else None,
+        principals=tuple(principal) if principal else None,
+        owner=owner,
+        user=user,
+        role=role,
+        active=active,
+        expired=expired,
+        name_contains=name,
+        sort=sort,
+        order=order,
+    )
+    with operator(ctx, database_url, data_dir) as op:
+        found = tokens.search(
+            op.core, op.actor, tenant=tenant, query=query, page=PageRequest(page, limit)
+        )
+        now = op.now()
+    items = [TokenPublic.of(token, now) for token in found.items]
+    if as_json:
+        print_json(TokenPage(items=items, total=found.total, page=found.page, limit=limit))
+        return
+    first = found.page * limit
+    caption = f"{found.total} token(s) in tenant {tenant}"
+    if items:
+        caption += f"; showing {first + 1}-{first + len(items)}"
+    if first + len(items) < found.total:
+        caption += f"; next: --page {found.page + 1}"
+    rows = [
+        (
+            *(t.id, t.name, t.type, t.principal, t.role, _state(t)),
+            *(_when(t.expires_at) or "never", _when(t.last_used_at), t.secret_hint),
+        )
+        for t in items
+    ]
+    print_table(
+        ("id", "name", "type", "principal", "role", "state", "expires", "last used", "hint"),
+        rows,
+        caption=caption,
+        no_wrap=("id", "type", "role", "state", "hint"),
+    )
+
+
+def _print_token(token: Token, op: Operator, as_json: bool) -> None:
+    public = TokenPublic.of(token, op.now())
+    if as_json:
+        print_json(public)
+    else:
+        print_record(public.model_dump(mode="json"))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show one token's metadata."""
+    with operator(ctx, database_url, data_dir) as op:
+        _print_token(tokens.get(op.core, op.actor, tenant=tenant, token_id=token_id), op, as_json)
+
+
+@app.command()
+def enable(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Enable a token: it verifies again."""
+    with operator(ctx, database_url, data_dir) as op:
+        token = tokens.enable(op.core, op.actor, tenant=tenant, token_id=token_id)
+        _report(token, op, as_json, "enabled")
+
+
+@app.command()
+def disable(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Disable a token: it stops verifying until enabled."""
+    with operator(ctx, database_url, data_dir) as op:
+        token = tokens.disable(op.core, op.actor, tenant=tenant, token_id=token_id)
+        _report(token, op, as_json, "disabled")
+
+
+@app.command()
+def rename(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    name: Annotated[str, typer.Argument(help="New name", show_default=False)],
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Give a token a new name."""
+    with operator(ctx, database_url, data_dir) as op:
+        token = tokens.update(
+            op.core, op.actor, tenant=tenant, token_id=token_id, changes=TokenChanges(name=name)
+        )
+        _report(token, op, as_json, f"renamed to {token.name!r}")
+
+
+def _report(token: Token, op: Operator, as_json: bool, done: str) -> None:
+    if as_json:
+        print_json(TokenPublic.of(token, op.now()))
+    else:
+        typer.echo(f"token {token.id} {done}")
+
+
+@app.command()
+def rotate(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = DEFAULT_TENANT,
+    grace: Annotated[
+        int, typer.Option(metavar="SECONDS", help="How long the old secret keeps working")
+    ] = 0,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Give a token a new secret and print it."""
+    with operator(ctx, database_url, data_dir) as op:
+        issued = tokens.rotate(
+            op.core, op.actor, tenant=tenant, token_id=token_id, grace_seconds=grace
+        )
+        result = _with_secret(op, issued)
+    if as_json:
+        print_json(result)
+        return
+    old = f"keeps working for {grace} s" if grace else "stopped working"
+    typer.echo(f"rotated token {result.id} {result.name!r}; the old secret {old}. New secret:")
+    _show_secret(issued, tenant)
+
+
+@app.command()
+def delete(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = DEFAULT_TENANT,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Delete a token: it stops verifying at once."""
+    with operator(ctx, database_url, data_dir) as op:
+        if not yes:
+            token = tokens.get(op.core, op.actor, tenant=tenant, token_id=token_id)
+            typer.confirm(
+                f"Delete token {token.id} {token.name!r} of tenant {tenant}?", abort=True, err=True
+            )
+        tokens.delete(op.core, op.actor, tenant=tenant, token_id=token_id)
+    if as_json:
+        print_json({"id": token_id, "tenant": tenant, "deleted": True})
+    else:
+        typer.echo(f"deleted token {token_id}")
+
+
+@app.command()
+def reveal(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print the secret of a recoverable token (audited)."""
+    with operator(ctx, database_url, data_dir) as op:
+        secret = tokens.reveal(op.core, op.actor, tenant=tenant, token_id=token_id)
+    if as_json:
+        print_json(SecretReveal(id=token_id, secret=secret))
+    else:
+        typer.echo(secret)
+
+
+def verify(
+    ctx: typer.Context,
+    secret: Annotated[str, typer.Argument(help="The secret to check, or - to read it from stdin")],
+    audience: Annotated[str | None, typer.Option(help="Audience the token must have")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="A scope the token must hold (repeatable)")
+    ] = None,
+    resource: Annotated[str | None, typer.Option(help="Resource it must be allowed")] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify a secret and print the verdict code; exit 0 when valid, 1 when not."""
+    if secret == _FROM_STDIN:
+        secret = sys.stdin.readline().strip()
+    with operator(ctx, database_url, data_dir) as op:
+        # TOKENWARD_VERIFY_REQUIRES_AUTH guards the HTTP endpoint against strangers; the
+        # operator already holds the database, and acts as root, so no credential is asked.
+        core = dataclasses.replace(op.core, verify_requires_auth=False)
+        result = verification.verify(
+            core, secret, audience=audience, scopes=scope or (), resource=resource
+        )
+        core.flush_last_use()
+        token = None if result.token is None else TokenPublic.of(result.token, op.now())
+    if as_json:
+        print_json(VerifyResponse(valid=result.valid, code=result.code, token=token))
+    else:
+        typer.echo(result.code.value)
+        if token is not None:
+            typer.echo(f"token {token.id} {token.name!r} of tenant {token.tenant}", err=True)
+    if not result.valid:
+        raise typer.Exit(EXIT_REFUSED)
