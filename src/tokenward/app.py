@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from tokenward import __version__
 from tokenward.api.dialects.boomerang.router import router as boomerang_router
@@ -20,6 +21,7 @@ from tokenward.api.dialects.devo.router import router as devo_router
 from tokenward.api.dialects.query.router import router as query_router
 from tokenward.api.middleware import RequestContextMiddleware
 from tokenward.api.native.errors import install_error_handlers
+from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.api.native.router import router as native_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.domain import secrets as secret_format
@@ -54,7 +56,7 @@ def open_engine(settings: Settings) -> Engine:
     return make_engine(url)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in faces:
         app.include_router(router)
     install_error_handlers(app)
-    return app
+    return VerifyFastPath(app, max_body_bytes=settings.max_body_bytes)
 
 
 async def _every(interval: float, job: Callable[[], object], doing: str) -> None:

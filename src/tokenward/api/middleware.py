@@ -35,7 +35,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (REQUEST_ID_HEADER.encode(), request_id.encode())
 
@@ -52,28 +52,33 @@ class RequestContextMiddleware:
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
-    """Reads the body up to ``limit`` and returns a ``receive`` that replays it."""
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it is (or declares itself) over ``limit``."""
     declared = _content_length(scope)
+    if declared is not None and declared > limit:
+        return None
     chunks: list[bytes] = []
     size = 0
-    too_large = declared is not None and declared > limit
-    more = not too_large
-    while more:
+    while True:
         message = await receive()
         if message["type"] != "http.request":
             break
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            too_large = True
-            break
+            return None
         chunks.append(chunk)
-        more = message.get("more_body", False)
-    if too_large:
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
+    """Reads the body up to ``limit`` and returns a ``receive`` that replays it."""
+    body = await read_body(scope, receive, limit)
+    if body is None:
         scope["state"]["body_too_large"] = limit
-        chunks = []
-    replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+    replay: list[Message] = [{"type": "http.request", "body": body or b"", "more_body": False}]
 
     async def replaying_receive() -> Message:
         if replay:
@@ -81,6 +86,11 @@ async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
         return await receive()
 
     return replaying_receive
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's request id when it is a sane one, else a new one."""
+    return _incoming_request_id(scope) or uuid.uuid4().hex
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

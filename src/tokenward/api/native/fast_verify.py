@@ -1,0 +1,167 @@
+"""``POST /v1/verify`` without the framework: the route every protected request becomes.
+
+FastAPI's routing, dependency injection and response validation cost more than the whole
+verification of a cached token, so this ASGI wrapper answers that one route itself and hands
+every other request to the app. The answers are the native API's, byte for byte in shape
+(``tests/faces/native/test_fast_verify.py`` compares them with the schema's); the route stays
+declared in the FastAPI app for the OpenAPI document.
+
+Cached verdicts are computed on the event loop (no I/O); anything that needs the store runs
+in the thread pool.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tokenward.api.middleware import REQUEST_ID_HEADER, read_body, request_id_of
+from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
+from tokenward.domain.tokens import Token
+from tokenward.domain.verification import Verification
+from tokenward.service import verification
+from tokenward.service.core import Core
+
+VERIFY_PATH = "/v1/verify"
+_FIELDS = frozenset({"token", "audience", "scopes", "resource"})
+_JSON = (b"content-type", b"application/json")
+
+
+class VerifyFastPath:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != VERIFY_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        status, body, extra = await self._answer(scope, receive, request_id)
+        headers = [
+            _JSON,
+            (b"content-length", str(len(body)).encode()),
+            (REQUEST_ID_HEADER.encode(), request_id.encode()),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, request_id: str
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        core: Core = scope["state"]["core"]
+        raw = await read_body(scope, receive, self.max_body_bytes)
+        if raw is None:
+            message = f"the request body is larger than {self.max_body_bytes} bytes"
+            return _error(413, "PAYLOAD_TOO_LARGE", message, request_id)
+        try:
+            asked = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _error(400, "MALFORMED_JSON", "the request body is not valid JSON", request_id)
+        problem = _invalid(asked)
+        if problem is not None:
+            return _error(422, "VALIDATION_FAILED", problem, request_id)
+        criteria = {
+            "audience": asked.get("audience"),
+            "scopes": asked.get("scopes") or (),
+            "resource": asked.get("resource"),
+        }
+        result = verification.verify_cached(core, asked["token"], **criteria)
+        if result is None:
+            try:
+                result = await run_in_threadpool(
+                    verification.verify,
+                    core,
+                    asked["token"],
+                    credential=_bearer(scope),
+                    client=scope["client"][0] if scope.get("client") else None,
+                    **criteria,
+                )
+            except Unauthenticated as exc:
+                status, body, _ = _error(401, exc.code, exc.message, request_id)
+                return status, body, [(b"www-authenticate", b'Bearer realm="tokenward"')]
+            except Unavailable as exc:
+                return _error(503, exc.code, exc.message, request_id)
+            except TokenwardError as exc:
+                return _error(400, exc.code, exc.message, request_id)
+        return 200, orjson.dumps(verdict_document(result, core.clock())), []
+
+
+def verdict_document(result: Verification, now: datetime) -> dict[str, Any]:
+    token = None if result.token is None else token_document(result.token, now)
+    return {"valid": result.valid, "code": result.code.value, "token": token}
+
+
+def token_document(token: Token, now: datetime) -> dict[str, Any]:
+    """The native ``TokenPublic`` shape, built without pydantic."""
+    return {
+        "id": token.id,
+        "tenant": token.tenant,
+        "name": token.name,
+        "description": token.description,
+        "type": token.type.value,
+        "principal": token.principal,
+        "owner": token.owner,
+        "user": token.user,
+        "role": token.role.value,
+        "scopes": list(token.scopes),
+        "audience": list(token.audience),
+        "resources": list(token.resources),
+        "restricted": token.restricted,
+        "active": token.active,
+        "expired": token.is_expired(now),
+        "expires_at": _instant(token.expires_at),
+        "created_at": _instant(token.created_at),
+        "updated_at": _instant(token.updated_at),
+        "last_used_at": _instant(token.last_used_at),
+        "secret_hint": token.secret_hint,
+        "recoverable": token.recoverable,
+        "metadata": dict(token.metadata),
+    }
+
+
+def _instant(moment: datetime | None) -> str | None:
+    """As pydantic writes an aware UTC datetime: ``...T18:57:14.133000Z``."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _invalid(asked: Any) -> str | None:
+    """What is wrong with the body, in the words of the native API's validation errors."""
+    if not isinstance(asked, dict):
+        return "body: Input should be a valid dictionary"
+    if "token" not in asked:
+        return "body.token: Field required"
+    if not isinstance(asked["token"], str):
+        return "body.token: Input should be a valid string"
+    for field in ("audience", "resource"):
+        if asked.get(field) is not None and not isinstance(asked[field], str):
+            return f"body.{field}: Input should be a valid string"
+    scopes = asked.get("scopes", [])
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        return "body.scopes: Input should be a valid list of strings"
+    unknown = sorted(set(asked) - _FIELDS)
+    if unknown:
+        return f"body.{unknown[0]}: Extra inputs are not permitted"
+    return None
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credential = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            return credential.strip() or None
+    return None
+
+
+def _error(
+    status: int, code: str, message: str, request_id: str
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    body = {"error": {"code": code, "message": message, "request_id": request_id}}
+    return status, orjson.dumps(body), []
