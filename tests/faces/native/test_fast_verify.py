@@ -1,0 +1,67 @@
+"""The framework-free /v1/verify answers exactly what the native schema describes."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from tests.helpers import issue
+from tokenward.api.native.fast_verify import token_document
+from tokenward.api.native.schemas import TokenPublic, VerifyResponse
+from tokenward.domain.roles import Role
+from tokenward.domain.tokens import Token, TokenType
+
+
+def test_token_document_matches_the_schema() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    base = Token(
+        id=5,
+        tenant="acme",
+        name="n",
+        description="d",
+        type=TokenType.USER,
+        principal="u",
+        owner="root",
+        user="alice",
+        role=Role.EDITOR,
+        scopes=("a", "b"),
+        audience=("x",),
+        resources=(),
+        restricted=False,
+        active=True,
+        expires_at=datetime(2026, 1, 2, tzinfo=UTC),
+        created_at=datetime(2025, 12, 31, 23, 59, 59, 123000, tzinfo=UTC),
+        updated_at=now,
+        last_used_at=None,
+        secret_hash="0" * 64,
+        secret_hint="tw_...abcde",
+        sealed_secret=None,
+        metadata={"k": [1, 2]},
+    )
+    for token in [
+        base,
+        dataclasses.replace(base, expires_at=None, principal=None, type=TokenType.GLOBAL),
+        dataclasses.replace(base, expires_at=now, last_used_at=now, sealed_secret=b"x"),
+    ]:
+        assert token_document(token, now) == TokenPublic.of(token, now).model_dump(mode="json")
+
+
+def test_http_answer_validates_against_the_schema(client: TestClient) -> None:
+    token = issue(client, name="svc", scopes=["r"], metadata={"a": 1}, ttl_seconds=60)
+    for _ in range(2):  # a store read, then a cache hit
+        answer = client.post("/v1/verify", json={"token": token["secret"], "scopes": ["r"]})
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert len(answer.headers.get_list("x-request-id")) == 1
+        body = answer.json()
+        assert VerifyResponse.model_validate(body).model_dump(mode="json") == body
+        assert body["token"]["id"] == token["id"] and body["code"] == "VALID"
+
+
+def test_other_methods_and_paths_reach_the_app(client: TestClient) -> None:
+    assert client.get("/v1/verify").status_code == 405
+    assert client.post("/v1/verify", json=["not", "an", "object"]).status_code == 422
+    extra = client.post("/v1/verify", json={"token": "x", "tokne": 1})
+    assert extra.status_code == 422 and "tokne" in extra.json()["error"]["message"]
