@@ -58,6 +58,9 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         log_level=settings.log_level,
+        # One log line per request halves verification throughput (measured: 8,400 against
+        # 16,500 requests/s with two workers); the request id travels in X-Request-ID.
+        access_log=False,
     )
 
 

@@ -1,0 +1,357 @@
+"""Wire models of Boomerang Flow's token API (seeds 000 and 002, flow.services' models).
+
+Requests are parsed here, into the core's shapes, and every refusal is raised in the product's
+terms (``BoomerangError``). Responses are built from domain objects, never from store rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from tokenward.api.dialects.boomerang.dates import (
+    format_date,
+    format_optional,
+    from_millis,
+    parse_date,
+)
+from tokenward.api.dialects.boomerang.errors import (
+    QUERY_INVALID_FILTERS,
+    TOKEN_INVALID_PERMISSION,
+    TOKEN_INVALID_REQ,
+    TOKEN_INVALID_SESSION_REQ,
+    BoomerangError,
+)
+from tokenward.api.routing import validation_messages
+from tokenward.domain.roles import Role
+from tokenward.domain.tokens import (
+    Page,
+    PageRequest,
+    SortOrder,
+    Token,
+    TokenQuery,
+    TokenSort,
+    TokenSpec,
+    TokenType,
+)
+
+#: The product's secret prefixes, one per token type (flow.services ``TokenTypePrefix``).
+SECRET_PREFIXES = {
+    TokenType.GLOBAL: "bfg",
+    TokenType.TEAM: "bft",
+    TokenType.WORKFLOW: "bfw",
+    TokenType.USER: "bfu",
+    TokenType.SESSION: "bfs",
+}
+
+#: ``resource/action``, as the product's TokenService checks a permission.
+PERMISSION = re.compile(r"(\*\*|[0-9A-Za-z-]+)/(\*\*|read|write|action|delete)")
+
+BoomerangDate = Annotated[datetime, BeforeValidator(parse_date)]
+
+
+class TokenCreateRequest(BaseModel):
+    """Unknown fields are ignored, as Spring's Jackson does by default."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    type: TokenType | None = None
+    name: str | None = None
+    principal: str | None = Field(default=None, description="Required unless type is global")
+    description: str | None = None
+    expiration_date: BoomerangDate | None = Field(
+        default=None,
+        alias="expirationDate",
+        description="ISO-8601 with an offset, or epoch milliseconds; absent: never expires",
+    )
+    permissions: list[str] | None = Field(
+        default=None,
+        description="`resource/action`, action one of read, write, action, delete, **; "
+        "required unless type is user",
+    )
+    role: Literal["viewer", "editor", "admin"] | None = Field(
+        default=None, description="The token's role; default viewer"
+    )
+
+
+def parse_create(raw: bytes) -> TokenSpec:
+    """The request body as a TokenSpec, checked in the product's order: session tokens first,
+    then required fields (1010), then each permission (1012)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BoomerangError(TOKEN_INVALID_REQ, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BoomerangError(TOKEN_INVALID_REQ, "the request body must be a JSON object")
+    if data.get("type") == TokenType.SESSION.value:
+        # Session tokens are the product's login sessions; only its own filter makes them.
+        raise BoomerangError(
+            TOKEN_INVALID_SESSION_REQ, "session tokens cannot be created through the API"
+        )
+    try:
+        body = TokenCreateRequest.model_validate(data)
+    except ValidationError as exc:
+        message = "; ".join(validation_messages(exc.errors(include_input=False)))
+        raise BoomerangError(TOKEN_INVALID_REQ, message) from None
+    if body.type is None:
+        raise BoomerangError(TOKEN_INVALID_REQ, "type is required")
+    if not body.name:
+        raise BoomerangError(TOKEN_INVALID_REQ, "name is required")
+    principal = None
+    if body.type is not TokenType.GLOBAL:
+        if body.principal is None or not body.principal.strip():
+            raise BoomerangError(TOKEN_INVALID_REQ, f"a {body.type} token needs a principal")
+        principal = body.principal
+    # A global token has no principal: the product drops one that is sent, and so does this.
+    permissions = body.permissions or []
+    if body.type is not TokenType.USER and not permissions:
+        raise BoomerangError(TOKEN_INVALID_REQ, f"a {body.type} token needs permissions")
+    for permission in permissions:
+        if PERMISSION.fullmatch(permission) is None:
+            raise BoomerangError(
+                TOKEN_INVALID_PERMISSION,
+                "a permission is `resource/action` with action one of "
+                "read, write, action, delete or **",
+            )
+    return TokenSpec(
+        name=body.name,
+        description=body.description or "",
+        type=body.type,
+        principal=principal,
+        role=Role(body.role) if body.role else Role.VIEWER,
+        scopes=tuple(permissions),
+        expires_at=body.expiration_date,
+    )
+
+
+def token_id_of(text: str) -> int | None:
+    """The store's id in a path's string id; None for anything that cannot be one."""
+    if re.fullmatch(r"[0-9]{1,18}", text) is None:
+        return None
+    return int(text)
+
+
+class TokenCreateResponse(BaseModel):
+    id: str
+    type: TokenType
+    token: str = Field(description="The secret; shown this once")
+    expirationDate: str | None
+
+    @classmethod
+    def of(cls, token: Token, secret: str) -> TokenCreateResponse:
+        return cls(
+            id=str(token.id),
+            type=token.type,
+            token=secret,
+            expirationDate=format_optional(token.expires_at),
+        )
+
+
+class TokenPublic(BaseModel):
+    """The product's ``Token``: metadata only, never the secret."""
+
+    id: str
+    type: TokenType
+    name: str
+    description: str | None
+    creationDate: str
+    expirationDate: str | None
+    valid: bool = Field(description="Active and not expired")
+    principal: str | None
+    permissions: list[str]
+
+    @classmethod
+    def of(cls, token: Token, now: datetime) -> TokenPublic:
+        return cls(
+            id=str(token.id),
+            type=token.type,
+            name=token.name,
+            description=token.description or None,
+            creationDate=format_date(token.created_at),
+            expirationDate=format_optional(token.expires_at),
+            valid=token.is_valid(now),
+            principal=token.principal,
+            permissions=list(token.scopes),
+        )
+
+
+class SortPublic(BaseModel):
+    """Spring Data's ``Sort`` as Jackson writes it."""
+
+    empty: bool
+    sorted: bool
+    unsorted: bool
+
+
+class PageablePublic(BaseModel):
+    pageNumber: int
+    pageSize: int
+    sort: SortPublic
+    offset: int
+    paged: bool
+    unpaged: bool
+
+
+class PageToken(BaseModel):
+    """Spring Data's ``PageImpl`` as Jackson writes it, with counts of the right collection."""
+
+    content: list[TokenPublic]
+    pageable: PageablePublic
+    last: bool
+    totalElements: int
+    totalPages: int
+    size: int
+    number: int
+    sort: SortPublic
+    first: bool
+    numberOfElements: int
+    empty: bool
+
+    @classmethod
+    def of(cls, found: Page[Token], now: datetime) -> PageToken:
+        content = [TokenPublic.of(t, now) for t in found.items]
+        # Every answer is sorted (creationDate by default), so the sort is never "unsorted".
+        sort = SortPublic(empty=False, sorted=True, unsorted=False)
+        count = len(content)
+        if found.limit is None:
+            # As Spring's PageImpl over an unpaged request: one page holding every match.
+            size, number, total_pages, offset = count, 0, 1, 0
+        else:
+            size, number = found.limit, found.page
+            total_pages = -(-found.total // found.limit)
+            offset = found.page * found.limit
+        return cls(
+            content=content,
+            pageable=PageablePublic(
+                pageNumber=number,
+                pageSize=size,
+                sort=sort,
+                offset=offset,
+                paged=found.limit is not None,
+                unpaged=found.limit is None,
+            ),
+            last=number + 1 >= total_pages,
+            totalElements=found.total,
+            totalPages=total_pages,
+            size=size,
+            number=number,
+            sort=sort,
+            first=number == 0,
+            numberOfElements=count,
+            empty=count == 0,
+        )
+
+
+#: The sort fields a client may name; Token fields the core can order by.
+SORT_FIELDS = {
+    "creationDate": TokenSort.CREATED,
+    "expirationDate": TokenSort.EXPIRES,
+    "name": TokenSort.NAME,
+}
+
+MAX_PAGE = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    query: TokenQuery
+    page: PageRequest
+
+
+def parse_search(
+    *,
+    types: list[str] | None,
+    principals: list[str] | None,
+    limit: str | None,
+    page: str | None,
+    order: str | None,
+    sort: str | None,
+    from_date: str | None,
+    to_date: str | None,
+    max_limit: int,
+) -> SearchRequest:
+    """The query string of ``/api/v2/token/query``; a bad value answers 1001, naming the
+    parameter but never repeating what was sent."""
+    type_names = _listed(types)
+    try:
+        wanted_types = None if type_names is None else tuple(TokenType(t) for t in type_names)
+    except ValueError:
+        raise _bad_filter("types must be among session, user, team, workflow and global") from None
+    size = _integer("limit", limit)
+    if size is not None and not 1 <= size <= max_limit:
+        raise _bad_filter(f"limit must be between 1 and {max_limit}")
+    number = _integer("page", page) or 0
+    if not 0 <= number <= MAX_PAGE:
+        raise _bad_filter(f"page must be between 0 and {MAX_PAGE}")
+    direction = (order or "ASC").strip().upper()
+    if direction not in ("ASC", "DESC"):
+        raise _bad_filter("order must be ASC or DESC")
+    return SearchRequest(
+        query=TokenQuery(
+            types=wanted_types,
+            principals=_listed(principals),
+            created_after=_moment("fromDate", from_date),
+            created_before=_moment("toDate", to_date),
+            # An unknown field sorts nothing in the product (MongoDB orders by a field that no
+            # token has, leaving creation order); its own example sends `sort=0`. So here.
+            sort=SORT_FIELDS.get((sort or "").strip(), TokenSort.CREATED),
+            order=SortOrder.DESC if direction == "DESC" else SortOrder.ASC,
+        ),
+        page=PageRequest(number, size),
+    )
+
+
+def _listed(values: list[str] | None) -> tuple[str, ...] | None:
+    """Repeated or comma-separated values; none at all (``types=``) is no filter, as in Spring."""
+    if values is None:
+        return None
+    items = tuple(
+        dict.fromkeys(item.strip() for value in values for item in value.split(",") if item.strip())
+    )
+    return items or None
+
+
+def _integer(name: str, value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    if re.fullmatch(r"-?[0-9]{1,18}", value.strip()) is None:
+        raise _bad_filter(f"{name} must be an integer")
+    return int(value)
+
+
+def _moment(name: str, value: str | None) -> datetime | None:
+    millis = _integer(name, value)
+    if millis is None:
+        return None
+    try:
+        return from_millis(millis)
+    except ValueError:
+        raise _bad_filter(f"{name} is out of range") from None
+
+
+def _bad_filter(message: str) -> BoomerangError:
+    return BoomerangError(QUERY_INVALID_FILTERS, message)
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body for the OpenAPI document, since the handler parses it itself."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        # The document's refs point at its own root, so the model's local ones are inlined.
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    body = {"required": True, "content": {"application/json": {"schema": inline(schema)}}}
+    return {"requestBody": body}
