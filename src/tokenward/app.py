@@ -30,6 +30,7 @@ from tokenward.service.core import Core
 from tokenward.service.sealing import Sealer
 from tokenward.settings import Settings
 from tokenward.store.engine import ensure_sqlite_dir, make_engine
+from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
 
 log = logging.getLogger("tokenward")
@@ -75,9 +76,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
             ),
         ]
+        listener = None
+        if engine.dialect.name == "postgresql":
+            listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
+            listener.start()
         try:
             yield {"core": core}
         finally:
+            if listener is not None:
+                await run_in_threadpool(listener.stop)
             for task in tasks:
                 task.cancel()
             for task in tasks:

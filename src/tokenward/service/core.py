@@ -45,6 +45,7 @@ class Core:
     cache: VerificationCache = field(default_factory=VerificationCache)
     #: The last entry of the change log that this process's cache has applied.
     change_seq: int = 0
+    _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def flush_last_use(self) -> int:
         """Writes the buffered last-use times in one transaction; returns how many."""
@@ -71,7 +72,7 @@ class Core:
         Returns how many changes were applied. Together with the cache's time-to-live this
         bounds how long another process's revocation can go unseen here.
         """
-        with self.uow() as uow:
+        with self._sync_lock, self.uow() as uow:
             changed, self.change_seq = uow.changes.since(self.change_seq)
         if None in changed:
             self.cache.clear()

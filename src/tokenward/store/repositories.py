@@ -32,6 +32,7 @@ from tokenward.domain.tokens import (
     TokenSort,
     TokenType,
 )
+from tokenward.store.notifications import notify_statement
 from tokenward.store.tables import (
     audit,
     root_credential,
@@ -354,6 +355,8 @@ class SqlChangeLog:
         self._conn.execute(
             insert(token_changes), [{"token_id": tid, "at": now} for tid in token_ids]
         )
+        if self._conn.dialect.name == "postgresql":
+            self._conn.exec_driver_sql(notify_statement())
 
     def latest(self) -> int:
         latest: int | None = self._conn.execute(select(func.max(token_changes.c.seq))).scalar()
