@@ -61,6 +61,16 @@ def check_grant(
         )
 
 
+def check_acting_for(actor: Actor, user: str | None) -> None:
+    """Below admin, a new token acts only for its creator: a token acting for ``alice`` could
+    reveal alice's secrets, so naming her is no editor's to do."""
+    if user is None or user == actor.identity or actor.role.at_least(Role.ADMIN):
+        return
+    raise Forbidden(
+        "only an admin may issue a token that acts for another user", code="USER_NOT_ALLOWED"
+    )
+
+
 def check_change(actor: Actor, token: Token) -> None:
     """Editors change tokens up to their own role; admins every token of their tenant."""
     require_role(actor, Role.EDITOR, "changing a token")

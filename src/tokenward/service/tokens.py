@@ -10,7 +10,7 @@ from tokenward.domain import clock, limits, policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
-from tokenward.domain.errors import Conflict, Invalid, NotFound
+from tokenward.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tokens import (
     IssuedToken,
@@ -49,6 +49,7 @@ def issue(
     _check_spec(spec, now)
     expires_at = _expiry(spec, now)
     policy.check_grant(actor, role=spec.role, scopes=spec.scopes, expires_at=expires_at)
+    policy.check_acting_for(actor, spec.user)
     owner = _owner_for(actor, owner)
     secret = secret_format.generate(secret_prefix)
     secret_hash = secret_format.hash_secret(secret)
@@ -162,7 +163,8 @@ def rotate(
     return IssuedToken(token, secret)
 
 
-def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> None:
+def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
+    """Deletes the token and returns it as it was."""
     policy.require_tenant(actor, tenant)
     now = core.clock()
     with core.uow(write=True) as uow:
@@ -171,6 +173,7 @@ def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> None:
         uow.tokens.delete(token.id)
         _audit(uow, actor, "token.delete", token, now)
         core.commit_change(uow, [token.id])
+    return token
 
 
 def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
@@ -279,7 +282,9 @@ def _owner_for(actor: Actor, owner: str | None) -> str:
     if owner is None or owner == actor.identity:
         return actor.identity
     if not actor.is_root:
-        raise Invalid("only root may issue a token on behalf of another owner")
+        raise Forbidden(
+            "only root may issue a token on behalf of another owner", code="OWNER_NOT_ALLOWED"
+        )
     limits.check_text("owner", owner, limits.MAX_IDENTITY, required=True)
     return owner
 

@@ -54,7 +54,7 @@ class ChangeListener:
                     backoff = 0.1
                     self._on_change()  # whatever happened while we were not listening
                     while not self._stopping.is_set():
-                        if any(True for _ in conn.notifies(timeout=0.5, stop_after=1)):
+                        if any(True for _ in conn.notifies(timeout=0.1, stop_after=1)):
                             self._on_change()
             except Exception:  # any failure: log, wait, reconnect; the poll covers the gap
                 self.connected.clear()

@@ -136,7 +136,8 @@ def test_only_root_names_another_owner(client: TestClient) -> None:
     assert by_root["owner"] == "dave" and by_root["user"] == "dave"
     admin = bearer(manager(client, role="admin", user="erin")["secret"])
     answer = client.post(BASE, json={"name": "x", "owner": "dave"}, headers=admin)
-    assert answer.status_code == 400
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "OWNER_NOT_ALLOWED"
     own = client.post(BASE, json={"name": "x"}, headers=admin).json()
     assert own["owner"] == "erin"
 
@@ -162,3 +163,21 @@ def test_root_token_from_an_expired_manager(client: TestClient) -> None:
 
     time.sleep(1.05)
     assert client.get(BASE, headers=bearer(short["secret"])).status_code == 401
+
+
+def test_editor_cannot_issue_a_token_acting_for_someone_else(client: TestClient) -> None:
+    alice = bearer(manager(client, role="editor", user="alice")["secret"])
+    secret_of_bob = issue(client, user="bob", owner="bob", recoverable=True)
+    forged = client.post(
+        BASE,
+        json={"name": "f", "user": "bob", "role": "editor", "audience": ["tokenward"]},
+        headers=alice,
+    )
+    assert forged.status_code == 403
+    assert forged.json()["error"]["code"] == "USER_NOT_ALLOWED"
+    as_herself = client.post(BASE, json={"name": "ok", "user": "alice"}, headers=alice)
+    assert as_herself.status_code == 201
+    admin = bearer(manager(client, role="admin")["secret"])
+    for_bob = client.post(BASE, json={"name": "b", "user": "bob"}, headers=admin)
+    assert for_bob.status_code == 201
+    assert client.get(f"{BASE}/{secret_of_bob['id']}/secret", headers=alice).status_code == 403
