@@ -19,15 +19,19 @@ from tokenward.api.dialects.boomerang.router import router as boomerang_router
 from tokenward.api.dialects.cedalo.router import router as cedalo_router
 from tokenward.api.dialects.devo.router import router as devo_router
 from tokenward.api.dialects.query.router import router as query_router
-from tokenward.api.middleware import RequestContextMiddleware
+from tokenward.api.middleware import BodyLimitMiddleware
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
+from tokenward.api.native.metrics import router as metrics_router
 from tokenward.api.native.router import router as native_router
 from tokenward.api.oauth2.router import router as oauth2_router
+from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
 from tokenward.keys import load_key_material
+from tokenward.log_config import configure_logging
 from tokenward.service.core import Core
 from tokenward.service.sealing import Sealer
+from tokenward.service.statistics import Census
 from tokenward.settings import Settings
 from tokenward.store.engine import ensure_sqlite_dir, make_engine
 from tokenward.store.notifications import ChangeListener
@@ -48,6 +52,7 @@ def build_core(settings: Settings, engine: Engine) -> Core:
             secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
         ),
         verify_requires_auth=settings.verify_requires_auth,
+        metrics_public=settings.metrics_public,
     )
 
 
@@ -55,6 +60,14 @@ def open_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     ensure_sqlite_dir(url)
     return make_engine(url)
+
+
+def serve_app() -> ASGIApp:
+    """What ``tokenward serve`` runs in each worker: settings from the environment, and the
+    process's logging configured (tests build apps with ``create_app`` and keep their own)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
@@ -81,7 +94,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
             listener.start()
         try:
-            yield {"core": core}
+            yield {"core": core, "census": Census(core)}
         finally:
             if listener is not None:
                 await run_in_threadpool(listener.stop)
@@ -99,11 +112,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         description="Issue, manage and verify API tokens.",
         lifespan=lifespan,
         middleware=[
-            Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes),
+            Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
     )
     faces = (
         native_router,
+        metrics_router,
         oauth2_router,
         boomerang_router,
         query_router,
@@ -113,7 +127,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     for router in faces:
         app.include_router(router)
     install_error_handlers(app)
-    return VerifyFastPath(app, max_body_bytes=settings.max_body_bytes)
+    return RequestObservation(VerifyFastPath(app, max_body_bytes=settings.max_body_bytes))
 
 
 async def _every(interval: float, job: Callable[[], object], doing: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,11 +26,15 @@ class Settings(BaseSettings):
     workers: int = 1
     #: When true, ``POST /v1/verify`` needs a management credential too.
     verify_requires_auth: bool = False
+    #: When true, ``GET /metrics`` needs no credential; otherwise it needs root's.
+    metrics_public: bool = False
     max_body_bytes: int = 64 * 1024
     last_use_flush_seconds: float = 1.0
     #: How often each process reads the change log to drop changed tokens from its cache.
     cache_sync_seconds: float = 0.05
     log_level: str = "info"
+    #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     @field_validator("admin_token")
     @classmethod

@@ -29,7 +29,11 @@ def get_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     presented = credentials.credentials if credentials else None
-    return auth.authenticate(get_core(request), presented, client=client_address(request))
+    actor = auth.authenticate(get_core(request), presented, client=client_address(request))
+    # For the request's log line (api.observability): who acted, in which tenant.
+    request.state.actor = actor.label
+    request.state.tenant = actor.tenant
+    return actor
 
 
 CoreDep = Annotated[Core, Depends(get_core)]

@@ -1,4 +1,4 @@
-"""ASGI middleware shared by every face: request ids and the request-body size limit."""
+"""ASGI pieces shared by every face: the request-body size limit and request ids."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (the caller's, when it is a sane one) that every response
-    carries in ``X-Request-ID``, and holds request bodies to ``max_body_bytes``.
+class BodyLimitMiddleware:
+    """Holds request bodies to ``max_body_bytes``.
 
     A body is read here, up to the limit, before the app sees it (a declared Content-Length
     over the limit is not read at all). One over the limit reaches the app empty, with
     ``state["body_too_large"]`` set; each face's route class then answers 413 in its own
-    format (see ``api.routing``).
+    format (see ``api.routing``): FastAPI would turn an exception raised while reading the
+    body into a 400.
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -32,21 +32,9 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_id_of(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (REQUEST_ID_HEADER.encode(), request_id.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        if scope["method"] in _BODY_METHODS:
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
             receive = await _bounded_body(scope, receive, self.max_body_bytes)
-        await self.app(scope, receive, send_with_id)
+        await self.app(scope, receive, send)
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -77,7 +65,7 @@ async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
     """Reads the body up to ``limit`` and returns a ``receive`` that replays it."""
     body = await read_body(scope, receive, limit)
     if body is None:
-        scope["state"]["body_too_large"] = limit
+        scope.setdefault("state", {})["body_too_large"] = limit
     replay: list[Message] = [{"type": "http.request", "body": body or b"", "more_body": False}]
 
     async def replaying_receive() -> Message:

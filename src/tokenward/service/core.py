@@ -40,6 +40,8 @@ class Core:
     #: SHA-256 of ``TOKENWARD_ADMIN_TOKEN`` when the operator set it; else the stored one rules.
     admin_token_hash: str | None = None
     verify_requires_auth: bool = False
+    #: When true, ``/metrics`` answers without a credential (a private scraping network).
+    metrics_public: bool = False
     clock: Callable[[], datetime] = clock.utcnow
     last_use: LastUseBuffer = field(default_factory=LastUseBuffer)
     cache: VerificationCache = field(default_factory=VerificationCache)

@@ -48,6 +48,10 @@ class TokenRepository(Protocol):
 
     def record_use(self, uses: Mapping[int, datetime]) -> None: ...
 
+    def census(self, now: datetime) -> list[tuple[str, str, int]]:
+        """(tenant, state, count) with state one of active, disabled, expired."""
+        ...
+
 
 class TenantRepository(Protocol):
     def add(self, tenant: Tenant) -> None: ...

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 
+from tokenward import metrics
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Token
@@ -32,9 +34,12 @@ def verify(
 
     ``credential`` is asked for only when the server is set to require one for verification.
     """
+    started = time.perf_counter()
     if core.verify_requires_auth:
         authenticate(core, credential, client=client)
-    return _verify(core, secret, audience=audience, scopes=scopes, resource=resource)
+    result = _verify(core, secret, audience=audience, scopes=scopes, resource=resource)
+    _observe(result, started)
+    return result
 
 
 def verify_cached(
@@ -49,14 +54,20 @@ def verify_cached(
     give it. Safe to call on the event loop."""
     if core.verify_requires_auth:
         return None
+    started = time.perf_counter()
     if _malformed(secret):
-        return _MALFORMED
-    cached = core.cache.get(secret_format.hash_secret(secret))
-    if cached is None:
-        return None
-    if cached is MISSING:
-        return _NOT_FOUND
-    return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
+        result = _MALFORMED
+    else:
+        cached = core.cache.get(secret_format.hash_secret(secret))
+        if cached is None:
+            return None  # the miss is counted by ``verify``, which reads the store
+        metrics.CACHE_HIT.inc()
+        if cached is MISSING:
+            result = _NOT_FOUND
+        else:
+            result = _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
+    _observe(result, started)
+    return result
 
 
 def introspect(core: Core, actor: Actor, secret: str) -> Token | None:
@@ -84,10 +95,12 @@ def _verify(
         return _MALFORMED
     secret_hash = secret_format.hash_secret(secret)
     cached = core.cache.get(secret_hash)
-    if cached is MISSING:
-        return _NOT_FOUND
     if cached is not None:
+        metrics.CACHE_HIT.inc()
+        if cached is MISSING:
+            return _NOT_FOUND
         return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
+    metrics.CACHE_MISS.inc()
     generation = core.cache.begin()
     with core.uow() as uow:
         found = uow.tokens.get_by_secret_hash(secret_hash)
@@ -97,6 +110,11 @@ def _verify(
     token, retires_at = found
     core.cache.put(secret_hash, token, retires_at, generation)
     return _conclude(core, token, retires_at, audience, scopes, resource)
+
+
+def _observe(result: Verification, started: float) -> None:
+    metrics.VERIFIED[result.code].inc()
+    metrics.VERIFICATION_SECONDS.observe(time.perf_counter() - started)
 
 
 def _malformed(secret: str) -> bool:

@@ -12,7 +12,9 @@ from sqlalchemy import (
     Row,
     and_,
     bindparam,
+    case,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 
+from tokenward.domain import limits
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import Tenant
@@ -121,7 +124,7 @@ class SqlTokenRepository:
         return Token(**{**_as_fields(token), "id": token_id})
 
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None:
-        stmt = select(tokens).where(tokens.c.id == token_id, tokens.c.tenant == tenant)
+        stmt = select(tokens).where(tokens.c.id == token_id, _equals(tokens.c.tenant, tenant))
         if for_update:
             stmt = stmt.with_for_update()  # PostgreSQL; SQLite's writers begin IMMEDIATE
         row = self._conn.execute(stmt).first()
@@ -138,7 +141,7 @@ class SqlTokenRepository:
     def search(
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
     ) -> Page[Token]:
-        conditions = [tokens.c.tenant == tenant, *_conditions(query, now)]
+        conditions = [_equals(tokens.c.tenant, tenant), *_conditions(query, now)]
         total = self._conn.execute(
             select(func.count()).select_from(tokens).where(*conditions)
         ).scalar_one()
@@ -198,6 +201,17 @@ class SqlTokenRepository:
         self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id == token_id))
         self._conn.execute(delete(tokens).where(tokens.c.id == token_id))
 
+    def census(self, now: datetime) -> list[tuple[str, str, int]]:
+        state = case(
+            (tokens.c.active.is_(False), "disabled"),
+            (and_(tokens.c.expires_at.is_not(None), tokens.c.expires_at <= now), "expired"),
+            else_="active",
+        ).label("state")
+        rows = self._conn.execute(
+            select(tokens.c.tenant, state, func.count()).group_by(tokens.c.tenant, state)
+        )
+        return [(tenant, str(label), int(count)) for tenant, label, count in rows]
+
     def record_use(self, uses: Mapping[int, datetime]) -> None:
         # Only forward: a late flush from another process must not move a time back.
         stmt = (
@@ -220,17 +234,28 @@ def _as_fields(token: Token) -> dict[str, Any]:
     return {name: getattr(token, name) for name in Token.__dataclass_fields__}
 
 
+def _equals(column: Any, value: str) -> ColumnElement[bool]:
+    """``column = value``, where a value no row can hold (a NUL, a lone surrogate) matches
+    nothing instead of failing in the driver (PostgreSQL refuses NUL in text parameters)."""
+    return column == value if _storable(value) else false()
+
+
+def _storable(value: str) -> bool:
+    return "\x00" not in value and limits.is_encodable(value)
+
+
 def _conditions(query: TokenQuery, now: datetime) -> list[ColumnElement[bool]]:
     c = tokens.c
     found: list[ColumnElement[bool]] = []
     if query.types is not None:
         found.append(c.type.in_([t.value for t in query.types]))
     if query.principals is not None:
-        found.append(c.principal.in_(query.principals))
+        principals = [p for p in query.principals if _storable(p)]
+        found.append(c.principal.in_(principals) if principals else false())
     if query.owner is not None:
-        found.append(c.owner == query.owner)
+        found.append(_equals(c.owner, query.owner))
     if query.user is not None:
-        found.append(c.user == query.user)
+        found.append(_equals(c.user, query.user))
     if query.role is not None:
         found.append(c.role == query.role.value)
     if query.active is not None:
@@ -240,9 +265,13 @@ def _conditions(query: TokenQuery, now: datetime) -> list[ColumnElement[bool]]:
     elif query.expired is False:
         found.append(or_(c.expires_at.is_(None), c.expires_at > now))
     if query.name is not None:
-        found.append(c.name == query.name)
+        found.append(_equals(c.name, query.name))
     if query.name_contains:
-        found.append(c.name.icontains(query.name_contains, autoescape=True))
+        found.append(
+            c.name.icontains(query.name_contains, autoescape=True)
+            if _storable(query.name_contains)
+            else false()
+        )
     if query.created_after is not None:
         found.append(c.created_at >= query.created_after)
     if query.created_before is not None:
@@ -262,7 +291,7 @@ class SqlTenantRepository:
         self._conn.execute(insert(tenants).values(name=tenant.name, created_at=tenant.created_at))
 
     def get(self, name: str) -> Tenant | None:
-        row = self._conn.execute(select(tenants).where(tenants.c.name == name)).first()
+        row = self._conn.execute(select(tenants).where(_equals(tenants.c.name, name))).first()
         return None if row is None else Tenant(name=row.name, created_at=row.created_at)
 
     def list(self) -> Sequence[Tenant]:
@@ -297,11 +326,11 @@ class SqlAuditRepository:
         c = audit.c
         conditions: list[ColumnElement[bool]] = []
         if query.tenant is not None:
-            conditions.append(c.tenant == query.tenant)
+            conditions.append(_equals(c.tenant, query.tenant))
         if query.actor is not None:
-            conditions.append(c.actor == query.actor)
+            conditions.append(_equals(c.actor, query.actor))
         if query.action is not None:
-            conditions.append(c.action == query.action)
+            conditions.append(_equals(c.action, query.action))
         if query.token_id is not None:
             conditions.append(c.token_id == query.token_id)
         if query.since is not None:

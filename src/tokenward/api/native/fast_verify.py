@@ -19,7 +19,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokenward.api.middleware import REQUEST_ID_HEADER, read_body, request_id_of
+from tokenward.api.middleware import read_body
 from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import Verification
@@ -40,14 +40,10 @@ class VerifyFastPath:
         if scope["type"] != "http" or scope["path"] != VERIFY_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(scope)
+        # The id was given by api.observability.RequestObservation, which also sends it.
+        request_id = scope["state"]["request_id"]
         status, body, extra = await self._answer(scope, receive, request_id)
-        headers = [
-            _JSON,
-            (b"content-length", str(len(body)).encode()),
-            (REQUEST_ID_HEADER.encode(), request_id.encode()),
-            *extra,
-        ]
+        headers = [_JSON, (b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
