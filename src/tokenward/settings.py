@@ -1,12 +1,23 @@
-"""Configuration from ``TOKENWARD_*`` environment variables; command-line flags win."""
+"""Configuration: command-line flags, then ``TOKENWARD_*`` variables, then a TOML file.
+
+The file is ``TOKENWARD_CONFIG`` when set (it must exist), else ``tokenward.toml`` in the
+working directory when there is one. Its keys are the settings' names without the prefix
+(``database_url = "..."``); an unknown key is an error rather than a silently ignored typo.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from tokenward.store.engine import sqlite_url
 
@@ -43,6 +54,44 @@ class Settings(BaseSettings):
             raise ValueError("TOKENWARD_ADMIN_TOKEN must be at least 32 characters long")
         return value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_file()
+        if path is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, _StrictToml(settings_cls, toml_file=path))
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir.resolve())
+
+
+CONFIG_ENV = "TOKENWARD_CONFIG"
+DEFAULT_CONFIG = Path("tokenward.toml")
+
+
+def config_file() -> Path | None:
+    """The configuration file in force, if any."""
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ValueError(f"{CONFIG_ENV} names {path}, which is not a file")
+        return path
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+class _StrictToml(TomlConfigSettingsSource):
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        unknown = sorted(set(values) - set(self.settings_cls.model_fields))
+        if unknown:
+            raise ValueError(f"unknown key(s) in the configuration file: {', '.join(unknown)}")
+        return values

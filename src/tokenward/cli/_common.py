@@ -131,6 +131,8 @@ def load_settings(
         return Settings(**{key: value for key, value in given.items() if value is not None})
     except ValidationError as exc:
         fail("; ".join(_setting_problems(exc)), EXIT_INVALID)
+    except ValueError as exc:  # the configuration file: missing, or with an unknown key
+        fail(str(exc), EXIT_INVALID)
 
 
 def _setting_problems(exc: ValidationError) -> list[str]:
