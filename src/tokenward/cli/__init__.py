@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenward.cli import server, tenants, tokens
+from tokenward.cli import doctor, server, tenants, tokens, transfer
 from tokenward.cli._common import DatabaseUrlOption, DataDirOption, Overrides
 
 app = typer.Typer(
@@ -38,6 +38,9 @@ app.add_typer(tenants.app, name="tenant")
 app.add_typer(tokens.app, name="token")
 app.command()(tokens.verify)
 app.add_typer(server.admin_app, name="admin-token")
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
+app.command()(doctor.doctor)
 
 
 def main() -> None:

@@ -32,3 +32,11 @@ def reset_root_credential(core: Core) -> str:
         uow.credentials.set_root_hash(secret_format.hash_secret(secret), core.clock())
         uow.commit()
     return secret
+
+
+def has_root_credential(core: Core) -> bool:
+    """Whether a root credential exists: the operator's, or a stored one."""
+    if core.admin_token_hash is not None:
+        return True
+    with core.uow() as uow:
+        return uow.credentials.root_hash() is not None

@@ -375,3 +375,37 @@ def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
     except NotFound:  # deleted meanwhile: revoked all the same
         return False
     return True
+
+
+def restore(core: Core, actor: Actor, *, token: Token) -> Token:
+    """Stores a token exported from another installation as it was, secret hash included, so
+    that its secret keeps verifying; root only. The store gives it a new id.
+
+    A secret hash that is already stored is a conflict: importing twice adds nothing.
+    """
+    policy.require_root(actor, "importing tokens")
+    _check_fields(
+        {
+            "name": token.name,
+            "description": token.description,
+            "principal": token.principal,
+            "user": token.user,
+            "role": token.role,
+            "scopes": token.scopes,
+            "audience": token.audience,
+            "resources": token.resources,
+            "metadata": token.metadata,
+        }
+    )
+    if len(token.secret_hash) != 64 or not set(token.secret_hash) <= set("0123456789abcdef"):
+        raise Invalid("secret_hash must be 64 lower-case hex digits")
+    now = core.clock()
+    with core.uow(write=True) as uow:
+        if uow.tenants.get(token.tenant) is None:
+            raise NotFound(f"tenant {token.tenant!r} not found")
+        if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
+            raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")
+        stored = uow.tokens.add(token)
+        _audit(uow, actor, "token.import", stored, now)
+        uow.commit()
+    return stored

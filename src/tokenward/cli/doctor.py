@@ -1,0 +1,137 @@
+"""``tokenward doctor``: checks the configuration and says what to fix."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+import typer
+
+from tokenward.cli._common import DatabaseUrlOption, DataDirOption, load_settings
+from tokenward.keys import KEY_FILE_NAME
+from tokenward.settings import Settings, config_file
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+def doctor(
+    ctx: typer.Context,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Check configuration, database, migrations and key file; exit 1 if anything needs fixing."""
+    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
+    path = config_file()
+    findings = [Finding(True, f"configuration file: {path or 'none (defaults and environment)'}")]
+    for check in (_data_dir, _key, _database):
+        findings += check(settings)
+    for finding in findings:
+        mark = typer.style("ok  ", fg="green") if finding.ok else typer.style("FIX ", fg="red")
+        typer.echo(f"{mark} {finding.what}")
+        if finding.fix:
+            typer.echo(f"     -> {finding.fix}")
+    if not all(f.ok for f in findings):
+        raise typer.Exit(1)
+
+
+def _data_dir(settings: Settings) -> list[Finding]:
+    where = settings.data_dir.resolve()
+    if not where.exists():
+        return [Finding(True, f"data directory {where} will be created at first start")]
+    if not os.access(where, os.W_OK):
+        return [Finding(False, f"data directory {where} is not writable", f"chmod u+w {where}")]
+    return [Finding(True, f"data directory {where} is writable")]
+
+
+def _key(settings: Settings) -> list[Finding]:
+    if settings.secret_key is not None:
+        if len(settings.secret_key) < 32:
+            return [
+                Finding(
+                    False,
+                    "TOKENWARD_SECRET_KEY is shorter than 32 characters",
+                    "set a longer key (and keep the old one to open existing secrets)",
+                )
+            ]
+        return [Finding(True, "key-encryption key from TOKENWARD_SECRET_KEY")]
+    key = settings.data_dir.resolve() / KEY_FILE_NAME
+    if not key.exists():
+        return [Finding(True, f"key file {key} will be created at first start")]
+    mode = stat.S_IMODE(key.stat().st_mode)
+    if mode & 0o077:
+        return [
+            Finding(
+                False, f"key file {key} has mode {mode:o}: others may read it", f"chmod 600 {key}"
+            )
+        ]
+    return [Finding(True, f"key file {key} has mode 600")]
+
+
+def _database(settings: Settings) -> list[Finding]:
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from tokenward.app import open_engine
+    from tokenward.store import migrate
+
+    url = settings.resolved_database_url
+    shown = url.split("@")[-1] if "@" in url else url
+    try:
+        engine = open_engine(settings)
+    except ArgumentError as exc:
+        return [Finding(False, f"database URL is not valid: {exc}", "fix TOKENWARD_DATABASE_URL")]
+    try:
+        pending = migrate.pending(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return [
+            Finding(
+                False,
+                f"database {shown} is not reachable: {reason}",
+                "start the database server or fix TOKENWARD_DATABASE_URL",
+            )
+        ]
+    finally:
+        engine.dispose()
+    found = [Finding(True, f"database {shown} is reachable")]
+    if pending:
+        found.append(
+            Finding(
+                False,
+                f"{len(pending)} migration(s) pending: {', '.join(pending)}",
+                "run 'tokenward migrate' (serve does it too)",
+            )
+        )
+    else:
+        found.append(Finding(True, "database schema is up to date"))
+        found.append(_root(settings))
+    return found
+
+
+def _root(settings: Settings) -> Finding:
+    from tokenward.app import build_core, open_engine
+    from tokenward.service import bootstrap
+
+    if settings.admin_token is not None:
+        return Finding(True, "root credential from TOKENWARD_ADMIN_TOKEN")
+    key = settings.data_dir.resolve() / KEY_FILE_NAME
+    if settings.secret_key is None and not key.exists():
+        # Building the core would create the key file; a check must not change anything.
+        return Finding(True, "root credential: checked after the first start")
+    engine = open_engine(settings)
+    try:
+        stored = bootstrap.has_root_credential(build_core(settings, engine))
+    finally:
+        engine.dispose()
+    if stored:
+        return Finding(True, "root credential stored (as a hash)")
+    return Finding(
+        False,
+        "no root credential yet",
+        "start 'tokenward serve' once (it prints one) or run 'tokenward admin-token reset'",
+    )

@@ -1,0 +1,90 @@
+"""export and import: metadata as JSON Lines, never a secret; imported secrets still verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tokenward.app import build_core, open_engine
+from tokenward.cli import app
+from tokenward.domain.actors import Actor
+from tokenward.domain.tokens import TokenSpec
+from tokenward.domain.verification import VerifyCode
+from tokenward.service import tenants, tokens
+from tokenward.service.core import Core
+from tokenward.service.verification import verify
+from tokenward.settings import Settings
+from tokenward.store import migrate
+from tokenward.store.engine import make_engine
+
+ROOT = Actor.root()
+
+
+def test_export_then_import_elsewhere(
+    core: Core, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenants.create(core, ROOT, name="acme")
+    kept = tokens.issue(
+        core,
+        ROOT,
+        tenant="acme",
+        spec=TokenSpec(name="kept", scopes=("r",), recoverable=True, ttl_seconds=3600),
+    )
+    plain = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="plain"))
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+    out = tmp_path / "tokens.jsonl"
+
+    result = runner.invoke(app, ["export", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert kept.secret not in text and plain.secret not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    assert {r["name"] for r in records} == {"kept", "plain"}
+    assert all("sealed_secret" not in r for r in records)
+
+    sealed = tmp_path / "sealed.jsonl"
+    result = runner.invoke(app, ["export", "-t", "acme", "--include-sealed", "-o", str(sealed)])
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in sealed.read_text().splitlines()]
+    assert record["sealed_secret"] and kept.secret not in sealed.read_text()
+
+    # A second installation with the same key: the data directory (and its key file) is shared.
+    target_db = tmp_path / "target.db"
+    engine = make_engine(f"sqlite:///{target_db}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", f"sqlite:///{target_db}")
+    assert runner.invoke(app, ["tenant", "create", "acme"]).exit_code == 0
+    result = runner.invoke(app, ["import", str(sealed)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["import", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 token(s); 1 already stored" in result.output
+
+    target = Settings(database_url=f"sqlite:///{target_db}", data_dir=settings.data_dir)
+    engine = open_engine(target)
+    try:
+        other = build_core(target, engine)
+        assert verify(other, kept.secret, scopes=["r"]).code is VerifyCode.VALID
+        assert verify(other, plain.secret).code is VerifyCode.VALID
+        moved = verify(other, kept.secret).token
+        assert moved is not None and moved.expires_at == kept.token.expires_at
+        assert tokens.reveal(other, ROOT, tenant="acme", token_id=moved.id) == kept.secret
+    finally:
+        engine.dispose()
+
+
+def test_import_refuses_a_bad_line(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"tenant": "default", "name": "x"}\n')
+    result = CliRunner().invoke(app, ["import", str(bad)])
+    assert result.exit_code == 2 and "line 1" in result.output
