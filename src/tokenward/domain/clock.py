@@ -22,4 +22,5 @@ def truncate(moment: datetime) -> datetime:
 
 
 def utcnow() -> datetime:
-    return truncate(datetime.now(UTC))
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)

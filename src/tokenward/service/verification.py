@@ -36,7 +36,7 @@ def verify(
     """
     started = time.perf_counter()
     if core.verify_requires_auth:
-        authenticate(core, credential, client=client)
+        authenticate(core, credential, client=client, limited=False)
     result = _verify(core, secret, audience=audience, scopes=scopes, resource=resource)
     _observe(result, started)
     return result
@@ -55,18 +55,9 @@ def verify_cached(
     if core.verify_requires_auth:
         return None
     started = time.perf_counter()
-    if _malformed(secret):
-        result = _MALFORMED
-    else:
-        cached = core.cache.get(secret_format.hash_secret(secret))
-        if cached is None:
-            return None  # the miss is counted by ``verify``, which reads the store
-        metrics.CACHE_HIT.inc()
-        if cached is MISSING:
-            result = _NOT_FOUND
-        else:
-            result = _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
-    _observe(result, started)
+    result = _from_cache(core, secret, audience, scopes, resource)
+    if result is not None:
+        _observe(result, started)
     return result
 
 
@@ -91,16 +82,11 @@ def _verify(
     scopes: Iterable[str] = (),
     resource: str | None = None,
 ) -> Verification:
-    if _malformed(secret):
-        return _MALFORMED
+    result = _from_cache(core, secret, audience, scopes, resource)
+    if result is not None:
+        return result
+    metrics.STATS.cache_miss()
     secret_hash = secret_format.hash_secret(secret)
-    cached = core.cache.get(secret_hash)
-    if cached is not None:
-        metrics.CACHE_HIT.inc()
-        if cached is MISSING:
-            return _NOT_FOUND
-        return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
-    metrics.CACHE_MISS.inc()
     generation = core.cache.begin()
     with core.uow() as uow:
         found = uow.tokens.get_by_secret_hash(secret_hash)
@@ -112,13 +98,28 @@ def _verify(
     return _conclude(core, token, retires_at, audience, scopes, resource)
 
 
+def _from_cache(
+    core: Core,
+    secret: str,
+    audience: str | None,
+    scopes: Iterable[str],
+    resource: str | None,
+) -> Verification | None:
+    """The verdict without a store read, or None. Only well-formed secrets ever enter the
+    cache, so a hit needs no format check; a miss is checked before any store read."""
+    if len(secret) > _MAX_SECRET_LENGTH:
+        return _MALFORMED
+    cached = core.cache.get(secret_format.hash_secret(secret))
+    if cached is None:
+        return _MALFORMED if not secret_format.is_well_formed(secret) else None
+    metrics.STATS.cache_hit()
+    if cached is MISSING:
+        return _NOT_FOUND
+    return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
+
+
 def _observe(result: Verification, started: float) -> None:
-    metrics.VERIFIED[result.code].inc()
-    metrics.VERIFICATION_SECONDS.observe(time.perf_counter() - started)
-
-
-def _malformed(secret: str) -> bool:
-    return len(secret) > _MAX_SECRET_LENGTH or not secret_format.is_well_formed(secret)
+    metrics.STATS.verified(result.code, time.perf_counter() - started)
 
 
 def _conclude(
