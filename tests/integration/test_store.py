@@ -178,3 +178,51 @@ def test_change_sequence_keeps_growing_after_pruning(core: Core) -> None:
     with core.uow() as uow:
         changed, latest = uow.changes.since(seen)
     assert changed == [issued.id] and latest > seen
+
+
+def test_unique_names_hold_under_concurrent_creates(core: Core) -> None:
+    from tokenward.domain.errors import Conflict
+
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def create() -> None:
+        try:
+            tokens.issue(
+                core, ROOT, tenant="default", spec=TokenSpec(name="only-one"), unique_name=True
+            )
+            result = "created"
+        except Conflict:
+            result = "conflict"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 7 + ["created"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_change_log_numbers_follow_commit_order(core: Core) -> None:
+    """PostgreSQL numbers rows at insert; a changer holding a number blocks the next one
+    until it commits, so no reader can pass a number that commits later."""
+    first = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="a")).token
+    second = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="b")).token
+    with core.uow(write=True) as uow:
+        uow.changes.record([first.id], core.clock())
+        other = threading.Thread(
+            target=tokens.disable,
+            args=(core, ROOT),
+            kwargs={"tenant": "default", "token_id": second.id},
+        )
+        other.start()
+        other.join(0.3)
+        assert other.is_alive(), "a second changer numbered its change before the first committed"
+        uow.commit()
+    other.join(5)
+    with core.uow() as uow:
+        changed, _ = uow.changes.since(0)
+    assert changed[-2:] == [first.id, second.id]

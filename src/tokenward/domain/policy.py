@@ -80,13 +80,14 @@ def check_change(actor: Actor, token: Token) -> None:
 
 def check_reveal(actor: Actor, token: Token) -> None:
     """Admins reveal any secret of their tenant; an editor only those of tokens that it owns
-    or that act for it (the token's owner or user is the editor's identity).
+    or that act for it (the token's owner or user is the editor's identity), and only when
+    it could have minted that token itself: a revealed secret is a credential in hand.
 
     The identity ``root`` never counts here: a token acting for it owns nothing of root's.
     """
     if actor.role.at_least(Role.ADMIN):
         return
     mine = actor.identity in (token.owner, token.user) and actor.identity != ROOT_IDENTITY
-    if actor.role.at_least(Role.EDITOR) and mine:
-        return
-    raise Forbidden("only an admin or the token's owner may reveal its secret")
+    if not (actor.role.at_least(Role.EDITOR) and mine):
+        raise Forbidden("only an admin or the token's owner may reveal its secret")
+    check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)

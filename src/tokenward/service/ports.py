@@ -48,6 +48,11 @@ class TokenRepository(Protocol):
 
     def record_use(self, uses: Mapping[int, datetime]) -> None: ...
 
+    def lock_name(self, tenant: str, name: str) -> None:
+        """Holds the name in ``tenant`` for this transaction, so that a check for it and the
+        insert that follows are not raced by another transaction doing the same."""
+        ...
+
     def census(self, now: datetime) -> list[tuple[str, str, int]]:
         """(tenant, state, count) with state one of active, disabled, expired."""
         ...

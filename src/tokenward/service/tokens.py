@@ -80,6 +80,8 @@ def issue(
     with core.uow(write=True) as uow:
         if uow.tenants.get(tenant) is None:
             raise NotFound(f"tenant {tenant!r} not found")
+        if unique_name:
+            uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
         if unique_name and _named(uow, tenant, spec.name, now):
             raise Conflict(f"a token named {spec.name!r} already exists", code="NAME_TAKEN")
         token = uow.tokens.add(draft)
@@ -219,20 +221,16 @@ def _change(
     if rotate_grace is not None and not 0 <= rotate_grace <= MAX_GRACE_SECONDS:
         raise Invalid(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
     if given.get("expires_at") is not None:
-        given["expires_at"] = clock.truncate(given["expires_at"])
-        if given["expires_at"] <= now:
-            raise Invalid("expires_at must be in the future")
+        given["expires_at"] = _future_instant(given["expires_at"], now)
     with core.uow(write=True) as uow:
         token = _load(uow, tenant, token_id, for_update=True)
         policy.check_change(actor, token)
-        if {"role", "scopes", "expires_at"} & given.keys():
-            added_scopes = set(given.get("scopes", token.scopes)) - set(token.scopes)
-            policy.check_grant(
-                actor,
-                role=given.get("role", token.role),
-                scopes=added_scopes,
-                expires_at=given.get("expires_at", token.expires_at),
-            )
+        _check_grant_of_change(actor, token, given)
+        if (
+            given.get("restricted", token.restricted)
+            and given.get("role", token.role) is Role.ADMIN
+        ):
+            raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
         if given:
             for key in ("scopes", "audience", "resources"):
                 if key in given:
@@ -249,10 +247,28 @@ def _change(
     return token, secret
 
 
+def _check_grant_of_change(actor: Actor, token: Token, given: dict[str, Any]) -> None:
+    """A change may not hand out more than the caller could mint. Raising the role or
+    enabling a disabled token puts the whole token in force again, so all of its scopes count;
+    otherwise only the scopes the change adds."""
+    role = given.get("role", token.role)
+    scopes = given.get("scopes", token.scopes)
+    expires_at = given.get("expires_at", token.expires_at)
+    whole = (given.get("active") is True and not token.active) or role != token.role
+    if whole:
+        policy.check_grant(actor, role=role, scopes=scopes, expires_at=expires_at)
+    elif {"scopes", "expires_at"} & given.keys():
+        added = set(scopes) - set(token.scopes)
+        policy.check_grant(actor, role=role, scopes=added, expires_at=expires_at)
+
+
 def _replace_secret(
     core: Core, uow: UnitOfWork, actor: Actor, token: Token, now: datetime, grace_seconds: int
 ) -> str:
+    # The new secret is a credential in the caller's hands: the rules of minting one apply,
+    # and below admin it must not act for someone else (else rotating takes over an identity).
     policy.check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)
+    policy.check_acting_for(actor, token.user)
     # The hint keeps the prefix: a Boomerang `bft_` token stays a `bft_` token.
     secret = secret_format.generate(secret_format.prefix_of(token.secret_hint))
     secret_hash = secret_format.hash_secret(secret)
@@ -329,14 +345,25 @@ def _check_spec(spec: TokenSpec, now: datetime) -> None:
         raise Invalid("give expires_at or ttl_seconds, not both")
     if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= limits.MAX_TTL_SECONDS:
         raise Invalid(f"ttl_seconds must be between 1 and {limits.MAX_TTL_SECONDS}")
-    if spec.expires_at is not None and spec.expires_at <= now:
-        raise Invalid("expires_at must be in the future")
 
 
 def _expiry(spec: TokenSpec, now: datetime) -> datetime | None:
     if spec.ttl_seconds is not None:
         return now + timedelta(seconds=spec.ttl_seconds)
-    return None if spec.expires_at is None else clock.truncate(spec.expires_at)
+    return None if spec.expires_at is None else _future_instant(spec.expires_at, now)
+
+
+def _future_instant(moment: datetime, now: datetime) -> datetime:
+    """An expiry as stored: to the millisecond, in the future, at most the longest lifetime."""
+    try:
+        stored = clock.truncate(moment)
+    except (OverflowError, ValueError) as exc:  # e.g. 9999-12-31T23:00-05:00 is past year 9999
+        raise Invalid("expires_at is out of range") from exc
+    if stored <= now:
+        raise Invalid("expires_at must be in the future")
+    if stored > now + timedelta(seconds=limits.MAX_TTL_SECONDS):
+        raise Invalid(f"expires_at is more than {limits.MAX_TTL_SECONDS // 86400} days away")
+    return stored
 
 
 def _audit(

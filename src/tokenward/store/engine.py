@@ -27,6 +27,8 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, **options: Any) -> Engine:
     url = normalise_url(url)
+    # Errors are logged; their SQL parameters (hashes, sealed secrets) must not be.
+    options.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, **options)
         _configure_sqlite(engine)

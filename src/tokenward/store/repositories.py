@@ -19,6 +19,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 
@@ -201,6 +202,15 @@ class SqlTokenRepository:
         self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id == token_id))
         self._conn.execute(delete(tokens).where(tokens.c.id == token_id))
 
+    def lock_name(self, tenant: str, name: str) -> None:
+        # SQLite writers already run one at a time (BEGIN IMMEDIATE); PostgreSQL needs a lock.
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                # PostgreSQL text cannot hold NUL; the tenant's length keeps the key unambiguous.
+                {"key": f"name:{len(tenant)}:{tenant}:{name}"},
+            )
+
     def census(self, now: datetime) -> list[tuple[str, str, int]]:
         state = case(
             (tokens.c.active.is_(False), "disabled"),
@@ -381,6 +391,11 @@ class SqlChangeLog:
         self._conn = conn
 
     def record(self, token_ids: Sequence[int | None], now: datetime) -> None:
+        if self._conn.dialect.name == "postgresql":
+            # Sequence numbers are handed out at insert, not at commit: two changers could
+            # commit out of order and a reader pass one by. This lock, held to the commit,
+            # keeps numbering and commit order the same (SQLite writers are serial anyway).
+            self._conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7032)")
         self._conn.execute(
             insert(token_changes), [{"token_id": tid, "at": now} for tid in token_ids]
         )

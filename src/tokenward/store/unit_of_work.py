@@ -33,10 +33,14 @@ class SqlUnitOfWork:
         try:
             conn = self._engine.connect()
         except OperationalError as exc:
-            raise Unavailable(f"the database is not reachable ({type(exc.orig).__name__})") from exc
+            raise _unavailable(exc) from exc
         if self._write:
             conn = conn.execution_options(tokenward_write=True)
-        conn.begin()
+        try:
+            conn.begin()  # SQLite's BEGIN IMMEDIATE can time out waiting for the write lock
+        except OperationalError as exc:
+            conn.close()
+            raise _unavailable(exc) from exc
         self._conn = conn
         self.tokens = SqlTokenRepository(conn)
         self.tenants = SqlTenantRepository(conn)
@@ -59,6 +63,8 @@ class SqlUnitOfWork:
             self._conn = None
         if isinstance(exc, IntegrityError):
             raise Conflict("the change conflicts with the stored state") from exc
+        if isinstance(exc, OperationalError):
+            raise _unavailable(exc) from exc
 
     def commit(self) -> None:
         assert self._conn is not None
@@ -66,6 +72,13 @@ class SqlUnitOfWork:
             self._conn.commit()
         except IntegrityError as exc:
             raise Conflict("the change conflicts with the stored state") from exc
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: OperationalError) -> Unavailable:
+    """A lost connection, a server gone away, a lock not granted in time: retry later."""
+    return Unavailable(f"the database is not available ({type(exc.orig).__name__})")
 
 
 class SqlUnitOfWorkFactory:

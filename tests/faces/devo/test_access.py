@@ -61,11 +61,14 @@ def test_who_sees_the_secret_and_who_the_mask(client: TestClient) -> None:
 
 def test_the_token_user_sees_the_secret_too(client: TestClient) -> None:
     account(client)
-    alice = manager_headers(client, role="editor", user=ALICE)
-    bob = manager_headers(client, role="editor", user=BOB)
+    # An editor sees a secret only when it could have minted the token: it holds its scopes.
+    alice = manager_headers(client, role="editor", user=ALICE, scopes=["default"])
+    alice_without = manager_headers(client, role="editor", user=ALICE)
+    bob = manager_headers(client, role="editor", user=BOB, scopes=["default"])
     for_alice = create(client, owner="ops@devo.com", user=ALICE)
     assert for_alice["owner"] == "ops@devo.com"
     assert get(client, for_alice["id"], alice)["token"] == for_alice["token"]
+    assert get(client, for_alice["id"], alice_without)["token"] == mask_of(for_alice["token"])
     assert get(client, for_alice["id"], bob)["token"] == mask_of(for_alice["token"])
 
 

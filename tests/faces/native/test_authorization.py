@@ -181,3 +181,47 @@ def test_editor_cannot_issue_a_token_acting_for_someone_else(client: TestClient)
     for_bob = client.post(BASE, json={"name": "b", "user": "bob"}, headers=admin)
     assert for_bob.status_code == 201
     assert client.get(f"{BASE}/{secret_of_bob['id']}/secret", headers=alice).status_code == 403
+
+
+def test_editor_cannot_reveal_a_token_above_itself(client: TestClient) -> None:
+    """The review's escalation: an expiring editor acting for alice revealed alice's admin."""
+    above = issue(
+        client, role="admin", user="alice", owner="alice", recoverable=True, audience=["tokenward"]
+    )
+    editor = bearer(manager(client, role="editor", user="alice", ttl_seconds=600)["secret"])
+    refused = client.get(f"{BASE}/{above['id']}/secret", headers=editor)
+    assert refused.status_code == 403 and above["secret"] not in refused.text
+
+
+def test_editor_cannot_take_over_another_identity_by_rotating(client: TestClient) -> None:
+    bob = bearer(manager(client, role="editor", user="bob")["secret"])
+    carol = manager(client, role="editor", user="carol")
+    answer = client.post(f"{BASE}/{carol['id']}/rotate", headers=bob)
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "USER_NOT_ALLOWED"
+    assert client.get(BASE, headers=bearer(carol["secret"])).status_code == 200
+
+
+def test_enabling_or_raising_a_token_counts_as_minting_it(client: TestClient) -> None:
+    rich = issue(client, scopes=["billing:admin"])
+    client.post(f"{BASE}/{rich['id']}/disable", headers=ROOT_HEADERS)
+    editor = bearer(manager(client, role="editor")["secret"])
+    assert client.post(f"{BASE}/{rich['id']}/enable", headers=editor).status_code == 403
+    assert client.post("/v1/verify", json={"token": rich["secret"]}).json()["code"] == "DISABLED"
+    client.post(f"{BASE}/{rich['id']}/enable", headers=ROOT_HEADERS)
+    raised = client.patch(f"{BASE}/{rich['id']}", json={"role": "editor"}, headers=editor)
+    assert raised.status_code == 403
+
+
+def test_restricted_admin_refused_on_update_too(client: TestClient) -> None:
+    admin_token = issue(client, role="admin")
+    answer = client.patch(
+        f"{BASE}/{admin_token['id']}", json={"restricted": True}, headers=ROOT_HEADERS
+    )
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "RESTRICTED_ADMIN"
+
+
+def test_far_future_expiry_is_a_400_not_a_500(client: TestClient) -> None:
+    for expiry in ["9999-12-31T23:00:00-05:00", "2999-01-01T00:00:00Z"]:
+        answer = client.post(BASE, json={"name": "x", "expires_at": expiry}, headers=ROOT_HEADERS)
+        assert answer.status_code == 400, answer.text
