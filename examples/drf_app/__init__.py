@@ -1,0 +1,1 @@
+"""An invoices service protected by tokenward (Django REST framework); see ../README.md."""

@@ -1,0 +1,69 @@
+"""A typed client of tokenward's native API, synchronous (``Client``) and asyncio
+(``AsyncClient``), built on httpx.
+
+It needs only httpx and the standard library and imports nothing of the server, so a service
+that only consumes tokenward can use it alone::
+
+    from tokenward.client import Client
+
+    with Client("http://127.0.0.1:8080", token=ROOT) as tw:
+        issued = tw.create_token("acme", name="ci", audience=["billing"], ttl_seconds=3600)
+        verdict = tw.verify(issued.secret, audience="billing")
+
+Errors are the classes of ``tokenward.client`` (see ``TokenwardError``); see docs/client.md.
+"""
+
+from tokenward.client._async_client import AsyncClient
+from tokenward.client._calls import UNSET, RetryPolicy
+from tokenward.client._client import Client
+from tokenward.client._exceptions import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServerError,
+    TokenwardError,
+    TransportError,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
+from tokenward.client._models import (
+    AuditRecord,
+    Page,
+    Role,
+    Tenant,
+    Token,
+    TokenType,
+    TokenWithSecret,
+    Verification,
+    VerifyCode,
+)
+
+__all__ = [
+    "UNSET",
+    "AsyncClient",
+    "AuditRecord",
+    "BadRequest",
+    "Client",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "Page",
+    "PayloadTooLarge",
+    "RetryPolicy",
+    "Role",
+    "ServerError",
+    "Tenant",
+    "Token",
+    "TokenType",
+    "TokenWithSecret",
+    "TokenwardError",
+    "TransportError",
+    "Unauthorized",
+    "Unavailable",
+    "ValidationFailed",
+    "Verification",
+    "VerifyCode",
+]

@@ -1,0 +1,319 @@
+"""Request building, response parsing and the retry policy, shared by both clients.
+
+Each operation is described once as a ``Call`` (method, path, parameters, body, whether it may
+be repeated, and how to read the answer); ``Client`` and ``AsyncClient`` only send calls, so the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from tokenward.client._exceptions import TokenwardError, TransportError, for_status
+from tokenward.client._models import AuditRecord, Page, Tenant, Token, TokenWithSecret, Verification
+
+T = TypeVar("T")
+
+URL_ENV = "TOKENWARD_URL"
+TOKEN_ENV = "TOKENWARD_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
+REQUEST_ID_HEADER = "X-Request-ID"
+
+#: Statuses that say "try again": a proxy or the server could not serve the request just now.
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "Leave this field as it is" in ``update_token``, unlike ``None`` (e.g. clear the expiry).
+UNSET = _Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: list[tuple[str, str]] = field(default_factory=list)
+    json: dict[str, Any] | None = None
+    #: Safe to send again when the first attempt may have reached the server.
+    idempotent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Idempotent calls are retried on transport errors and 502/503/504; any call is retried
+    on errors raised before the request left (connection refused, connect timeout), since the
+    server cannot have acted on it. Waits grow exponentially with jitter, capped."""
+
+    retries: int = 3
+    backoff: float = 0.2
+    max_backoff: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.max_backoff, self.backoff * 2.0**attempt)
+        # Jitter spreads out the retries of many clients after the same outage (not crypto).
+        return base * (0.5 + random.random() / 2)  # noqa: S311
+
+    def may_retry_error(self, call: Call[Any], error: httpx.TransportError, attempt: int) -> bool:
+        if attempt >= self.retries:
+            return False
+        return call.idempotent or isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+
+    def may_retry_status(self, call: Call[Any], status: int, attempt: int) -> bool:
+        return attempt < self.retries and call.idempotent and status in RETRY_STATUSES
+
+
+def base_url_from(value: str | None) -> str:
+    url = value or os.environ.get(URL_ENV)
+    if not url:
+        raise ValueError(f"no server URL: pass base_url or set {URL_ENV}")
+    return url.rstrip("/")
+
+
+def token_from(value: str | None) -> str | None:
+    return value if value is not None else os.environ.get(TOKEN_ENV) or None
+
+
+def default_headers(token: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": "tokenward-client"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def build_request(
+    http_build: Callable[..., httpx.Request], call: Call[Any], request_id: str
+) -> httpx.Request:
+    return http_build(
+        call.method,
+        call.path,
+        params=call.params or None,
+        json=call.json,
+        headers={REQUEST_ID_HEADER: request_id},
+    )
+
+
+def transport_error(error: httpx.TransportError, request_id: str) -> TransportError:
+    code = "TIMEOUT" if isinstance(error, httpx.TimeoutException) else "TRANSPORT_ERROR"
+    message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return TransportError(message, code=code, status=None, request_id=request_id)
+
+
+def finish(call: Call[T], response: httpx.Response, request_id: str) -> T:
+    """The parsed answer of a success, else the typed error of the API's error body."""
+    if response.is_success:
+        return call.parse(response)
+    raise error_of(response, request_id)
+
+
+def error_of(response: httpx.Response, request_id: str) -> TokenwardError:
+    code, message = f"HTTP_{response.status_code}", response.reason_phrase or "error"
+    answered_id = response.headers.get(REQUEST_ID_HEADER) or request_id
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        detail = body["error"]
+        code = str(detail.get("code") or code)
+        message = str(detail.get("message") or message)
+        answered_id = str(detail.get("request_id") or answered_id)
+    kind = for_status(response.status_code)
+    return kind(message, code=code, status=response.status_code, request_id=answered_id)
+
+
+# --- reading answers ---------------------------------------------------------------------
+
+
+def _none(response: httpx.Response) -> None:
+    return None
+
+
+def _tenant(response: httpx.Response) -> Tenant:
+    return Tenant.from_wire(response.json())
+
+
+def _tenants(response: httpx.Response) -> list[Tenant]:
+    return [Tenant.from_wire(item) for item in response.json()["items"]]
+
+
+def _token(response: httpx.Response) -> Token:
+    return Token.from_wire(response.json())
+
+
+def _token_with_secret(response: httpx.Response) -> TokenWithSecret:
+    return TokenWithSecret.from_wire(response.json())
+
+
+def _token_page(response: httpx.Response) -> Page[Token]:
+    return Page.from_wire(response.json(), Token.from_wire)
+
+
+def _audit_page(response: httpx.Response) -> Page[AuditRecord]:
+    return Page.from_wire(response.json(), AuditRecord.from_wire)
+
+
+def _secret(response: httpx.Response) -> str:
+    return str(response.json()["secret"])
+
+
+def _verification(response: httpx.Response) -> Verification:
+    return Verification.from_wire(response.json())
+
+
+# --- building calls ----------------------------------------------------------------------
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _tokens_path(tenant: str, token_id: int | None = None, tail: str = "") -> str:
+    path = f"/v1/tenants/{_segment(tenant)}/tokens"
+    if token_id is not None:
+        path += f"/{_segment(token_id)}"
+    return path + tail
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _aware(value).isoformat()
+    return str(value)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("times must carry a time zone (use datetime.now(UTC) or similar)")
+    return value
+
+
+def _query(**given: Any) -> list[tuple[str, str]]:
+    params: list[tuple[str, str]] = []
+    for name, value in given.items():
+        if value is None:
+            continue
+        values = [value] if isinstance(value, str) or not isinstance(value, Iterable) else value
+        params.extend((name, _param(v)) for v in values)
+    return params
+
+
+def create_tenant(name: str) -> Call[Tenant]:
+    return Call("POST", "/v1/tenants", _tenant, json={"name": name})
+
+
+def list_tenants() -> Call[list[Tenant]]:
+    return Call("GET", "/v1/tenants", _tenants, idempotent=True)
+
+
+def get_tenant(name: str) -> Call[Tenant]:
+    return Call("GET", f"/v1/tenants/{_segment(name)}", _tenant, idempotent=True)
+
+
+def delete_tenant(name: str) -> Call[None]:
+    return Call("DELETE", f"/v1/tenants/{_segment(name)}", _none, idempotent=True)
+
+
+def create_token(tenant: str, fields: Mapping[str, Any]) -> Call[TokenWithSecret]:
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue  # the server's default
+        if name in ("scopes", "audience", "resources"):
+            value = list(value)
+        elif name == "expires_at":
+            value = _aware(value).isoformat()
+        elif name == "metadata":
+            value = dict(value)
+        body[name] = value
+    return Call("POST", _tokens_path(tenant), _token_with_secret, json=body)
+
+
+def list_tokens(tenant: str, filters: Mapping[str, Any]) -> Call[Page[Token]]:
+    return Call("GET", _tokens_path(tenant), _token_page, params=_query(**filters), idempotent=True)
+
+
+def get_token(tenant: str, token_id: int) -> Call[Token]:
+    return Call("GET", _tokens_path(tenant, token_id), _token, idempotent=True)
+
+
+def update_token(tenant: str, token_id: int, changes: Mapping[str, Any]) -> Call[Token]:
+    body: dict[str, Any] = {}
+    for name, value in changes.items():
+        if value is UNSET:
+            continue
+        if name in ("scopes", "audience", "resources") and value is not None:
+            value = list(value)
+        elif name == "expires_at" and value is not None:
+            value = _aware(value).isoformat()
+        elif name == "metadata" and value is not None:
+            value = dict(value)
+        body[name] = value
+    # PATCH is not retried: a repeated update would write a second audit record.
+    return Call("PATCH", _tokens_path(tenant, token_id), _token, json=body)
+
+
+def delete_token(tenant: str, token_id: int) -> Call[None]:
+    return Call("DELETE", _tokens_path(tenant, token_id), _none, idempotent=True)
+
+
+def enable_token(tenant: str, token_id: int) -> Call[Token]:
+    # Enabling twice leaves the same state (the API documents both as idempotent).
+    return Call("POST", _tokens_path(tenant, token_id, "/enable"), _token, idempotent=True)
+
+
+def disable_token(tenant: str, token_id: int) -> Call[Token]:
+    return Call("POST", _tokens_path(tenant, token_id, "/disable"), _token, idempotent=True)
+
+
+def rotate_token(tenant: str, token_id: int, grace_seconds: int) -> Call[TokenWithSecret]:
+    # Never repeated once sent: a second rotation would replace the secret the first made.
+    return Call(
+        "POST",
+        _tokens_path(tenant, token_id, "/rotate"),
+        _token_with_secret,
+        json={"grace_seconds": grace_seconds},
+    )
+
+
+def reveal_secret(tenant: str, token_id: int) -> Call[str]:
+    return Call("GET", _tokens_path(tenant, token_id, "/secret"), _secret, idempotent=True)
+
+
+def verify(
+    token: str, audience: str | None, scopes: Iterable[str], resource: str | None
+) -> Call[Verification]:
+    body: dict[str, Any] = {"token": token}
+    if audience is not None:
+        body["audience"] = audience
+    scopes = list(scopes)
+    if scopes:
+        body["scopes"] = scopes
+    if resource is not None:
+        body["resource"] = resource
+    # A POST, but a question without effect (bar the last-use time): safe to ask again.
+    return Call("POST", "/v1/verify", _verification, json=body, idempotent=True)
+
+
+def list_audit(filters: Mapping[str, Any]) -> Call[Page[AuditRecord]]:
+    return Call("GET", "/v1/audit", _audit_page, params=_query(**filters), idempotent=True)

@@ -1,0 +1,204 @@
+"""Typed results of the client, mirroring the native API's wire models.
+
+These types are spelled again here on purpose rather than imported from the server's
+``tokenward.api.native.schemas``: the client is a separate public surface that a consumer can
+use without the server's code (it needs only httpx and the standard library), and its types
+must not change when the server's internals do. Enumerated fields (``type``, ``role``,
+``code``) are kept as plain strings so that an older client keeps working against a newer
+server that adds a value; the ``StrEnum`` classes below name the values known today and
+compare equal to those strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TokenType(StrEnum):
+    GLOBAL = "global"
+    USER = "user"
+    TEAM = "team"
+    WORKFLOW = "workflow"
+    SESSION = "session"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class VerifyCode(StrEnum):
+    VALID = "VALID"
+    MALFORMED = "MALFORMED"
+    NOT_FOUND = "NOT_FOUND"
+    DISABLED = "DISABLED"
+    EXPIRED = "EXPIRED"
+    AUDIENCE_MISMATCH = "AUDIENCE_MISMATCH"
+    INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
+    RESOURCE_DENIED = "RESOURCE_DENIED"
+
+
+def _time(value: Any) -> datetime:
+    # datetime.fromisoformat reads RFC 3339 with "Z" or an offset since Python 3.11.
+    return datetime.fromisoformat(str(value))
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value is None else _time(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Tenant:
+        return cls(name=data["name"], created_at=_time(data["created_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token's metadata as the API answers it; never holds the secret."""
+
+    id: int
+    tenant: str
+    name: str
+    description: str
+    type: str
+    principal: str | None
+    owner: str
+    user: str
+    role: str
+    scopes: tuple[str, ...]
+    audience: tuple[str, ...]
+    resources: tuple[str, ...]
+    restricted: bool
+    active: bool
+    expired: bool
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+    secret_hint: str
+    recoverable: bool
+    metadata: Mapping[str, Any]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Token:
+        return cls(**_token_fields(data))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWithSecret(Token):
+    """The answer to create and rotate: the metadata and the secret, shown this once."""
+
+    secret: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> TokenWithSecret:
+        return cls(**_token_fields(data), secret=data["secret"])
+
+    def __repr__(self) -> str:
+        # Keep the secret out of logs and tracebacks that print the object.
+        return f"TokenWithSecret(id={self.id!r}, tenant={self.tenant!r}, secret='***')"
+
+
+def _token_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(data["id"]),
+        "tenant": data["tenant"],
+        "name": data["name"],
+        "description": data["description"],
+        "type": data["type"],
+        "principal": data["principal"],
+        "owner": data["owner"],
+        "user": data["user"],
+        "role": data["role"],
+        "scopes": tuple(data["scopes"]),
+        "audience": tuple(data["audience"]),
+        "resources": tuple(data["resources"]),
+        "restricted": bool(data["restricted"]),
+        "active": bool(data["active"]),
+        "expired": bool(data["expired"]),
+        "expires_at": _optional_time(data["expires_at"]),
+        "created_at": _time(data["created_at"]),
+        "updated_at": _time(data["updated_at"]),
+        "last_used_at": _optional_time(data["last_used_at"]),
+        "secret_hint": data["secret_hint"],
+        "recoverable": bool(data["recoverable"]),
+        "metadata": dict(data["metadata"]),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The verdict on a secret. ``token`` is present whenever the secret was found."""
+
+    valid: bool
+    code: str
+    token: Token | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Verification:
+        token = data.get("token")
+        return cls(
+            valid=bool(data["valid"]),
+            code=data["code"],
+            token=None if token is None else Token.from_wire(token),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    tenant: str | None
+    actor: str
+    action: str
+    token_id: int | None
+    client: str | None
+    detail: Mapping[str, Any]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> AuditRecord:
+        return cls(
+            id=int(data["id"]),
+            at=_time(data["at"]),
+            tenant=data["tenant"],
+            actor=data["actor"],
+            action=data["action"],
+            token_id=data["token_id"],
+            client=data["client"],
+            detail=dict(data["detail"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; ``total`` counts every match, not this page."""
+
+    items: tuple[T, ...]
+    total: int
+    page: int
+    limit: int
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any], item: Callable[[Mapping[str, Any]], T]) -> Page[T]:
+        return cls(
+            items=tuple(item(entry) for entry in data["items"]),
+            total=int(data["total"]),
+            page=int(data["page"]),
+            limit=int(data["limit"]),
+        )
+
+    @property
+    def has_next(self) -> bool:
+        return (self.page + 1) * self.limit < self.total

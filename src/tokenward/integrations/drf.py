@@ -1,0 +1,146 @@
+"""Django REST framework: ``TokenwardAuthentication`` and ``TokenwardPermission``.
+
+Configure them in ``REST_FRAMEWORK`` (or per view) and tell them where tokenward is::
+
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["tokenward.integrations.drf.TokenwardAuthentication"],
+        "DEFAULT_PERMISSION_CLASSES": ["tokenward.integrations.drf.TokenwardPermission"],
+    }
+    TOKENWARD = {"URL": "http://127.0.0.1:8080", "AUDIENCE": "billing", "CACHE_TTL": 5.0}
+
+``TOKENWARD`` keys: ``URL`` (default ``$TOKENWARD_URL``), ``TOKEN`` (the credential sent to
+verify when the server requires one; default ``$TOKENWARD_TOKEN``), ``AUDIENCE`` (this
+service's name; a view may set ``tokenward_audience``), ``CACHE_TTL`` (seconds a positive
+answer is reused: the bound on how long a revoked token can still pass, default 5),
+``CACHE_SIZE``, ``REALM``.
+
+The authentication class verifies the bearer token for the audience and sets
+``request.user`` (a ``TokenwardUser``) and ``request.auth`` (the ``Identity``). The permission
+class asks tokenward again, through the same cache, for the view's ``required_scopes`` (a
+list, or a dict from HTTP method to list) and ``tokenward_resource`` (a string, or the name of
+a URL keyword argument given as ``tokenward_resource_kwarg``). Refusals carry RFC 6750
+``WWW-Authenticate`` headers. Django and DRF are imported only here: install the ``django``
+extra to use this module.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from tokenward.integrations._verifier import (
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_CACHE_TTL,
+    Denied,
+    Identity,
+    Requirement,
+    Verifier,
+    challenge,
+)
+
+__all__ = ["Refused", "TokenwardAuthentication", "TokenwardPermission", "TokenwardUser", "verifier"]
+
+_verifiers: dict[tuple[Any, ...], Verifier] = {}
+_lock = threading.Lock()
+
+
+def _config() -> dict[str, Any]:
+    return dict(getattr(settings, "TOKENWARD", {}))
+
+
+def verifier() -> Verifier:
+    """The verifier for the current ``TOKENWARD`` settings (one per distinct configuration)."""
+    config = _config()
+    key = (
+        config.get("URL"),
+        config.get("TOKEN"),
+        float(config.get("CACHE_TTL", DEFAULT_CACHE_TTL)),
+        int(config.get("CACHE_SIZE", DEFAULT_CACHE_SIZE)),
+        config.get("REALM"),
+    )
+    with _lock:
+        found = _verifiers.get(key)
+        if found is None:
+            url, credential, ttl, size, realm = key
+            found = Verifier(url, credential, cache_ttl=ttl, cache_size=size, realm=realm)
+            _verifiers[key] = found
+        return found
+
+
+class Refused(APIException):  # type: ignore[misc]
+    """A refusal with its status and ``WWW-Authenticate`` challenge (DRF sends ``auth_header``)."""
+
+    def __init__(self, denied: Denied) -> None:
+        super().__init__(detail=denied.description, code=denied.error or "unavailable")
+        self.status_code = denied.status
+        self.auth_header = denied.headers.get("WWW-Authenticate")
+
+
+class TokenwardUser:
+    """``request.user`` for a verified token: authenticated, not a Django database user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+        self.pk = self.id = identity.token_id
+        self.username = identity.user
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def _audience(view: Any) -> str | None:
+    audience = getattr(view, "tokenward_audience", None) or _config().get("AUDIENCE")
+    return None if audience is None else str(audience)
+
+
+def _is_bearer(header: str) -> bool:
+    return header.strip().partition(" ")[0].lower() == "bearer"
+
+
+class TokenwardAuthentication(BaseAuthentication):  # type: ignore[misc]
+    def authenticate(self, request: Request) -> tuple[TokenwardUser, Identity] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.strip() or not _is_bearer(header):
+            return None  # not ours: another authenticator may know it, else 401 "Bearer"
+        view = (request.parser_context or {}).get("view")
+        try:
+            identity = verifier().check(header, Requirement.of(_audience(view), (), None))
+        except Denied as denied:
+            raise Refused(denied) from None
+        return TokenwardUser(identity), identity
+
+    def authenticate_header(self, request: Request) -> str:
+        return challenge(_config().get("REALM"), None, "")
+
+
+class TokenwardPermission(BasePermission):  # type: ignore[misc]
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not isinstance(request.auth, Identity):
+            return False  # DRF answers 401 with the authenticator's challenge
+        scopes = getattr(view, "required_scopes", ())
+        if isinstance(scopes, dict):
+            scopes = scopes.get(request.method, ())
+        resource = getattr(view, "tokenward_resource", None)
+        kwarg = getattr(view, "tokenward_resource_kwarg", None)
+        if kwarg is not None:
+            resource = view.kwargs.get(kwarg)
+        if not scopes and resource is None:
+            return True
+        requirement = Requirement.of(_audience(view), scopes, resource)
+        try:
+            verifier().check(request.META.get("HTTP_AUTHORIZATION"), requirement)
+        except Denied as denied:
+            raise Refused(denied) from None
+        return True

@@ -1,0 +1,94 @@
+"""FastAPI and Starlette: ``require_token(...)``, a dependency that lets a request through only
+with a bearer token that tokenward verifies, and hands the handler its ``Identity``::
+
+    from tokenward.integrations.fastapi import require_token
+
+    @app.get("/invoices")
+    async def invoices(who: Identity = Depends(require_token(audience="billing",
+                                                             scopes=["invoices:read"]))):
+        ...
+
+Refusals are ``HTTPException`` s with RFC 6750 ``WWW-Authenticate`` headers: 401 (no token,
+``invalid_token``), 400 (``invalid_request``), 403 (``insufficient_scope``), and 503 when
+tokenward cannot be asked. In a plain Starlette endpoint, ``await guard(request)`` does the
+same. Positive answers are cached for ``cache_ttl`` seconds (5 by default): the bound on how
+long a revoked token can still pass (see ``tokenward.integrations``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from tokenward.integrations._verifier import AsyncVerifier, Denied, Identity, Requirement
+
+__all__ = ["ResourceOf", "TokenGuard", "default_verifier", "require_token", "set_default_verifier"]
+
+_default: AsyncVerifier | None = None
+
+
+def default_verifier() -> AsyncVerifier:
+    """The verifier used when none is given: made on first use from ``TOKENWARD_URL`` and
+    ``TOKENWARD_TOKEN``."""
+    global _default
+    if _default is None:
+        _default = AsyncVerifier()
+    return _default
+
+
+def set_default_verifier(verifier: AsyncVerifier | None) -> None:
+    global _default
+    _default = verifier
+
+
+ResourceOf = Callable[[Request], str | None]
+
+
+class TokenGuard:
+    """The dependency ``require_token`` returns; call it with a Starlette ``Request``."""
+
+    def __init__(
+        self,
+        audience: str | None,
+        scopes: Iterable[str],
+        resource: str | ResourceOf | None,
+        verifier: AsyncVerifier | None,
+    ) -> None:
+        self.audience = audience
+        self.scopes = tuple(scopes)
+        self.resource = resource
+        self.verifier = verifier
+
+    def requirement(self, request: Request) -> Requirement:
+        resource = self.resource(request) if callable(self.resource) else self.resource
+        return Requirement.of(self.audience, self.scopes, resource)
+
+    async def __call__(self, request: Request) -> Identity:
+        verifier = self.verifier or default_verifier()
+        try:
+            identity = await verifier.check(
+                request.headers.get("authorization"), self.requirement(request)
+            )
+        except Denied as denied:
+            raise HTTPException(
+                denied.status, detail=denied.description, headers=denied.headers
+            ) from None
+        request.state.tokenward_identity = identity
+        return identity
+
+
+def require_token(
+    audience: str | None = None,
+    scopes: Iterable[str] = (),
+    resource: str | ResourceOf | None = None,
+    *,
+    verifier: AsyncVerifier | None = None,
+) -> Callable[[Request], Awaitable[Identity]]:
+    """A dependency that verifies the request's bearer token for ``audience``, ``scopes`` and
+    ``resource`` (each checked by tokenward) and returns the token's ``Identity``.
+
+    ``resource`` may be a function of the request, e.g. ``lambda r: r.path_params["broker"]``.
+    """
+    return TokenGuard(audience, scopes, resource, verifier)
