@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint typecheck clean
+.PHONY: install run test test-long lint typecheck clean bench
 
 install: $(VENV)/.installed
 
@@ -26,5 +26,17 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest
 
+# Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
+# operation and property, more kill points, more concurrent writes.
+test-long: install
+	TOKENWARD_TEST_LONG=1 $(BIN)/pytest tests/fuzz tests/reliability
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The benchmark suite of issue 4: installs wrk and the DRF reference, runs every measurement
+# (under 10 minutes, load to 127.0.0.1 only), prints the table, writes bench/RESULTS.md.
+bench: install
+	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	bash bench/drf_venv.sh
+	$(BIN)/python bench/run.py

@@ -1,0 +1,2 @@
+-- GET / on the raw ASGI hello app.
+dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")

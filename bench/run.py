@@ -1,0 +1,1023 @@
+"""tokenward's benchmark suite: ``make bench`` runs this with .venv/bin/python.
+
+Every measurement of issue 4 in one bounded run (under 10 minutes on a 2-core machine):
+in-process verification on SQLite and PostgreSQL at 10k and 1M tokens, HTTP verification
+against a raw ASGI hello and the Django REST framework API-key reference, an invalid-token
+flood, management list/search at 10k/100k/1M, create throughput, worker memory, and
+revocation propagation. It prints a table of figures and ratios against the targets and
+writes bench/RESULTS.md. A missed target is a FAIL row, not a non-zero exit: the table is
+the result. Load goes to 127.0.0.1 only; every server started here is stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import json
+import multiprocessing
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT_DIR = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from seed import Seeded, fast_secrets, seed_postgres, seed_sqlite  # noqa: E402
+
+from tokenward.app import build_core, open_engine  # noqa: E402
+from tokenward.domain import secrets as secret_format  # noqa: E402
+from tokenward.domain.actors import Actor  # noqa: E402
+from tokenward.domain.tokens import PageRequest, SortOrder, TokenQuery, TokenSort, TokenType  # noqa: E402
+from tokenward.service import tokens as token_service  # noqa: E402
+from tokenward.service import verification  # noqa: E402
+from tokenward.service.cache import DEFAULT_POSITIVE_SIZE, CachedSecret  # noqa: E402
+from tokenward.service.core import Core  # noqa: E402
+from tokenward.settings import Settings  # noqa: E402
+from tokenward.store.migrate import upgrade  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+WORK = BENCH / ".work"
+LUA = BENCH / "lua"
+DRF_VENV = BENCH / ".venv-drf"
+HOST = "127.0.0.1"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+WORKERS = 2
+CONNECTIONS = 32
+ROOT_TOKEN = "tw_bench_root_" + secrets.token_hex(16)
+AUTH = {"Authorization": f"Bearer {ROOT_TOKEN}"}
+DEADLINE = time.monotonic() + 9 * 60  # the whole run stays under 10 minutes
+
+COMMANDS: list[str] = []
+
+
+# --------------------------------------------------------------------------- results table
+
+
+@dataclass
+class Row:
+    group: str
+    what: str
+    figure: str
+    target: str = ""
+    verdict: str = "INFO"
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, group: str, what: str, figure: str, target: str = "", ok: bool | None = None):
+        verdict = "INFO" if ok is None else ("PASS" if ok else "FAIL")
+        self.rows.append(Row(group, what, figure, target, verdict))
+        print(f"  [{verdict}] {group}: {what}: {figure}  {target}", flush=True)
+
+    def table(self) -> str:
+        head = ("group", "measurement", "figure", "target", "verdict")
+        rows = [(r.group, r.what, r.figure, r.target, r.verdict) for r in self.rows]
+        widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(5)]
+        lines = [
+            "| " + " | ".join(str(c).ljust(w) for c, w in zip(head, widths, strict=True)) + " |",
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        ]
+        for r in rows:
+            lines.append(
+                "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+            )
+        return "\n".join(lines)
+
+
+R = Results()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def us(ns: float) -> str:
+    return f"{ns / 1000:.2f} µs"
+
+
+def pct(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def time_left() -> float:
+    return DEADLINE - time.monotonic()
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A server process in its own session; ``stop`` ends exactly that process group."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        probe: str = "/",
+    ) -> None:
+        self.name, self.argv, self.port, self.probe = name, argv, port, probe
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.log_path = WORK / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> Server:
+        COMMANDS.append(" ".join(self.argv))
+        log_file = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                httpx.get(self.url + self.probe, timeout=1.0)
+                time.sleep(0.5 if WORKERS > 1 else 0.1)  # let every worker finish starting
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start in {timeout} s")
+
+    def workers(self) -> list[int]:
+        """Pids of the worker processes: the children of the server process."""
+        assert self.proc is not None
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout
+        kids = [int(p) for p in out.split()]
+        real = []
+        for pid in kids:
+            with contextlib.suppress(OSError):
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"resource_tracker" not in cmd:  # multiprocessing's helper, not a worker
+                    real.append(pid)
+        return real or [self.proc.pid]
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pgid = os.getpgid(self.proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def tokenward_server(name: str, env: dict[str, str], workers: int = WORKERS) -> Server:
+    port = free_port()
+    argv = [
+        str(VENV_BIN / "tokenward"),
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    full_env = {"TOKENWARD_ADMIN_TOKEN": ROOT_TOKEN, "TOKENWARD_LOG_LEVEL": "warning", **env}
+    return Server(name, argv, port, env=full_env, probe="/healthz")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wrk(
+    url: str,
+    script: str,
+    seconds: int,
+    *,
+    threads: int = 2,
+    connections: int = CONNECTIONS,
+    env: dict[str, str] | None = None,
+    background: bool = False,
+) -> Any:
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA / script),
+        url,
+    ]
+    COMMANDS.append(" ".join(argv))
+    full_env = {**os.environ, "BENCH_LUA_DIR": str(LUA), **(env or {})}
+    proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if background:
+        return proc
+    return wrk_result(proc)
+
+
+def wrk_result(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    out, err = proc.communicate(timeout=120)
+    for line in out.decode().splitlines():
+        if line.startswith("BENCHJSON "):
+            result: dict[str, Any] = json.loads(line[len("BENCHJSON ") :])
+            return result
+    raise RuntimeError(f"wrk gave no result: {out.decode()[-1000:]} {err.decode()[-1000:]}")
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+
+
+def fmt_http(r: dict[str, Any]) -> str:
+    extra = f", non-2xx {r['non2xx']}" if r["non2xx"] else ""
+    extra += f", socket errors {r['socket_errors']}" if r["socket_errors"] else ""
+    p50, p99 = r["p50_us"] / 1000, r["p99_us"] / 1000
+    return f"{r['rps']:,.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms{extra}"
+
+
+# --------------------------------------------------------------------------- stores
+
+
+@dataclass
+class Store:
+    """A seeded store that grows: 10k, then 100k, then 1M tokens in tenant ``default``."""
+
+    label: str
+    url: str
+    seeder: Callable[[int, int], Seeded]
+    count: int = 0
+    kept: list[tuple[int, str]] = field(default_factory=list)
+    seed_seconds: float = 0.0
+
+    def grow_to(self, total: int) -> None:
+        seeded = self.seeder(self.count + 1, total - self.count)
+        self.count = total
+        self.kept += seeded.kept
+        self.seed_seconds += seeded.seconds
+        log(f"{self.label}: {total:,} tokens (+{seeded.count:,} in {seeded.seconds:.1f} s)")
+
+
+def settings_for(url: str) -> Settings:
+    return Settings(
+        database_url=url,
+        data_dir=WORK / "data",
+        admin_token=ROOT_TOKEN,
+        secret_key=None,
+    )
+
+
+@contextlib.contextmanager
+def core_for(url: str) -> Iterator[Core]:
+    settings = settings_for(url)
+    engine = open_engine(settings)
+    try:
+        yield build_core(settings, engine)
+    finally:
+        engine.dispose()
+
+
+def migrate(url: str) -> None:
+    settings = settings_for(url)
+    engine = open_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"tokenward_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --------------------------------------------------------------------------- in process
+
+
+def inprocess_verify(core: Core, secrets_: list[str], label: str) -> tuple[float, float]:
+    """Medians (ns) of a cached hit and of a miss (a distinct existing secret, cache empty)."""
+    hits = secrets_[:1000]
+    misses = secrets_[1000:6000]
+    core.cache.clear()
+    for s in hits:
+        assert verification.verify(core, s).valid or True
+    hit_ns: list[int] = []
+    clock = time.perf_counter_ns
+    for _ in range(20):
+        for s in hits:
+            t0 = clock()
+            verification.verify(core, s)
+            hit_ns.append(clock() - t0)
+    miss_ns: list[int] = []
+    for s in misses:
+        t0 = clock()
+        found = verification.verify(core, s)
+        miss_ns.append(clock() - t0)
+        assert found.token is not None, found
+    core.last_use.take()
+    hit, miss = statistics.median(hit_ns), statistics.median(miss_ns)
+    R.add(
+        "in-process",
+        f"{label}: cached hit",
+        f"p50 {us(hit)}, p99 {us(pct(hit_ns, 0.99))} (n={len(hit_ns)})",
+    )
+    R.add(
+        "in-process",
+        f"{label}: miss",
+        f"p50 {us(miss)}, p99 {us(pct(miss_ns, 0.99))} (n={len(miss_ns)})",
+    )
+    return hit, miss
+
+
+def management_list(core: Core, label: str, iterations: int = 25) -> float:
+    """p50 (ms) of a filtered, sorted page of 50 through the service."""
+    root = Actor.root()
+    query = TokenQuery(types=(TokenType.USER,), sort=TokenSort.NAME, order=SortOrder.DESC)
+    samples = []
+    for i in range(iterations):
+        t0 = time.perf_counter()
+        page = token_service.search(
+            core, root, tenant="default", query=query, page=PageRequest(i % 5, 50)
+        )
+        samples.append((time.perf_counter() - t0) * 1000)
+        assert len(page.items) == 50
+    p50 = statistics.median(samples)
+    R.add(
+        "management",
+        f"list type=user sort=name desc, page of 50, {label}",
+        f"p50 {p50:.2f} ms, p99 {pct(samples, 0.99):.2f} ms (service call)",
+    )
+    return p50
+
+
+def inprocess_flood(core: Core, valid: list[str]) -> None:
+    """Does a flood of random well-formed secrets evict valid tokens from the cache?"""
+    core.cache.clear()
+    warm = valid[:20_000]
+    for s in warm:
+        verification.verify(core, s)
+    flood = fast_secrets(100_000)
+    t0 = time.perf_counter()
+    for s in flood:
+        assert not verification.verify(core, s).valid
+    flood_us = (time.perf_counter() - t0) / len(flood) * 1e6
+    still = sum(
+        isinstance(core.cache.get(secret_format.hash_secret(s)), CachedSecret) for s in warm
+    )
+    core.last_use.take()
+    R.add(
+        "flood",
+        "in-process: 20k valid cached, then 100k random secrets",
+        f"{still:,}/{len(warm):,} valid still cached; {flood_us:.1f} µs per invalid",
+        "no eviction",
+        still == len(warm),
+    )
+
+
+def cache_memory(core: Core, valid: list[str], n: int = 20_000) -> float:
+    """tracemalloc bytes per positive cache entry (token record, keys, index)."""
+    core.cache.clear()
+    core.last_use.take()
+    gc.collect()
+    sample = valid[:n]
+    hashes = [secret_format.hash_secret(s) for s in sample]
+    found = []
+    with core.uow() as uow:
+        for h in hashes:
+            got = uow.tokens.get_by_secret_hash(h)
+            assert got is not None
+            found.append((h, got))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for h, (token, retires_at) in found:
+        core.cache.put(h, token, retires_at, core.cache.begin())
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    # The token records themselves were allocated by the store read; the cache keeps them
+    # alive, so count them too: measure one batch of fresh records the same way.
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    with core.uow() as uow:
+        records = [uow.tokens.get_by_secret_hash(h) for h in hashes[:2000]]
+    gc.collect()
+    record_bytes = (tracemalloc.get_traced_memory()[0] - base) / len(records)
+    tracemalloc.stop()
+    del records
+    per_entry = (after - before) / len(found) + record_bytes
+    core.cache.clear()
+    R.add(
+        "memory",
+        "cache: bytes per positive entry (tracemalloc)",
+        f"{per_entry:,.0f} B (index {(after - before) / len(found):,.0f} B + record "
+        f"{record_bytes:,.0f} B); default size {DEFAULT_POSITIVE_SIZE:,} -> "
+        f"{per_entry * DEFAULT_POSITIVE_SIZE / 2**20:.0f} MiB when full",
+    )
+    return per_entry
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def write_lines(path: Path, lines: Sequence[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _generate(n: int) -> list[str]:
+    return [secret_format.generate() for _ in range(n)]
+
+
+def flood_secrets(n: int) -> list[str]:
+    """``n`` random well-formed secrets from ``tokenward.domain.secrets.generate``."""
+    with multiprocessing.Pool(2) as pool:
+        parts = pool.map(_generate, [n // 4] * 4)
+    return [s for part in parts for s in part]
+
+
+def http_verify(store: Store, hello_rps: dict[str, Any]) -> None:
+    """Verification over HTTP on the 1M-token SQLite store, then memory, creates, revocation."""
+    valid_file = write_lines(WORK / "valid.txt", [s for _, s in store.kept[:1000]])
+    many_file = write_lines(WORK / "many.txt", [s for _, s in store.kept])
+    log("generating flood secrets with secrets.generate()")
+    flood = flood_secrets(240_000)
+    flood_a = write_lines(WORK / "flood_a.txt", flood[:140_000])
+    flood_b = write_lines(WORK / "flood_b.txt", flood[140_000:])
+    server = tokenward_server("tokenward-sqlite", {"TOKENWARD_DATABASE_URL": store.url})
+    with server:
+        url = server.url
+        wrk(url, "verify.lua", 2, env={"BENCH_SECRETS": str(valid_file)})  # warm the caches
+        # The headline figure: one valid token in a static request, as wrk sends the hello.
+        one = median_run(
+            [
+                wrk(url, "verify_one.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
+                for _ in range(3)
+            ]
+        )
+        # 1,000 distinct valid tokens, a new request built in Lua each time: the baseline of
+        # the flood comparisons below, which send the same kind of requests.
+        valid = wrk(url, "verify.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
+        hello = hello_rps
+        rps_ratio = one["rps"] / hello["rps"]
+        p99_ratio = one["p99_us"] / hello["p99_us"]
+        R.add("http", "POST /v1/verify, one valid token (median of 3x5 s)", fmt_http(one))
+        R.add("http", "POST /v1/verify, 1k valid tokens rotating (5 s)", fmt_http(valid))
+        R.add(
+            "http",
+            "valid verify / raw ASGI hello throughput",
+            f"{rps_ratio:.2f}x",
+            ">= 0.5x",
+            rps_ratio >= 0.5,
+        )
+        R.add(
+            "http",
+            "valid verify p99 / hello p99",
+            f"{p99_ratio:.2f}x",
+            "<= 2x",
+            p99_ratio <= 2.0,
+        )
+        invalid = wrk(url, "verify.lua", 8, env={"BENCH_SECRETS": str(flood_a)})
+        R.add("http", "POST /v1/verify, flood of random secrets (8 s)", fmt_http(invalid))
+        i_ratio = invalid["rps"] / hello["rps"]
+        i_p99 = invalid["p99_us"] / hello["p99_us"]
+        R.add(
+            "http",
+            "invalid verify / hello throughput",
+            f"{i_ratio:.2f}x",
+            ">= 0.5x",
+            i_ratio >= 0.5,
+        )
+        R.add("http", "invalid verify p99 / hello p99", f"{i_p99:.2f}x", "<= 2x", i_p99 <= 2.0)
+        # Mixed: 16 connections of valid tokens while 16 connections flood, one wrk thread
+        # each (the same 32 connections and 2 load threads as the valid run alone). If a
+        # flood costs no more than valid traffic, the valid stream gets half the throughput
+        # of the valid run alone, at the same latency.
+        flood_proc = wrk(
+            url,
+            "verify.lua",
+            8,
+            threads=1,
+            connections=16,
+            env={"BENCH_SECRETS": str(flood_b)},
+            background=True,
+        )
+        mixed = wrk(
+            url, "verify.lua", 8, threads=1, connections=16, env={"BENCH_SECRETS": str(valid_file)}
+        )
+        flood_during = wrk_result(flood_proc)
+        share = 2 * mixed["rps"] / valid["rps"]
+        lat = mixed["p50_us"] / valid["p50_us"]
+        R.add("flood", "valid stream during a flood (16+16 conns)", fmt_http(mixed))
+        R.add("flood", "the flood stream meanwhile", fmt_http(flood_during))
+        R.add(
+            "flood",
+            "valid throughput during flood / half of valid alone",
+            f"{share:.2f}x",
+            ">= 0.8x (<= 20 % slower)",
+            share >= 0.8,
+        )
+        R.add(
+            "flood",
+            "valid p50 during flood / valid alone",
+            f"{lat:.2f}x",
+            "<= 1.2x",
+            lat <= 1.2,
+        )
+        after = wrk(url, "verify.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
+        back = after["rps"] / valid["rps"]
+        R.add(
+            "flood",
+            "valid throughput after the floods / before",
+            f"{back:.2f}x ({fmt_http(after)})",
+            ">= 0.8x (valid tokens not evicted)",
+            back >= 0.8,
+        )
+        drf_ratio_against(one)
+        # Memory: verify over 100k distinct valid tokens of the 1M store (fills each
+        # worker's cache to its default size), then read every worker's resident size.
+        mem = wrk(url, "verify.lua", 10, env={"BENCH_SECRETS": str(many_file)})
+        rss = {pid: rss_kb(pid) / 1024 for pid in server.workers()}
+        worst = max(rss.values())
+        R.add(
+            "memory",
+            f"verify over {len(store.kept):,} distinct tokens of 1M (10 s)",
+            fmt_http(mem),
+        )
+        R.add(
+            "memory",
+            "RSS per worker after it, 1M-token store, default cache",
+            ", ".join(f"{v:.0f} MB" for v in rss.values()),
+            "< 200 MB each",
+            worst < 200,
+        )
+        management_http(server)
+        creates(server, store)
+        revocation_sqlite(server)
+
+
+def drf_ratio_against(valid: dict[str, Any]) -> None:
+    if not (DRF_VENV / "bin" / "gunicorn").exists():
+        R.add("http", "DRF reference", "not measured: bench/.venv-drf missing", "", False)
+        return
+    db = WORK / "drf.sqlite3"
+    env = {**os.environ, "BENCH_DRF_DB": str(db)}
+    cmd = [str(DRF_VENV / "bin" / "python"), "setup_key.py", "300"]
+    COMMANDS.append("(cd bench/drf && ../.venv-drf/bin/python setup_key.py 300)")
+    out = subprocess.run(
+        cmd, cwd=BENCH / "drf", env=env, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    info = json.loads(out.strip().splitlines()[-1])
+    R.add(
+        "in-process",
+        "djangorestframework-api-key is_valid",
+        f"p50 {info['is_valid_us_p50']:.1f} µs, p99 {info['is_valid_us_p99']:.1f} µs",
+    )
+    port = free_port()
+    argv = [
+        str(DRF_VENV / "bin" / "gunicorn"),
+        "-w",
+        str(WORKERS),
+        "-b",
+        f"{HOST}:{port}",
+        "--log-level",
+        "warning",
+        "benchdrf.wsgi",
+    ]
+    with Server("drf", argv, port, env={"BENCH_DRF_DB": str(db)}, cwd=BENCH / "drf") as drf:
+        result = wrk(drf.url, "drf.lua", 8, env={"BENCH_DRF_KEY": info["key"]})
+    R.add("http", "DRF + HasAPIKey, gunicorn 2 workers (8 s)", fmt_http(result))
+    ratio = valid["rps"] / result["rps"] if result["rps"] else 0.0
+    R.add("http", "valid verify / DRF HasAPIKey throughput", f"{ratio:.1f}x", ">= 15x", ratio >= 15)
+
+
+def management_http(server: Server) -> None:
+    path = "/v1/tenants/default/tokens?type=user&sort=name&order=desc&limit=50"
+    samples = []
+    with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
+        for i in range(15):
+            t0 = time.perf_counter()
+            r = client.get(f"{path}&page={i % 5}")
+            samples.append((time.perf_counter() - t0) * 1000)
+            r.raise_for_status()
+    R.add(
+        "management",
+        "HTTP GET filtered+sorted page of 50, 1M",
+        f"p50 {statistics.median(samples):.2f} ms",
+        "(informative; target is on the service figure)",
+    )
+
+
+def creates(server: Server, store: Store) -> None:
+    """Create throughput over HTTP on SQLite (the 1M store), and durability of every 201."""
+    result = wrk(server.url, "create.lua", 5, env={"BENCH_ROOT": ROOT_TOKEN})
+    with core_for(store.url) as core, core.uow() as uow:
+        conn = uow.tokens._conn
+        made = conn.exec_driver_sql(
+            "SELECT count(*) FROM tokens WHERE name LIKE 'bench-%'"
+        ).scalar_one()
+        sync = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+    acknowledged = result["requests"] - result["non2xx"] - result["socket_errors"]
+    durable = sync >= 2 and journal == "wal" and made >= acknowledged
+    R.add(
+        "management",
+        "create over HTTP, SQLite 1M store, 32 conns (5 s)",
+        fmt_http(result).replace("req/s", "tokens/s"),
+        ">= 1,000 tokens/s",
+        result["rps"] >= 1000 and result["non2xx"] == 0,
+    )
+    R.add(
+        "management",
+        "every acknowledged create is durable",
+        f"{made:,} rows for >={acknowledged:,} acknowledged; journal={journal}, "
+        f"synchronous={'FULL' if sync == 2 else sync} (fsync per commit)",
+        "durable when acknowledged",
+        durable,
+    )
+
+
+# --------------------------------------------------------------------------- revocation
+
+
+def _issue(client: httpx.Client, i: int) -> tuple[int, str]:
+    r = client.post("/v1/tenants/default/tokens", json={"name": f"revoke-{i}"}, headers=AUTH)
+    r.raise_for_status()
+    body = r.json()
+    return int(body["id"]), str(body["secret"])
+
+
+def _valid(client: httpx.Client, secret: str) -> bool:
+    r = client.post("/v1/verify", json={"token": secret})
+    r.raise_for_status()
+    return bool(r.json()["valid"])
+
+
+def _revoke(client: httpx.Client, token_id: int, i: int) -> None:
+    if i % 2 == 0:
+        r = client.post(f"/v1/tenants/default/tokens/{token_id}/disable", headers=AUTH)
+    else:
+        r = client.delete(f"/v1/tenants/default/tokens/{token_id}", headers=AUTH)
+    r.raise_for_status()
+
+
+def report_propagation(label: str, samples: list[float], stale_left: int) -> None:
+    if not samples:
+        R.add("revocation", label, "no samples", "p99 <= 100 ms", False)
+        return
+    p99 = pct(samples, 0.99)
+    R.add(
+        "revocation",
+        label,
+        f"n={len(samples)}: p50 {statistics.median(samples):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {max(samples):.1f} ms"
+        + (f"; {stale_left} never refused in 2 s" if stale_left else ""),
+        "p99 <= 100 ms",
+        p99 <= 100 and stale_left == 0,
+    )
+
+
+def revocation_two_servers(url: str, samples_wanted: int = 100) -> None:
+    """Two tokenward processes on one PostgreSQL: revoke through A, poll verify on B."""
+    a = tokenward_server("tokenward-pg-a", {"TOKENWARD_DATABASE_URL": url}, workers=1)
+    b = tokenward_server("tokenward-pg-b", {"TOKENWARD_DATABASE_URL": url}, workers=1)
+    samples: list[float] = []
+    stale = 0
+    with (
+        a,
+        b,
+        httpx.Client(base_url=a.url, timeout=10) as ca,
+        httpx.Client(base_url=b.url, timeout=10) as cb,
+    ):
+        for i in range(samples_wanted):
+            if time_left() < 60:
+                break
+            token_id, secret = _issue(ca, i)
+            assert _valid(cb, secret)  # cached in B now
+            assert _valid(cb, secret)
+            _revoke(ca, token_id, i)
+            t0 = time.perf_counter()
+            refused = False
+            while time.perf_counter() - t0 < 2.0:
+                if not _valid(cb, secret):
+                    refused = True
+                    break
+            if refused:
+                samples.append((time.perf_counter() - t0) * 1000)
+            else:
+                stale += 1
+    report_propagation("PostgreSQL, two servers: revoke via A, refused by B", samples, stale)
+
+
+def revocation_sqlite(server: Server, samples_wanted: int = 100) -> None:
+    """One server with 2 workers on SQLite. A fresh connection per request, so requests land
+    on either worker; the token is warmed through several connections first. The time is
+    until the first refusal after which 10 further requests on fresh connections all refuse.
+    """
+    samples: list[float] = []
+    stale = 0
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=server.url, timeout=10, limits=fresh) as client:
+        for i in range(samples_wanted):
+            if time_left() < 45:
+                break
+            token_id, secret = _issue(client, i)
+            for _ in range(8):
+                _valid(client, secret)
+            _revoke(client, token_id, i)
+            t0 = time.perf_counter()
+            first_refusal: float | None = None
+            run = 0
+            while time.perf_counter() - t0 < 2.0 and run < 10:
+                if _valid(client, secret):
+                    first_refusal, run = None, 0
+                else:
+                    if first_refusal is None:
+                        first_refusal = time.perf_counter()
+                    run += 1
+            if first_refusal is not None and run >= 10:
+                samples.append((first_refusal - t0) * 1000)
+            else:
+                stale += 1
+    report_propagation("SQLite, one server with 2 workers (between workers)", samples, stale)
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def phase_sqlite() -> Store:
+    path = WORK / "store-sqlite.db"
+    url = f"sqlite+pysqlite:///{path}"
+    migrate(url)
+    store = Store("SQLite", url, lambda start, n: seed_sqlite(str(path), start, n))
+    figures: dict[int, tuple[float, float]] = {}
+    lists: dict[int, float] = {}
+    for total in (10_000, 100_000, 1_000_000):
+        store.grow_to(total)
+        with core_for(url) as core:
+            if total in (10_000, 1_000_000):
+                figures[total] = inprocess_verify(
+                    core, [s for _, s in store.kept[-6000:]], f"SQLite {total:,} tokens"
+                )
+            lists[total] = management_list(core, f"{total:,} tokens")
+    R.add(
+        "seed",
+        "SQLite: 1M tokens by bulk insert",
+        f"{store.seed_seconds:.1f} s in total",
+        "well under a minute",
+        store.seed_seconds < 60,
+    )
+    (h10, m10), (h1m, m1m) = figures[10_000], figures[1_000_000]
+    R.add("in-process", "SQLite cached hit at 1M", us(h1m), "<= 3 µs", h1m <= 3000)
+    R.add("in-process", "SQLite miss at 1M", us(m1m), "<= 25 µs", m1m <= 25_000)
+    R.add("in-process", "SQLite hit 1M / 10k", f"{h1m / h10:.2f}x", "<= 1.5x", h1m / h10 <= 1.5)
+    R.add("in-process", "SQLite miss 1M / 10k", f"{m1m / m10:.2f}x", "<= 1.5x", m1m / m10 <= 1.5)
+    R.add("management", "list p50 at 1M", f"{lists[1_000_000]:.2f} ms", "<= 20 ms",
+          lists[1_000_000] <= 20)  # fmt: skip
+    growth = lists[1_000_000] / lists[10_000]
+    R.add("management", "list p50 1M / 10k", f"{growth:.1f}x", "<= 2x", growth <= 2)
+    with core_for(url) as core:
+        valid = [s for _, s in store.kept]
+        inprocess_flood(core, valid)
+        cache_memory(core, valid)
+    return store
+
+
+def phase_postgres() -> None:
+    with postgres_database() as url:
+        migrate(url)
+        store = Store("PostgreSQL", url, lambda start, n: seed_postgres(url, start, n))
+        figures: dict[int, tuple[float, float]] = {}
+        for total in (10_000, 1_000_000):
+            store.grow_to(total)
+            with core_for(url) as core:
+                figures[total] = inprocess_verify(
+                    core, [s for _, s in store.kept[-6000:]], f"PostgreSQL {total:,} tokens"
+                )
+        (h10, m10), (h1m, m1m) = figures[10_000], figures[1_000_000]
+        R.add("in-process", "PostgreSQL miss at 1M", us(m1m), "reported")
+        R.add("in-process", "PostgreSQL hit 1M / 10k", f"{h1m / h10:.2f}x", "<= 1.5x",
+              h1m / h10 <= 1.5)  # fmt: skip
+        R.add("in-process", "PostgreSQL miss 1M / 10k", f"{m1m / m10:.2f}x", "<= 1.5x",
+              m1m / m10 <= 1.5)  # fmt: skip
+        revocation_two_servers(url)
+
+
+def phase_hello() -> dict[str, Any]:
+    port = free_port()
+    argv = [
+        str(VENV_BIN / "uvicorn"),
+        "--app-dir",
+        str(BENCH),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "hello_app:app",
+    ]
+    with Server("hello", argv, port) as hello:
+        runs = [wrk(hello.url, "hello.lua", 5) for _ in range(3)]
+    result = median_run(runs)
+    R.add("http", "raw ASGI hello, uvicorn 2 workers (median of 3x5 s)", fmt_http(result))
+    return result
+
+
+def sha256_figure() -> None:
+    s = secret_format.generate()
+    n = 200_000
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        secret_format.hash_secret(s)
+    R.add("in-process", "SHA-256 of a secret (hash_secret)", us((time.perf_counter_ns() - t0) / n))
+
+
+LOADAVG: list[str] = []
+
+
+def loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "unknown"
+
+
+def machine() -> list[str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "unknown"
+    with contextlib.suppress(OSError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 2**20:.1f} GiB"
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
+        0
+    ]
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} cores (nproc)",
+        f"- memory: {mem}",
+        f"- OS: {platform.platform()}",
+        f"- Python {platform.python_version()}; {wrk_version.strip()}",
+        "- load generator (wrk) and servers share the cores; all traffic to 127.0.0.1",
+        f"- load average (1/5/15 min) at start: {LOADAVG[0] if LOADAVG else '?'}; at end: "
+        f"{loadavg()} (other work on the machine skews absolute figures, less so ratios)",
+    ]
+
+
+def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> None:
+    lines = [
+        "# tokenward benchmark results",
+        "",
+        f"Date: {started.strftime('%Y-%m-%d %H:%M UTC')}; `make bench` took {seconds:.0f} s.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        "",
+        "## Results",
+        "",
+        "Each ratio is measured within this one run. PASS/FAIL compare with the targets of",
+        "issue 4; a FAIL is a finding, not an error of the benchmark.",
+        "",
+        R.table(),
+        "",
+    ]
+    if failed:
+        lines += ["## Phases that did not complete", "", *[f"- {f}" for f in failed], ""]
+    lines += [
+        "## Method",
+        "",
+        "- Stores are seeded straight into `tokens`/`token_secrets` (bulk insert on SQLite,",
+        "  COPY on PostgreSQL) and grown 10k → 100k → 1M within the run; in-process figures",
+        "  call `tokenward.service.verification.verify` on a `Core` from `build_core`:",
+        "  hit = 20 rounds over 1,000 cached secrets; miss = 5,000 distinct existing secrets",
+        "  on a cleared cache (each is a store read).",
+        "- HTTP: `tokenward serve --workers 2` (uvicorn, access log off) and the raw ASGI",
+        "  hello under uvicorn with the same worker count and flags; DRF under gunicorn with",
+        "  2 sync workers and persistent DB connections. wrk -t2 -c32 unless noted.",
+        "- Flood: random well-formed secrets from `tokenward.domain.secrets.generate()`, a",
+        "  different one per request. Mixed run: 16 connections of valid tokens and 16 of",
+        "  flood at once (one wrk thread each).",
+        "- Revocation: time from the disable/delete being acknowledged to the first refusal",
+        "  (alternately disable and delete). Between SQLite workers: fresh connections, the",
+        "  token warmed through 8 connections, the time to the first refusal that 10 more",
+        "  fresh-connection requests confirm.",
+        "",
+        "## Commands",
+        "",
+        "```",
+        "make bench   # = make install; apt-get install wrk if missing; bench/drf_venv.sh;",
+        "             #   .venv/bin/python bench/run.py",
+        *dict.fromkeys(c.replace(str(ROOT_DIR) + "/", "") for c in COMMANDS),
+        "```",
+        "",
+    ]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines))
+
+
+def main() -> int:
+    started = dt.datetime.now(dt.UTC)
+    LOADAVG.append(loadavg())
+    t0 = time.monotonic()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    failed: list[str] = []
+    store: Store | None = None
+    try:
+        sha256_figure()
+        log("phase: SQLite store 10k -> 100k -> 1M, in-process figures")
+        try:
+            store = phase_sqlite()
+        except Exception as exc:  # the table is the result: note it and go on
+            failed.append(f"SQLite in-process: {exc!r}")
+            log(f"FAILED: {exc!r}")
+        log("phase: PostgreSQL in-process and revocation between two servers")
+        try:
+            phase_postgres()
+        except Exception as exc:
+            failed.append(f"PostgreSQL: {exc!r}")
+            log(f"FAILED: {exc!r}")
+        log("phase: HTTP")
+        try:
+            hello = phase_hello()
+            if store is not None:
+                http_verify(store, hello)
+        except Exception as exc:
+            failed.append(f"HTTP: {exc!r}")
+            log(f"FAILED: {exc!r}")
+    finally:
+        seconds = time.monotonic() - t0
+        write_results(started, seconds, failed)
+        shutil.rmtree(WORK, ignore_errors=True)
+    print()
+    print(R.table())
+    print(f"\nbench: {seconds:.0f} s; wrote {BENCH / 'RESULTS.md'}")
+    for f in failed:
+        print(f"bench: phase did not complete: {f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
