@@ -30,10 +30,12 @@ from tokenward.domain import secrets as secret_format
 from tokenward.keys import load_key_material
 from tokenward.log_config import configure_logging
 from tokenward.service.core import Core
+from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import Sealer
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
 from tokenward.store.engine import ensure_sqlite_dir, make_engine
+from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
 
@@ -47,12 +49,14 @@ def build_core(settings: Settings, engine: Engine) -> Core:
     """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
     return Core(
         uow=SqlUnitOfWorkFactory(engine),
+        lookup=SqlSecretLookup(engine),
         sealer=Sealer(load_key_material(settings.secret_key, settings.data_dir)),
         admin_token_hash=(
             secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
         ),
         verify_requires_auth=settings.verify_requires_auth,
         metrics_public=settings.metrics_public,
+        auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
     )
 
 

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from tokenward.domain import clock
 from tokenward.service.cache import VerificationCache
-from tokenward.service.ports import UnitOfWork, UnitOfWorkFactory
+from tokenward.service.ports import SecretLookup, UnitOfWork, UnitOfWorkFactory
+from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import Sealer
 
 
@@ -37,6 +38,8 @@ class LastUseBuffer:
 class Core:
     uow: UnitOfWorkFactory
     sealer: Sealer
+    #: The hot path's store read; see ``store/lookup.py``.
+    lookup: SecretLookup
     #: SHA-256 of ``TOKENWARD_ADMIN_TOKEN`` when the operator set it; else the stored one rules.
     admin_token_hash: str | None = None
     verify_requires_auth: bool = False
@@ -45,6 +48,8 @@ class Core:
     clock: Callable[[], datetime] = clock.utcnow
     last_use: LastUseBuffer = field(default_factory=LastUseBuffer)
     cache: VerificationCache = field(default_factory=VerificationCache)
+    #: Failed authentications per client address (``TOKENWARD_AUTH_FAILURE_LIMIT``).
+    auth_failures: AuthFailureLimiter = field(default_factory=AuthFailureLimiter)
     #: The last entry of the change log that this process's cache has applied.
     change_seq: int = 0
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -58,6 +58,14 @@ class TokenRepository(Protocol):
         ...
 
 
+class SecretLookup(Protocol):
+    """The verification path's read, outside any unit of work: a single indexed lookup."""
+
+    def find(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
+        """The token a secret belongs to, and when that secret retires (None: current)."""
+        ...
+
+
 class TenantRepository(Protocol):
     def add(self, tenant: Tenant) -> None: ...
 

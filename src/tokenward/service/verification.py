@@ -88,8 +88,7 @@ def _verify(
     metrics.STATS.cache_miss()
     secret_hash = secret_format.hash_secret(secret)
     generation = core.cache.begin()
-    with core.uow() as uow:
-        found = uow.tokens.get_by_secret_hash(secret_hash)
+    found = core.lookup.find(secret_hash)
     if found is None:
         core.cache.put_missing(secret_hash, generation)
         return _NOT_FOUND
