@@ -56,6 +56,13 @@ def configure_logging(level: str, style: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # tokenward logs each request itself, by route template (api/observability.py). uvicorn's
+    # access log would write the raw path and query string, where a client may have pasted a
+    # secret; uvicorn writes it only while the logger has handlers, so it gets none, and does
+    # not propagate to the root's (tests/security/test_secret_hygiene.py).
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False

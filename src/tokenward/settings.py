@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     #: When true, ``GET /metrics`` needs no credential; otherwise it needs root's.
     metrics_public: bool = False
     max_body_bytes: int = 64 * 1024
+    #: Failed authentications a client address may make in a minute before it is refused
+    #: (429) until the minute has passed; 0 turns the limit off. Not applied to verification.
+    auth_failure_limit: int = Field(default=30, ge=0)
     last_use_flush_seconds: float = 1.0
     #: How often each process reads the change log to drop changed tokens from its cache.
     cache_sync_seconds: float = 0.05

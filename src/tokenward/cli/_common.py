@@ -25,6 +25,7 @@ from tokenward.domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -47,6 +48,7 @@ EXIT_CODE_OF: dict[type[TokenwardError], int] = {
     NotFound: EXIT_REFUSED,
     Conflict: EXIT_REFUSED,
     Unavailable: EXIT_UNAVAILABLE,
+    RateLimited: EXIT_REFUSED,
 }
 
 

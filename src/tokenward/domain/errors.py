@@ -6,6 +6,7 @@
     ├── Forbidden              the caller is known but may not do this
     ├── NotFound               no such thing, or one the caller may not see
     ├── Conflict               the request clashes with the current state
+    ├── RateLimited            too many failed authentications from the caller's address
     └── Unavailable            the store cannot be reached; retrying later may work
 
 Each face owns one table from these classes to its own status and body.
@@ -44,6 +45,16 @@ class Conflict(TokenwardError):
     code = "CONFLICT"
 
 
+class RateLimited(TokenwardError):
+    """``retry_after``: whole seconds until the caller's address may try again."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_after: int = 60, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 class Unavailable(TokenwardError):
     code = "UNAVAILABLE"
 
@@ -54,5 +65,6 @@ ERROR_CLASSES: tuple[type[TokenwardError], ...] = (
     Forbidden,
     NotFound,
     Conflict,
+    RateLimited,
     Unavailable,
 )

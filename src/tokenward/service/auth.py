@@ -7,15 +7,37 @@ import hmac
 from tokenward.domain import policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
-from tokenward.domain.errors import Unauthenticated
+from tokenward.domain.errors import RateLimited, Unauthenticated
 from tokenward.service.core import Core
 
 
-def authenticate(core: Core, credential: str | None, *, client: str | None = None) -> Actor:
+def authenticate(
+    core: Core, credential: str | None, *, client: str | None = None, limited: bool = True
+) -> Actor:
     """The bootstrap credential, or a valid token whose audience includes ``tokenward``.
 
     Every failure reads the same, so the answer tells nothing about which tokens exist.
+    Failures are counted per client address (``core.auth_failures``); an address over the
+    limit is refused with ``RateLimited`` before its credential is looked at, a valid one
+    too, until its minute has passed. ``limited=False`` is for verification, which relays
+    many clients' tokens from one address and is never limited by address.
     """
+    if limited:
+        wait = core.auth_failures.retry_after(client)
+        if wait is not None:
+            raise RateLimited(
+                "too many failed authentications from this address; try again later",
+                retry_after=wait,
+            )
+    try:
+        return _authenticate(core, credential, client)
+    except Unauthenticated:
+        if limited:
+            core.auth_failures.failed(client)
+        raise
+
+
+def _authenticate(core: Core, credential: str | None, client: str | None) -> Actor:
     if not credential:
         raise Unauthenticated("a bearer credential is required")
     presented = secret_format.hash_secret(credential)

@@ -20,10 +20,12 @@ EXPECTED = {
     "Forbidden": (403, 403, "PERMISSION_DENIED"),
     "NotFound": (404, 404, "NOT_FOUND"),
     "Conflict": (409, 409, "CONFLICT"),
+    "RateLimited": (429, 429, "TOO_MANY_REQUESTS"),
     "Unavailable": (503, 503, "SERVICE_UNAVAILABLE"),
 }
 HTTP = {**HTTP_TEXT, 404: "404 NOT_FOUND", 409: "409 CONFLICT", 500: "500 INTERNAL_SERVER_ERROR"}
 HTTP[503] = "503 SERVICE_UNAVAILABLE"
+HTTP[429] = "429 TOO_MANY_REQUESTS"
 
 
 def request() -> Request:

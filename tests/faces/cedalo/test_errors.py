@@ -250,6 +250,7 @@ def test_every_domain_error_class_has_a_product_code() -> None:
         "Forbidden": (403, "NOT_ALLOWED"),
         "NotFound": (404, "NOT_FOUND"),
         "Conflict": (409, "CONFLICT"),
+        "RateLimited": (429, "TOO_MANY_REQUESTS"),
         "Unavailable": (503, "UNAVAILABLE"),
     }
     assert {cls.__name__ for cls in ERROR_CLASSES} == set(expected)

@@ -164,6 +164,7 @@ def test_every_domain_error_class_has_a_status() -> None:
         "Forbidden": 403,
         "NotFound": 404,
         "Conflict": 409,
+        "RateLimited": 429,
         "Unavailable": 503,
     }
     assert {cls.__name__ for cls in ERROR_CLASSES} == set(expected)

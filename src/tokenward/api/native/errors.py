@@ -16,6 +16,7 @@ from tokenward.domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -30,6 +31,7 @@ STATUS_OF: dict[type[TokenwardError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -41,6 +43,7 @@ _HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
 }
 
 
@@ -55,11 +58,18 @@ def error_response(
     )
 
 
+def retry_after(error: RateLimited) -> dict[str, str]:
+    """RFC 9110 ``Retry-After`` in seconds, which every face sends with its 429."""
+    return {"Retry-After": str(error.retry_after)}
+
+
 def translate(request: Request, exc: Exception) -> Response:
     """Every error a native route can raise, as the native error body."""
     if isinstance(exc, TokenwardError):
         status = next(STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF)
         headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = retry_after(exc)
         return error_response(request, status, exc.code, exc.message, headers)
     if isinstance(exc, RequestValidationError):
         if is_bad_json(exc.errors()):

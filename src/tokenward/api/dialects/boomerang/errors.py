@@ -25,6 +25,7 @@ from tokenward.domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -41,6 +42,7 @@ HTTP_NAMES = {
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_SERVER_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
@@ -69,6 +71,7 @@ NOT_FOUND = Kind(404, "NOT_FOUND", 404)
 METHOD_NOT_ALLOWED = Kind(405, "METHOD_NOT_ALLOWED", 405)
 CONFLICT = Kind(409, "CONFLICT", 409)
 PAYLOAD_TOO_LARGE = Kind(413, "PAYLOAD_TOO_LARGE", 413)
+TOO_MANY_REQUESTS = Kind(429, "TOO_MANY_REQUESTS", 429)
 INTERNAL = Kind(500, "INTERNAL_SERVER_ERROR", 500)
 UNAVAILABLE = Kind(503, "SERVICE_UNAVAILABLE", 503)
 
@@ -78,6 +81,7 @@ KIND_OF: dict[type[TokenwardError], Kind] = {
     Forbidden: PERMISSION_DENIED,
     NotFound: NOT_FOUND,
     Conflict: CONFLICT,
+    RateLimited: TOO_MANY_REQUESTS,
     Unavailable: UNAVAILABLE,
 }
 
@@ -140,6 +144,8 @@ def _domain_text(error: TokenwardError) -> str:
 def translate(request: Request, exc: Exception) -> Response:
     if isinstance(exc, BoomerangError):
         return error_response(exc.kind, exc.message)
+    if isinstance(exc, RateLimited):
+        return error_response(TOO_MANY_REQUESTS, exc.message, {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, TokenwardError):
         return error_response(kind_of(exc), _domain_text(exc))
     if isinstance(exc, RequestValidationError):

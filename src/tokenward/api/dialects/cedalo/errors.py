@@ -24,6 +24,7 @@ from tokenward.domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -40,6 +41,7 @@ CODE_OF_STATUS: dict[int, str] = {
     404: "NOT_FOUND",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_ERROR",
     503: "UNAVAILABLE",
 }
@@ -50,6 +52,7 @@ STATUS_OF: dict[type[TokenwardError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -101,6 +104,8 @@ def _domain_message(error: TokenwardError) -> str:
 def _domain_error(request: Request, error: TokenwardError) -> JSONResponse:
     status = status_of(error)
     headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
     return error_response(
         request, status, _domain_message(error), {"reason": error.code}, headers=headers
     )

@@ -23,6 +23,7 @@ from tokenward.domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -39,6 +40,7 @@ STATUS_OF: dict[type[TokenwardError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -93,6 +95,8 @@ def _domain_message(error: TokenwardError) -> str:
 def _domain_error(request: Request, error: TokenwardError) -> JSONResponse:
     status = status_of(error)
     headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
     return error_response(request, status, _domain_message(error), headers)
 
 

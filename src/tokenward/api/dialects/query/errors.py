@@ -19,6 +19,7 @@ from tokenward.domain.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    RateLimited,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -33,6 +34,7 @@ STATUS_OF: dict[type[TokenwardError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RateLimited: 429,
     Unavailable: 503,
 }
 
@@ -85,6 +87,8 @@ def translate(request: Request, exc: Exception) -> Response:
         if status == 401:
             # The product's 401 is empty; the header is what RFC 6750 asks of a bearer realm.
             return text_response(401, "", {"WWW-Authenticate": 'Bearer realm="tokenward"'})
+        if isinstance(exc, RateLimited):
+            return text_response(429, exc.message, {"Retry-After": str(exc.retry_after)})
         return text_response(status, _domain_text(exc))
     if isinstance(exc, RequestValidationError):
         return text_response(400, _validation_text(list(exc.errors())))
