@@ -24,6 +24,18 @@ def check_text(field: str, value: str, limit: int, *, required: bool = False) ->
         raise Invalid(f"{field} is longer than {limit} characters")
     if "\x00" in value:
         raise Invalid(f"{field} must not contain NUL characters")
+    if not is_encodable(value):
+        raise Invalid(f"{field} must not contain unpaired surrogate characters")
+
+
+def is_encodable(value: str) -> bool:
+    """False for a string that UTF-8 cannot encode (a lone surrogate such as JSON's
+    ``"\\ud800"``): no database column can store it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_list(field: str, values: Iterable[str]) -> None:
@@ -43,5 +55,7 @@ def check_metadata(metadata: Mapping[str, Any]) -> None:
         raise Invalid("metadata must be a JSON object") from exc
     if "\\u0000" in text:
         raise Invalid("metadata must not contain NUL characters")
+    if not is_encodable(text):
+        raise Invalid("metadata must not contain unpaired surrogate characters")
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         raise Invalid(f"metadata is larger than {MAX_METADATA_BYTES} bytes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
@@ -13,6 +13,7 @@ from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
     AuditPublic,
+    ErrorBody,
     RotateRequest,
     SecretReveal,
     TenantCreate,
@@ -44,11 +45,20 @@ from tokenward.service.core import Core
 
 router = APIRouter(route_class=face_route(translate))
 
+#: Ids are positive 64-bit integers, the store's range; a larger number would overflow the
+#: database driver, so it is refused with 422 like any other malformed parameter.
+MAX_ID = 2**63 - 1
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Bad input"},
-    401: {"description": "Missing or invalid credential"},
-    403: {"description": "The caller may not do this"},
-    404: {"description": "Not found (or not visible to the caller)"},
+    400: {"model": ErrorBody, "description": "Bad input"},
+    401: {"model": ErrorBody, "description": "Missing or invalid credential"},
+    403: {"model": ErrorBody, "description": "The caller may not do this"},
+    404: {"model": ErrorBody, "description": "Not found (or not visible to the caller)"},
+    409: {"model": ErrorBody, "description": "Conflicts with the current state"},
+    413: {"model": ErrorBody, "description": "Body larger than TOKENWARD_MAX_BODY_BYTES"},
+    422: {"model": ErrorBody, "description": "Wrong types, unknown fields, bad parameters"},
+    503: {"model": ErrorBody, "description": "The database cannot be reached"},
 }
 
 
@@ -150,13 +160,13 @@ def list_tokens(
 
 
 @router.get("/v1/tenants/{tenant}/tokens/{token_id}", tags=["tokens"], responses=_ERRORS)
-def get_token(tenant: str, token_id: int, core: CoreDep, actor: ActorDep) -> TokenPublic:
+def get_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> TokenPublic:
     return TokenPublic.of(tokens.get(core, actor, tenant=tenant, token_id=token_id), core.clock())
 
 
 @router.patch("/v1/tenants/{tenant}/tokens/{token_id}", tags=["tokens"], responses=_ERRORS)
 def update_token(
-    tenant: str, token_id: int, body: TokenUpdate, core: CoreDep, actor: ActorDep
+    tenant: str, token_id: TokenId, body: TokenUpdate, core: CoreDep, actor: ActorDep
 ) -> TokenPublic:
     given = {name: getattr(body, name) for name in body.model_fields_set}
     for key in ("scopes", "audience", "resources"):
@@ -171,19 +181,19 @@ def update_token(
 @router.delete(
     "/v1/tenants/{tenant}/tokens/{token_id}", status_code=204, tags=["tokens"], responses=_ERRORS
 )
-def delete_token(tenant: str, token_id: int, core: CoreDep, actor: ActorDep) -> Response:
+def delete_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> Response:
     tokens.delete(core, actor, tenant=tenant, token_id=token_id)
     return Response(status_code=204)
 
 
 @router.post("/v1/tenants/{tenant}/tokens/{token_id}/enable", tags=["tokens"], responses=_ERRORS)
-def enable_token(tenant: str, token_id: int, core: CoreDep, actor: ActorDep) -> TokenPublic:
+def enable_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> TokenPublic:
     token = tokens.enable(core, actor, tenant=tenant, token_id=token_id)
     return TokenPublic.of(token, core.clock())
 
 
 @router.post("/v1/tenants/{tenant}/tokens/{token_id}/disable", tags=["tokens"], responses=_ERRORS)
-def disable_token(tenant: str, token_id: int, core: CoreDep, actor: ActorDep) -> TokenPublic:
+def disable_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> TokenPublic:
     token = tokens.disable(core, actor, tenant=tenant, token_id=token_id)
     return TokenPublic.of(token, core.clock())
 
@@ -191,7 +201,7 @@ def disable_token(tenant: str, token_id: int, core: CoreDep, actor: ActorDep) ->
 @router.post("/v1/tenants/{tenant}/tokens/{token_id}/rotate", tags=["tokens"], responses=_ERRORS)
 def rotate_token(
     tenant: str,
-    token_id: int,
+    token_id: TokenId,
     core: CoreDep,
     actor: ActorDep,
     body: RotateRequest | None = None,
@@ -202,7 +212,7 @@ def rotate_token(
 
 
 @router.get("/v1/tenants/{tenant}/tokens/{token_id}/secret", tags=["tokens"], responses=_ERRORS)
-def reveal_secret(tenant: str, token_id: int, core: CoreDep, actor: ActorDep) -> SecretReveal:
+def reveal_secret(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> SecretReveal:
     secret = tokens.reveal(core, actor, tenant=tenant, token_id=token_id)
     return SecretReveal(id=token_id, secret=secret)
 
@@ -231,7 +241,7 @@ def list_audit(
     tenant: str | None = None,
     actor_name: Annotated[str | None, Query(alias="actor")] = None,
     action: str | None = None,
-    token_id: int | None = None,
+    token_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     page: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

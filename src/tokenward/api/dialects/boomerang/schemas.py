@@ -84,7 +84,7 @@ def parse_create(raw: bytes) -> TokenSpec:
     then required fields (1010), then each permission (1012)."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise BoomerangError(TOKEN_INVALID_REQ, "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BoomerangError(TOKEN_INVALID_REQ, "the request body must be a JSON object")

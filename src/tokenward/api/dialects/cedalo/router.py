@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
 from tokenward.api.dependencies import ActorDep, CoreDep
-from tokenward.api.dialects.cedalo.errors import translate
+from tokenward.api.dialects.cedalo.errors import error_response, translate
 from tokenward.api.dialects.cedalo.schemas import (
     CedaloError,
     CedaloToken,
@@ -83,3 +83,19 @@ def delete_token(project_id: ProjectId, token_id: TokenId, core: CoreDep, actor:
     except NotFound:
         return False
     return True
+
+
+# Other methods on the face's paths answer 405 in the face's error format (without these
+# routes the application's default, the native format, would answer).
+@router.api_route(BASE, methods=["PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False)
+def tokens_other_method(request: Request) -> Response:
+    return error_response(request, 405, "method not allowed", headers={"Allow": "GET, POST"})
+
+
+@router.api_route(
+    f"{BASE}/{{tokenId}}",
+    methods=["GET", "POST", "PUT", "PATCH", "OPTIONS"],
+    include_in_schema=False,
+)
+def token_other_method(request: Request) -> Response:
+    return error_response(request, 405, "method not allowed", headers={"Allow": "DELETE"})
