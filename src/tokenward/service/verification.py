@@ -42,7 +42,7 @@ def verify(
     return result
 
 
-def verify_cached(
+def verify_without_blocking(
     core: Core,
     secret: str,
     *,
@@ -50,14 +50,18 @@ def verify_cached(
     scopes: Iterable[str] = (),
     resource: str | None = None,
 ) -> Verification | None:
-    """The answer when it needs no I/O (malformed, or cached); None when only ``verify`` can
-    give it. Safe to call on the event loop."""
+    """The answer when it can be had without blocking: from the cache, or from a store whose
+    lookup never waits (SQLite's WAL readers take no lock); None when only ``verify``, in a
+    thread, can give it. Safe to call on the event loop."""
     if core.verify_requires_auth:
         return None
     started = time.perf_counter()
     result = _from_cache(core, secret, audience, scopes, resource)
-    if result is not None:
-        _observe(result, started)
+    if result is None:
+        if not core.lookup.inline:
+            return None
+        result = _from_store(core, secret, audience, scopes, resource)
+    _observe(result, started)
     return result
 
 
@@ -85,6 +89,16 @@ def _verify(
     result = _from_cache(core, secret, audience, scopes, resource)
     if result is not None:
         return result
+    return _from_store(core, secret, audience, scopes, resource)
+
+
+def _from_store(
+    core: Core,
+    secret: str,
+    audience: str | None,
+    scopes: Iterable[str],
+    resource: str | None,
+) -> Verification:
     metrics.STATS.cache_miss()
     secret_hash = secret_format.hash_secret(secret)
     generation = core.cache.begin()

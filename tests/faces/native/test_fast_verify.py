@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import issue
+from tests.helpers import ROOT_HEADERS, issue
 from tokenward.api.native.fast_verify import token_document
 from tokenward.api.native.schemas import TokenPublic, VerifyResponse
 from tokenward.domain.roles import Role
@@ -65,3 +65,17 @@ def test_other_methods_and_paths_reach_the_app(client: TestClient) -> None:
     assert client.post("/v1/verify", json=["not", "an", "object"]).status_code == 422
     extra = client.post("/v1/verify", json={"token": "x", "tokne": 1})
     assert extra.status_code == 422 and "tokne" in extra.json()["error"]["message"]
+
+
+def test_answers_follow_changes_made_within_one_millisecond(client: TestClient) -> None:
+    """Documents are kept per token snapshot: a change at once gives a new document."""
+    token = issue(client, name="flip")
+    base = f"/v1/tenants/default/tokens/{token['id']}"
+    for _ in range(5):
+        client.post("/v1/verify", json={"token": token["secret"]})
+        client.post(f"{base}/disable", headers=ROOT_HEADERS)
+        off = client.post("/v1/verify", json={"token": token["secret"]}).json()
+        assert off["code"] == "DISABLED" and off["token"]["active"] is False
+        client.post(f"{base}/enable", headers=ROOT_HEADERS)
+        on = client.post("/v1/verify", json={"token": token["secret"]}).json()
+        assert on["code"] == "VALID" and on["token"]["active"] is True

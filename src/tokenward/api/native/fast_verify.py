@@ -6,8 +6,10 @@ every other request to the app. The answers are the native API's, byte for byte 
 (``tests/faces/native/test_fast_verify.py`` compares them with the schema's); the route stays
 declared in the FastAPI app for the OpenAPI document.
 
-Cached verdicts are computed on the event loop (no I/O); anything that needs the store runs
-in the thread pool.
+Verdicts that need no waiting are computed on the event loop: cached ones, and on SQLite the
+store read too (about 40 µs, and a WAL reader never waits for a writer), which is cheaper
+than a hand-off to the thread pool. PostgreSQL reads, which wait on the network, run in the
+thread pool.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class VerifyFastPath:
             "scopes": asked.get("scopes") or (),
             "resource": asked.get("resource"),
         }
-        result = verification.verify_cached(core, asked["token"], **criteria)
+        result = verification.verify_without_blocking(core, asked["token"], **criteria)
         if result is None:
             try:
                 result = await run_in_threadpool(
@@ -85,12 +87,34 @@ class VerifyFastPath:
                 return _error(503, exc.code, exc.message, request_id)
             except TokenwardError as exc:
                 return _error(400, exc.code, exc.message, request_id)
-        return 200, orjson.dumps(verdict_document(result, core.clock())), []
+        return 200, _verdict_bytes(result, core.clock()), []
 
 
-def verdict_document(result: Verification, now: datetime) -> dict[str, Any]:
-    token = None if result.token is None else token_document(result.token, now)
-    return {"valid": result.valid, "code": result.code.value, "token": token}
+def _verdict_bytes(result: Verification, now: datetime) -> bytes:
+    head = b'{"valid":' + (b"true" if result.valid else b"false")
+    head += b',"code":"' + result.code.value.encode() + b'","token":'
+    token = b"null" if result.token is None else _token_bytes(result.token, now)
+    return head + token + b"}"
+
+
+#: Serialised documents of the token snapshots the verification cache hands out. A snapshot
+#: is immutable, and a change to its token makes a new one, so a document is built once per
+#: snapshot rather than on every verification (about 10 µs). Keyed by the snapshot's
+#: identity; the entry holds the snapshot, so the identity cannot be reused meanwhile.
+_DOCUMENTS: dict[tuple[int, bool], tuple[Token, bytes]] = {}
+_MAX_DOCUMENTS = 10_000
+
+
+def _token_bytes(token: Token, now: datetime) -> bytes:
+    key = (id(token), token.is_expired(now))
+    entry = _DOCUMENTS.get(key)
+    if entry is not None and entry[0] is token:
+        return entry[1]
+    if len(_DOCUMENTS) >= _MAX_DOCUMENTS:
+        _DOCUMENTS.clear()
+    document = orjson.dumps(token_document(token, now))
+    _DOCUMENTS[key] = (token, document)
+    return document
 
 
 def token_document(token: Token, now: datetime) -> dict[str, Any]:
