@@ -15,6 +15,16 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from tokenward.api.middleware import BodyTooLarge
+from tokenward.domain.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    TokenwardError,
+    Unauthenticated,
+    Unavailable,
+)
 
 Translate = Callable[[Request, Exception], Response]
 
@@ -52,3 +62,31 @@ def validation_messages(errors: Any) -> list[str]:
 
 def is_bad_json(errors: Any) -> bool:
     return any(e.get("type") == "json_invalid" for e in errors)
+
+
+#: One HTTP status per domain error class, the same on every face; each face writes its own
+#: body around it (tests/faces/test_error_tables.py walks every class through every face).
+HTTP_STATUS: dict[type[TokenwardError], int] = {
+    Invalid: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RateLimited: 429,
+    Unavailable: 503,
+}
+BEARER_CHALLENGE = 'Bearer realm="tokenward"'
+
+
+def http_status(error: TokenwardError) -> int:
+    return next(HTTP_STATUS[cls] for cls in type(error).__mro__ if cls in HTTP_STATUS)
+
+
+def error_headers(error: TokenwardError) -> dict[str, str] | None:
+    """What every face sends with such an error: the Bearer challenge with a 401, and with a
+    429 when to come back (RFC 9110 ``Retry-After``, in seconds)."""
+    if isinstance(error, Unauthenticated):
+        return {"WWW-Authenticate": BEARER_CHALLENGE}
+    if isinstance(error, RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    return None

@@ -10,30 +10,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.api.routing import is_bad_json, request_id, validation_messages
+from tokenward.api.routing import (
+    error_headers,
+    http_status,
+    is_bad_json,
+    request_id,
+    validation_messages,
+)
 from tokenward.domain.errors import (
-    Conflict,
-    Forbidden,
-    Invalid,
-    NotFound,
-    RateLimited,
     TokenwardError,
-    Unauthenticated,
-    Unavailable,
 )
 from tokenward.service.sealing import SealError
 
 log = logging.getLogger("tokenward.api")
-
-STATUS_OF: dict[type[TokenwardError], int] = {
-    Invalid: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    Unavailable: 503,
-}
 
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -58,19 +47,10 @@ def error_response(
     )
 
 
-def retry_after(error: RateLimited) -> dict[str, str]:
-    """RFC 9110 ``Retry-After`` in seconds, which every face sends with its 429."""
-    return {"Retry-After": str(error.retry_after)}
-
-
 def translate(request: Request, exc: Exception) -> Response:
     """Every error a native route can raise, as the native error body."""
     if isinstance(exc, TokenwardError):
-        status = next(STATUS_OF[c] for c in type(exc).__mro__ if c in STATUS_OF)
-        headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
-        if isinstance(exc, RateLimited):
-            headers = retry_after(exc)
-        return error_response(request, status, exc.code, exc.message, headers)
+        return error_response(request, http_status(exc), exc.code, exc.message, error_headers(exc))
     if isinstance(exc, RequestValidationError):
         if is_bad_json(exc.errors()):
             return error_response(

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokenward.api.middleware import read_body
+from tokenward.api.routing import BEARER_CHALLENGE
 from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import Verification
@@ -82,7 +83,7 @@ class VerifyFastPath:
                 )
             except Unauthenticated as exc:
                 status, body, _ = _error(401, exc.code, exc.message, request_id)
-                return status, body, [(b"www-authenticate", b'Bearer realm="tokenward"')]
+                return status, body, [(b"www-authenticate", BEARER_CHALLENGE.encode())]
             except Unavailable as exc:
                 return _error(503, exc.code, exc.message, request_id)
             except TokenwardError as exc:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.api.routing import request_id
+from tokenward.api.routing import BEARER_CHALLENGE, error_headers, request_id
 from tokenward.domain.errors import (
     Forbidden,
     RateLimited,
@@ -24,7 +24,7 @@ log = logging.getLogger("tokenward.api.oauth2")
 def oauth_error(
     status: int, error: str, description: str, extra: dict[str, str] | None = None
 ) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else extra
+    headers = {"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else extra
     # RFC 6749 5.1: responses carrying credentials or their state must not be cached.
     return JSONResponse(
         {"error": error, "error_description": description},
@@ -40,8 +40,7 @@ def translate(request: Request, exc: Exception) -> Response:
         return oauth_error(403, "unauthorized_client", exc.message)
     if isinstance(exc, RateLimited):
         # RFC 6749 has no code for this; ``temporarily_unavailable`` is the nearest it defines.
-        retry = {"Retry-After": str(exc.retry_after)}
-        return oauth_error(429, "temporarily_unavailable", exc.message, retry)
+        return oauth_error(429, "temporarily_unavailable", exc.message, error_headers(exc))
     if isinstance(exc, Unavailable):
         return oauth_error(503, "temporarily_unavailable", exc.message)
     if isinstance(exc, TokenwardError):

@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException
 
 from tokenward.api.dialects.boomerang.dates import format_date
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.api.routing import is_bad_json, request_id, validation_messages
+from tokenward.api.routing import (
+    BEARER_CHALLENGE,
+    error_headers,
+    is_bad_json,
+    request_id,
+    validation_messages,
+)
 from tokenward.domain import clock
 from tokenward.domain.errors import (
     Conflict,
@@ -118,7 +124,7 @@ def error_response(kind: Kind, message: str, headers: dict[str, str] | None = No
         "status": f"{kind.http} {HTTP_NAMES.get(kind.http, 'ERROR')}",
     }
     if kind.http == 401:
-        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="tokenward"'}
+        headers = {**(headers or {}), "WWW-Authenticate": BEARER_CHALLENGE}
     return JSONResponse(body, status_code=kind.http, headers=headers)
 
 
@@ -145,7 +151,7 @@ def translate(request: Request, exc: Exception) -> Response:
     if isinstance(exc, BoomerangError):
         return error_response(exc.kind, exc.message)
     if isinstance(exc, RateLimited):
-        return error_response(TOO_MANY_REQUESTS, exc.message, {"Retry-After": str(exc.retry_after)})
+        return error_response(TOO_MANY_REQUESTS, exc.message, error_headers(exc))
     if isinstance(exc, TokenwardError):
         return error_response(kind_of(exc), _domain_text(exc))
     if isinstance(exc, RequestValidationError):

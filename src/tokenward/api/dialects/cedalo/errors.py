@@ -18,16 +18,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.api.routing import is_bad_json, request_id, validation_messages
+from tokenward.api.routing import (
+    error_headers,
+    http_status,
+    is_bad_json,
+    request_id,
+    validation_messages,
+)
 from tokenward.domain.errors import (
     Conflict,
-    Forbidden,
-    Invalid,
     NotFound,
-    RateLimited,
     TokenwardError,
-    Unauthenticated,
-    Unavailable,
 )
 from tokenward.service.sealing import SealError
 
@@ -44,16 +45,6 @@ CODE_OF_STATUS: dict[int, str] = {
     429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_ERROR",
     503: "UNAVAILABLE",
-}
-
-STATUS_OF: dict[type[TokenwardError], int] = {
-    Invalid: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    Unavailable: 503,
 }
 
 #: Fixed texts where the service's message would repeat what the caller sent.
@@ -82,13 +73,6 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def status_of(error: TokenwardError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
-
-
 def _domain_message(error: TokenwardError) -> str:
     if isinstance(error, NotFound):
         # One answer for a missing project and another tenant's: no existence oracle.
@@ -102,10 +86,7 @@ def _domain_message(error: TokenwardError) -> str:
 
 
 def _domain_error(request: Request, error: TokenwardError) -> JSONResponse:
-    status = status_of(error)
-    headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
-    if isinstance(error, RateLimited):
-        headers = {"Retry-After": str(error.retry_after)}
+    status, headers = http_status(error), error_headers(error)
     return error_response(
         request, status, _domain_message(error), {"reason": error.code}, headers=headers
     )

@@ -17,32 +17,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.api.routing import is_bad_json, request_id, validation_messages
+from tokenward.api.routing import (
+    error_headers,
+    http_status,
+    is_bad_json,
+    request_id,
+    validation_messages,
+)
 from tokenward.domain.errors import (
-    Conflict,
-    Forbidden,
-    Invalid,
     NotFound,
-    RateLimited,
     TokenwardError,
-    Unauthenticated,
-    Unavailable,
 )
 from tokenward.service.sealing import SealError
 
 log = logging.getLogger("tokenward.api.devo")
 
 CID_HEADER = "x-devo-cid"
-
-STATUS_OF: dict[type[TokenwardError], int] = {
-    Invalid: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    Unavailable: 503,
-}
 
 #: The code of the NotFound this face raises when the account itself is missing (or another
 #: tenant's): any other NotFound on these paths is about the token.
@@ -73,13 +63,6 @@ def error_response(
     )
 
 
-def status_of(error: TokenwardError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
-
-
 def _domain_message(error: TokenwardError) -> str:
     if isinstance(error, NotFound):
         # One answer for a missing account and another tenant's: no existence oracle.
@@ -93,10 +76,7 @@ def _domain_message(error: TokenwardError) -> str:
 
 
 def _domain_error(request: Request, error: TokenwardError) -> JSONResponse:
-    status = status_of(error)
-    headers = {"WWW-Authenticate": 'Bearer realm="tokenward"'} if status == 401 else None
-    if isinstance(error, RateLimited):
-        headers = {"Retry-After": str(error.retry_after)}
+    status, headers = http_status(error), error_headers(error)
     return error_response(request, status, _domain_message(error), headers)
 
 
@@ -121,8 +101,6 @@ def translate(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, BodyTooLarge):
         return _too_large(request, exc)
     if isinstance(exc, HTTPException):
-        if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI wraps what reading the body raised
-            return _too_large(request, exc.__cause__)
         headers = dict(exc.headers) if exc.headers else None
         return error_response(request, exc.status_code, str(exc.detail), headers)
     if isinstance(exc, SealError):

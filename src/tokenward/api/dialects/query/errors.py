@@ -13,30 +13,21 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.api.routing import is_bad_json, request_id, validation_messages
+from tokenward.api.routing import (
+    error_headers,
+    http_status,
+    is_bad_json,
+    request_id,
+    validation_messages,
+)
 from tokenward.domain.errors import (
     Conflict,
-    Forbidden,
-    Invalid,
     NotFound,
-    RateLimited,
     TokenwardError,
-    Unauthenticated,
-    Unavailable,
 )
 from tokenward.service.sealing import SealError
 
 log = logging.getLogger("tokenward.api.query")
-
-STATUS_OF: dict[type[TokenwardError], int] = {
-    Invalid: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    Unavailable: 503,
-}
 
 #: Fixed texts where the service's message would repeat the name the caller sent.
 CONFLICT_TEXT = {
@@ -54,13 +45,6 @@ _FIELD_NAMES = {"expires_at": "expiration_date"}
 
 def text_response(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
     return Response(text, status_code=status, media_type="text/plain", headers=headers)
-
-
-def status_of(error: TokenwardError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
 
 
 def _domain_text(error: TokenwardError) -> str:
@@ -83,13 +67,10 @@ def _validation_text(errors: list[object]) -> str:
 
 def translate(request: Request, exc: Exception) -> Response:
     if isinstance(exc, TokenwardError):
-        status = status_of(exc)
-        if status == 401:
-            # The product's 401 is empty; the header is what RFC 6750 asks of a bearer realm.
-            return text_response(401, "", {"WWW-Authenticate": 'Bearer realm="tokenward"'})
-        if isinstance(exc, RateLimited):
-            return text_response(429, exc.message, {"Retry-After": str(exc.retry_after)})
-        return text_response(status, _domain_text(exc))
+        status = http_status(exc)
+        # The product's 401 is empty; the header is what RFC 6750 asks of a bearer realm.
+        text = "" if status == 401 else exc.message if status == 429 else _domain_text(exc)
+        return text_response(status, text, error_headers(exc))
     if isinstance(exc, RequestValidationError):
         return text_response(400, _validation_text(list(exc.errors())))
     if isinstance(exc, BodyTooLarge):
