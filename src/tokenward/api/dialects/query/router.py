@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from tokenward.api.dependencies import CoreDep, CredentialDep, client_address
+from tokenward.api.dependencies import ActorDep, CoreDep
 from tokenward.api.dialects.query.errors import translate
 from tokenward.api.dialects.query.schemas import (
     TokenCreate,
@@ -32,7 +32,7 @@ from tokenward.domain.actors import Actor
 from tokenward.domain.errors import NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import UNSET, PageRequest, TokenChanges, TokenQuery, TokenSpec
-from tokenward.service import access, auth, tokens
+from tokenward.service import access, tokens
 
 router = APIRouter(route_class=face_route(translate), tags=["query"])
 
@@ -42,9 +42,7 @@ VALUE_PATH = "/_/token/value"
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _admin(request: Request, core: CoreDep, credentials: CredentialDep) -> Actor:
-    presented = credentials.credentials if credentials else None
-    actor = auth.authenticate(core, presented, client=client_address(request))
+def _admin(actor: ActorDep) -> Actor:
     access.require_role(actor, Role.ADMIN, "managing tokens through /_/token")
     return actor
 
