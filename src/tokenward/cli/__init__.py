@@ -1,8 +1,10 @@
-"""The ``tokenward`` command: serve, migrate, and operator commands on the database.
+"""The ``tokenward`` command: serve, migrate, and the tenant, token and verify commands.
 
-Operator commands act on the database directly (``TOKENWARD_DATABASE_URL`` /
+In operator mode those commands act on the database directly (``TOKENWARD_DATABASE_URL`` /
 ``TOKENWARD_DATA_DIR``, or ``--database-url`` / ``--data-dir``) as root, through the service
-layer; they apply pending migrations first, as ``serve`` does.
+layer; they apply pending migrations first, as ``serve`` does. With ``--url`` /
+``TOKENWARD_URL`` (remote mode) the same commands ask that server instead, with the credential
+of ``--token`` / ``TOKENWARD_TOKEN`` (see ``_backend.py``).
 """
 
 from __future__ import annotations
@@ -10,14 +12,24 @@ from __future__ import annotations
 import typer
 
 from tokenward.cli import doctor, server, tenants, tokens, transfer
-from tokenward.cli._common import DatabaseUrlOption, DataDirOption, Overrides
+from tokenward.cli._common import (
+    DatabaseUrlOption,
+    DataDirOption,
+    Overrides,
+    TokenOption,
+    UrlOption,
+)
 
 app = typer.Typer(
     no_args_is_help=True,
     help="Issue, manage and verify API tokens.",
     epilog=(
+        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token and verify commands ask "
+        "that server, sending --token (or TOKENWARD_TOKEN) as the credential; the other "
+        "commands work only on the database. "
         "Exit codes: 0 success; 1 refused (not found, forbidden, conflict, a secret that does "
-        "not verify, a declined confirmation); 2 bad input or setting; 3 database unavailable."
+        "not verify, a declined confirmation, a rejected credential); 2 bad input or setting; "
+        "3 database or server unavailable."
     ),
 )
 
@@ -27,9 +39,11 @@ def _options(
     ctx: typer.Context,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
+    url: UrlOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Issue, manage and verify API tokens."""
-    ctx.obj = Overrides(database_url=database_url, data_dir=data_dir)
+    ctx.obj = Overrides(database_url=database_url, data_dir=data_dir, url=url, token=token)
 
 
 app.command()(server.serve)

@@ -1,9 +1,10 @@
-"""What every operator command shares: settings, the database, the root actor, output.
+"""What every command shares: settings, the database, the root actor, the server, output.
 
 Exit codes (also in ``tokenward --help``): 0 success; 1 the request was refused (not found,
-forbidden, conflict, a secret that does not verify, a declined confirmation); 2 bad input or
-a bad setting (usage errors, ``Invalid``, a malformed ``TOKENWARD_*`` value); 3 the database
-is unavailable (retrying later may work).
+forbidden, conflict, a secret that does not verify, a declined confirmation; in remote mode
+also a rejected credential or a rate limit); 2 bad input or a bad setting (usage errors,
+``Invalid``, a malformed ``TOKENWARD_*`` value, an operator-only command given a server URL);
+3 the database or the server is unavailable (retrying later may work).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def exit_code_of(error: TokenwardError) -> int:
 
 CLI_CLIENT = "cli"
 _DATABASE_PANEL = "Database"
+_SERVER_PANEL = "Server (remote mode)"
+URL_ENV = "TOKENWARD_URL"
+TOKEN_ENV = "TOKENWARD_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -79,6 +83,26 @@ DataDirOption = Annotated[
         rich_help_panel=_DATABASE_PANEL,
     ),
 ]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar=URL_ENV,
+        help="Talk to this tokenward server instead of the database (remote mode)",
+        show_default=False,
+        rich_help_panel=_SERVER_PANEL,
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar=TOKEN_ENV,
+        help="Credential sent to the server as 'Authorization: Bearer' (remote mode)",
+        show_default=False,
+        rich_help_panel=_SERVER_PANEL,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant of the token")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
@@ -90,6 +114,16 @@ class Overrides:
 
     database_url: str | None = None
     data_dir: Path | None = None
+    url: str | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Remote mode: the server at ``url``, with ``token`` as the bearer credential."""
+
+    url: str
+    token: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +151,48 @@ def note(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def remote_of(ctx: typer.Context) -> Remote | None:
+    """The server to talk to, when ``--url`` or ``TOKENWARD_URL`` names one."""
+    outer = ctx.find_root().obj
+    if not isinstance(outer, Overrides) or not outer.url:
+        return None
+    import httpx
+
+    try:
+        parsed = httpx.URL(outer.url)
+    except httpx.InvalidURL as exc:
+        fail(f"invalid server URL {outer.url!r}: {exc}", EXIT_INVALID)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        fail(f"invalid server URL {outer.url!r}: expected http(s)://host[:port]", EXIT_INVALID)
+    return Remote(url=outer.url, token=outer.token or None)
+
+
+def require_operator_mode(ctx: typer.Context) -> None:
+    """Refuses a server URL for a command that only works on the database: silently acting
+    on the local database when the caller meant a server would be the worse surprise."""
+    outer = ctx.find_root().obj
+    if isinstance(outer, Overrides) and outer.url:
+        command = " ".join(["tokenward", *ctx.command_path.split()[1:]])
+        fail(
+            f"'{command}' works on the database directly (operator mode) and cannot use a "
+            f"server; drop --url and unset {URL_ENV}",
+            EXIT_INVALID,
+        )
+
+
 def load_settings(
     ctx: typer.Context | None = None,
     *,
     database_url: str | None = None,
     data_dir: Path | None = None,
+    refuse_url: bool = True,
 ) -> Settings:
-    """Settings from ``TOKENWARD_*``; the command's options win over the global ones."""
+    """Settings from ``TOKENWARD_*``; the command's options win over the global ones. Only
+    operator mode reads them, so a server URL is refused here, except by ``serve``: it is
+    the server, and a ``TOKENWARD_URL`` meant for clients in its environment must not stop
+    it from starting."""
+    if ctx is not None and refuse_url:
+        require_operator_mode(ctx)
     outer = ctx.find_root().obj if ctx is not None else None
     if isinstance(outer, Overrides):
         database_url = database_url if database_url is not None else outer.database_url

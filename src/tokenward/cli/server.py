@@ -40,7 +40,7 @@ def serve(
     from tokenward.app import build_core
     from tokenward.service import bootstrap
 
-    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
+    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir, refuse_url=False)
     # Workers are separate processes that read their settings from the environment.
     if settings.database_url is not None:
         os.environ["TOKENWARD_DATABASE_URL"] = settings.database_url

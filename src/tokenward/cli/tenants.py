@@ -1,4 +1,4 @@
-"""``tokenward tenant create|list|delete``."""
+"""``tokenward tenant create|list|delete``, on the database or a server (``_backend.py``)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ from typing import Annotated
 
 import typer
 
-from tokenward.api.native.schemas import TenantList, TenantPublic
+from tokenward.api.native.schemas import TenantList
+from tokenward.cli._backend import backend
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
     JsonOption,
     YesOption,
-    operator,
     print_json,
     print_table,
 )
-from tokenward.service import tenants
 
 app = typer.Typer(no_args_is_help=True, help="Create, list and delete tenants.")
 
@@ -32,10 +31,10 @@ def create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a tenant."""
-    with operator(ctx, database_url, data_dir) as op:
-        tenant = tenants.create(op.core, op.actor, name=name)
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tw.create_tenant(name)
     if as_json:
-        print_json(TenantPublic.of(tenant))
+        print_json(tenant)
     else:
         typer.echo(f"created tenant {tenant.name}")
 
@@ -47,11 +46,11 @@ def list_(
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """List every tenant."""
-    with operator(ctx, database_url, data_dir) as op:
-        found = tenants.list_all(op.core, op.actor)
+    """List every tenant (in remote mode: those the credential may see)."""
+    with backend(ctx, database_url, data_dir) as tw:
+        found = tw.list_tenants()
     if as_json:
-        print_json(TenantList(items=[TenantPublic.of(t) for t in found]))
+        print_json(TenantList(items=found))
     else:
         print_table(("name", "created"), [(t.name, t.created_at.isoformat()) for t in found])
 
@@ -66,12 +65,12 @@ def delete(
     data_dir: DataDirOption = None,
 ) -> None:
     """Delete a tenant and every token in it."""
-    with operator(ctx, database_url, data_dir) as op:
+    with backend(ctx, database_url, data_dir) as tw:
         if not yes:
             # Reading it first: the question is not asked about a tenant that is not there.
-            tenants.get(op.core, op.actor, name=name)
+            tw.get_tenant(name)
             typer.confirm(f"Delete tenant {name!r} and all its tokens?", abort=True, err=True)
-        tenants.delete(op.core, op.actor, name=name)
+        tw.delete_tenant(name)
     if as_json:
         print_json({"name": name, "deleted": True})
     else:

@@ -1,31 +1,24 @@
-"""``tokenward token ...`` and ``tokenward verify``: the token use cases, as root."""
+"""``tokenward token ...`` and ``tokenward verify``: the token use cases, as root on the
+database or with a credential on a server (``_backend.py``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from datetime import datetime
 from typing import Annotated
 
 import typer
 
-from tokenward.api.native.schemas import (
-    SecretReveal,
-    TokenPage,
-    TokenPublic,
-    TokenWithSecret,
-    VerifyResponse,
-)
+from tokenward.api.native.schemas import TokenPublic, TokenWithSecret
+from tokenward.cli._backend import backend
 from tokenward.cli._common import (
     EXIT_REFUSED,
     DatabaseUrlOption,
     DataDirOption,
     JsonOption,
-    Operator,
     TenantOption,
     YesOption,
     note,
-    operator,
     print_json,
     print_record,
     print_table,
@@ -33,18 +26,7 @@ from tokenward.cli._common import (
 )
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import DEFAULT_TENANT
-from tokenward.domain.tokens import (
-    IssuedToken,
-    PageRequest,
-    SortOrder,
-    Token,
-    TokenChanges,
-    TokenQuery,
-    TokenSort,
-    TokenSpec,
-    TokenType,
-)
-from tokenward.service import tokens, verification
+from tokenward.domain.tokens import SortOrder, TokenQuery, TokenSort, TokenSpec, TokenType
 
 app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
 
@@ -65,17 +47,12 @@ def _rfc3339(value: str) -> datetime:
     return moment
 
 
-def _with_secret(op: Operator, issued: IssuedToken) -> TokenWithSecret:
-    public = TokenPublic.of(issued.token, op.now())
-    return TokenWithSecret(**public.model_dump(), secret=issued.secret)
-
-
-def _show_secret(issued: IssuedToken, tenant: str) -> None:
+def _show_secret(issued: TokenWithSecret, tenant: str) -> None:
     """The secret alone on its own line, so that it is easy to copy; the advice on stderr."""
     typer.echo(f"\n    {issued.secret}\n")
-    if issued.token.recoverable:
+    if issued.recoverable:
         note(
-            f"The token is recoverable: 'tokenward token reveal {issued.token.id} "
+            f"The token is recoverable: 'tokenward token reveal {issued.id} "
             f"--tenant {tenant}' shows the secret again."
         )
     else:
@@ -159,9 +136,8 @@ def create(
         ttl_seconds=ttl,
         recoverable=recoverable,
     )
-    with operator(ctx, database_url, data_dir) as op:
-        issued = tokens.issue(op.core, op.actor, tenant=tenant, spec=spec, owner=owner)
-        result = _with_secret(op, issued)
+    with backend(ctx, database_url, data_dir) as tw:
+        result = tw.issue_token(tenant, spec, owner=owner)
     if as_json:
         print_json(result)
         return
@@ -170,7 +146,7 @@ def create(
         f"created token {result.id} {result.name!r} in tenant {result.tenant} "
         f"(role {result.role}, expires {expiry}); its secret:"
     )
-    _show_secret(issued, tenant)
+    _show_secret(result, tenant)
 
 
 @app.command("list")
@@ -217,14 +193,11 @@ def list_(
         sort=sort,
         order=order,
     )
-    with operator(ctx, database_url, data_dir) as op:
-        found = tokens.search(
-            op.core, op.actor, tenant=tenant, query=query, page=PageRequest(page, limit)
-        )
-        now = op.now()
-    items = [TokenPublic.of(token, now) for token in found.items]
+    with backend(ctx, database_url, data_dir) as tw:
+        found = tw.search_tokens(tenant, query, page=page, limit=limit)
+    items = found.items
     if as_json:
-        print_json(TokenPage(items=items, total=found.total, page=found.page, limit=limit))
+        print_json(found)
         return
     first = found.page * limit
     caption = f"{found.total} token(s) in tenant {tenant}"
@@ -247,8 +220,7 @@ def list_(
     )
 
 
-def _print_token(token: Token, op: Operator, as_json: bool) -> None:
-    public = TokenPublic.of(token, op.now())
+def _print_token(public: TokenPublic, as_json: bool) -> None:
     if as_json:
         print_json(public)
     else:
@@ -265,8 +237,8 @@ def show(
     data_dir: DataDirOption = None,
 ) -> None:
     """Show one token's metadata."""
-    with operator(ctx, database_url, data_dir) as op:
-        _print_token(tokens.get(op.core, op.actor, tenant=tenant, token_id=token_id), op, as_json)
+    with backend(ctx, database_url, data_dir) as tw:
+        _print_token(tw.get_token(tenant, token_id), as_json)
 
 
 @app.command()
@@ -279,9 +251,8 @@ def enable(
     data_dir: DataDirOption = None,
 ) -> None:
     """Enable a token: it verifies again."""
-    with operator(ctx, database_url, data_dir) as op:
-        token = tokens.enable(op.core, op.actor, tenant=tenant, token_id=token_id)
-        _report(token, op, as_json, "enabled")
+    with backend(ctx, database_url, data_dir) as tw:
+        _report(tw.enable_token(tenant, token_id), as_json, "enabled")
 
 
 @app.command()
@@ -294,9 +265,8 @@ def disable(
     data_dir: DataDirOption = None,
 ) -> None:
     """Disable a token: it stops verifying until enabled."""
-    with operator(ctx, database_url, data_dir) as op:
-        token = tokens.disable(op.core, op.actor, tenant=tenant, token_id=token_id)
-        _report(token, op, as_json, "disabled")
+    with backend(ctx, database_url, data_dir) as tw:
+        _report(tw.disable_token(tenant, token_id), as_json, "disabled")
 
 
 @app.command()
@@ -310,16 +280,14 @@ def rename(
     data_dir: DataDirOption = None,
 ) -> None:
     """Give a token a new name."""
-    with operator(ctx, database_url, data_dir) as op:
-        token = tokens.update(
-            op.core, op.actor, tenant=tenant, token_id=token_id, changes=TokenChanges(name=name)
-        )
-        _report(token, op, as_json, f"renamed to {token.name!r}")
+    with backend(ctx, database_url, data_dir) as tw:
+        token = tw.rename_token(tenant, token_id, name)
+        _report(token, as_json, f"renamed to {token.name!r}")
 
 
-def _report(token: Token, op: Operator, as_json: bool, done: str) -> None:
+def _report(token: TokenPublic, as_json: bool, done: str) -> None:
     if as_json:
-        print_json(TokenPublic.of(token, op.now()))
+        print_json(token)
     else:
         typer.echo(f"token {token.id} {done}")
 
@@ -337,17 +305,14 @@ def rotate(
     data_dir: DataDirOption = None,
 ) -> None:
     """Give a token a new secret and print it."""
-    with operator(ctx, database_url, data_dir) as op:
-        issued = tokens.rotate(
-            op.core, op.actor, tenant=tenant, token_id=token_id, grace_seconds=grace
-        )
-        result = _with_secret(op, issued)
+    with backend(ctx, database_url, data_dir) as tw:
+        result = tw.rotate_token(tenant, token_id, grace_seconds=grace)
     if as_json:
         print_json(result)
         return
     old = f"keeps working for {grace} s" if grace else "stopped working"
     typer.echo(f"rotated token {result.id} {result.name!r}; the old secret {old}. New secret:")
-    _show_secret(issued, tenant)
+    _show_secret(result, tenant)
 
 
 @app.command()
@@ -361,13 +326,13 @@ def delete(
     data_dir: DataDirOption = None,
 ) -> None:
     """Delete a token: it stops verifying at once."""
-    with operator(ctx, database_url, data_dir) as op:
+    with backend(ctx, database_url, data_dir) as tw:
         if not yes:
-            token = tokens.get(op.core, op.actor, tenant=tenant, token_id=token_id)
+            token = tw.get_token(tenant, token_id)
             typer.confirm(
                 f"Delete token {token.id} {token.name!r} of tenant {tenant}?", abort=True, err=True
             )
-        tokens.delete(op.core, op.actor, tenant=tenant, token_id=token_id)
+        tw.delete_token(tenant, token_id)
     if as_json:
         print_json({"id": token_id, "tenant": tenant, "deleted": True})
     else:
@@ -384,12 +349,12 @@ def reveal(
     data_dir: DataDirOption = None,
 ) -> None:
     """Print the secret of a recoverable token (audited)."""
-    with operator(ctx, database_url, data_dir) as op:
-        secret = tokens.reveal(op.core, op.actor, tenant=tenant, token_id=token_id)
+    with backend(ctx, database_url, data_dir) as tw:
+        revealed = tw.reveal_secret(tenant, token_id)
     if as_json:
-        print_json(SecretReveal(id=token_id, secret=secret))
+        print_json(revealed)
     else:
-        typer.echo(secret)
+        typer.echo(revealed.secret)
 
 
 def verify(
@@ -407,17 +372,11 @@ def verify(
     """Verify a secret and print the verdict code; exit 0 when valid, 1 when not."""
     if secret == _FROM_STDIN:
         secret = sys.stdin.readline().strip()
-    with operator(ctx, database_url, data_dir) as op:
-        # TOKENWARD_VERIFY_REQUIRES_AUTH guards the HTTP endpoint against strangers; the
-        # operator already holds the database, and acts as root, so no credential is asked.
-        core = dataclasses.replace(op.core, verify_requires_auth=False)
-        result = verification.verify(
-            core, secret, audience=audience, scopes=scope or (), resource=resource
-        )
-        core.flush_last_use()
-        token = None if result.token is None else TokenPublic.of(result.token, op.now())
+    with backend(ctx, database_url, data_dir) as tw:
+        result = tw.verify(secret, audience=audience, scopes=scope or (), resource=resource)
+    token = result.token
     if as_json:
-        print_json(VerifyResponse(valid=result.valid, code=result.code, token=token))
+        print_json(result)
     else:
         typer.echo(result.code.value)
         if token is not None:
