@@ -29,6 +29,7 @@ from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
 from tokenward.keys import load_key_material
 from tokenward.log_config import configure_logging
+from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import Sealer
@@ -50,6 +51,7 @@ def build_core(settings: Settings, engine: Engine) -> Core:
     return Core(
         uow=SqlUnitOfWorkFactory(engine),
         lookup=SqlSecretLookup(engine),
+        cache=VerificationCache(positive_size=settings.cache_size),
         sealer=Sealer(load_key_material(settings.secret_key, settings.data_dir)),
         admin_token_hash=(
             secret_format.hash_secret(settings.admin_token) if settings.admin_token else None

@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tokenward.service.cache import DEFAULT_POSITIVE_SIZE
 from tokenward.store.engine import sqlite_url
 
 
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     #: (429) until the minute has passed; 0 turns the limit off. Not applied to verification.
     auth_failure_limit: int = Field(default=30, ge=0)
     last_use_flush_seconds: float = 1.0
+    #: Tokens each process keeps in its verification cache (about 1.7 KB each).
+    cache_size: int = Field(default=DEFAULT_POSITIVE_SIZE, ge=1)
     #: How often each process reads the change log to drop changed tokens from its cache.
     cache_sync_seconds: float = 0.05
     log_level: str = "info"

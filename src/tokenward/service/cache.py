@@ -23,8 +23,10 @@ from typing import Final
 
 from tokenward.domain.tokens import Token
 
-#: Memory per positive entry is about 2 KB (the token record, its tuples and the keys).
-DEFAULT_POSITIVE_SIZE = 50_000
+#: Memory per positive entry: 1,684 bytes measured with tracemalloc (bench/RESULTS.md), so
+#: 20,000 entries hold about 32 MiB; a negative entry (a hash and a time) about 200 bytes.
+#: With 50,000 a worker reached 255 MB under a verify load over 1M distinct tokens.
+DEFAULT_POSITIVE_SIZE = 20_000
 DEFAULT_NEGATIVE_SIZE = 50_000
 
 

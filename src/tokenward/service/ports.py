@@ -61,10 +61,6 @@ class TokenRepository(Protocol):
 class SecretLookup(Protocol):
     """The verification path's read, outside any unit of work: a single indexed lookup."""
 
-    #: True when a lookup never waits (on a lock or the network) and may run on the event
-    #: loop; False when it belongs in a thread.
-    inline: bool
-
     def find(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
         """The token a secret belongs to, and when that secret retires (None: current)."""
         ...

@@ -50,18 +50,19 @@ def verify_without_blocking(
     scopes: Iterable[str] = (),
     resource: str | None = None,
 ) -> Verification | None:
-    """The answer when it can be had without blocking: from the cache, or from a store whose
-    lookup never waits (SQLite's WAL readers take no lock); None when only ``verify``, in a
-    thread, can give it. Safe to call on the event loop."""
+    """The answer when it needs no store read (a malformed secret, or a cached one); None when
+    only ``verify``, in a thread, can give it. Safe to call on the event loop.
+
+    Store reads stay off the event loop even on SQLite, where one takes about 40 µs: run
+    inline, a flood of unknown secrets delayed cached verifications by a third (measured:
+    valid throughput during a flood 0.66x of its fair share, against 1.10x in threads).
+    """
     if core.verify_requires_auth:
         return None
     started = time.perf_counter()
     result = _from_cache(core, secret, audience, scopes, resource)
-    if result is None:
-        if not core.lookup.inline:
-            return None
-        result = _from_store(core, secret, audience, scopes, resource)
-    _observe(result, started)
+    if result is not None:
+        _observe(result, started)
     return result
 
 
