@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 
+from tokenward.api.native.schemas import TokenPublic
 from tokenward.cli._common import (
     EXIT_INVALID,
     DatabaseUrlOption,
@@ -65,7 +67,9 @@ def export(
                             op.core, op.actor, tenant=name, page=PageRequest(page, _PAGE)
                         )
                         for token in found.items:
-                            target.write(json.dumps(_record(token, include_sealed)) + "\n")
+                            target.write(
+                                json.dumps(_record(token, include_sealed, op.now())) + "\n"
+                            )
                             written += 1
                         progress.advance(task, len(found.items))
         finally:
@@ -114,38 +118,17 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-def _record(token: Token, include_sealed: bool) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": token.id,
-        "tenant": token.tenant,
-        "name": token.name,
-        "description": token.description,
-        "type": token.type.value,
-        "principal": token.principal,
-        "owner": token.owner,
-        "user": token.user,
-        "role": token.role.value,
-        "scopes": list(token.scopes),
-        "audience": list(token.audience),
-        "resources": list(token.resources),
-        "restricted": token.restricted,
-        "active": token.active,
-        "expires_at": _instant(token.expires_at),
-        "created_at": _instant(token.created_at),
-        "updated_at": _instant(token.updated_at),
-        "last_used_at": _instant(token.last_used_at),
-        "secret_hash": token.secret_hash,
-        "secret_hint": token.secret_hint,
-        "metadata": dict(token.metadata),
-    }
+def _record(token: Token, include_sealed: bool, now: datetime) -> dict[str, Any]:
+    """The native API's token document, plus what a restore needs: the secret's hash and,
+    when asked for, the sealed copy of a recoverable secret."""
+    record = TokenPublic.of(token, now).model_dump(mode="json")
+    record["secret_hash"] = token.secret_hash
     if include_sealed and token.sealed_secret is not None:
         record["sealed_secret"] = base64.b64encode(token.sealed_secret).decode("ascii")
     return record
 
 
 def _token(record: dict[str, Any]) -> Token:
-    from datetime import datetime
-
     def instant(key: str) -> datetime | None:
         value = record.get(key)
         return None if value is None else datetime.fromisoformat(value)
@@ -178,7 +161,3 @@ def _token(record: dict[str, Any]) -> Token:
         sealed_secret=None if sealed is None else base64.b64decode(sealed),
         metadata=dict(record.get("metadata", {})),
     )
-
-
-def _instant(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat()
