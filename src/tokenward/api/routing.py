@@ -9,10 +9,11 @@ and a body over the limit (``BodyTooLarge``) into that face's response.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from tokenward.api.middleware import BodyTooLarge
 from tokenward.domain.errors import (
@@ -90,3 +91,31 @@ def error_headers(error: TokenwardError) -> dict[str, str] | None:
     if isinstance(error, RateLimited):
         return {"Retry-After": str(error.retry_after)}
     return None
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+#: The request body as bytes, for faces that parse it themselves (to answer bad JSON in the
+#: product's words). Declared after the actor, so the credential is checked first.
+RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` declaring ``model`` as the JSON body of a route that parses it itself."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        # The document's refs point at its own root, so the model's local ones are inlined.
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    body = {"required": True, "content": {"application/json": {"schema": inline(schema)}}}
+    return {"requestBody": body}

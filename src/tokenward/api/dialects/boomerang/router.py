@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from tokenward.api.dependencies import ActorDep, CoreDep
 from tokenward.api.dialects.boomerang.errors import METHOD_NOT_ALLOWED, error_response, translate
@@ -18,12 +18,11 @@ from tokenward.api.dialects.boomerang.schemas import (
     PageToken,
     TokenCreateRequest,
     TokenCreateResponse,
-    body_schema,
     parse_create,
     parse_search,
     token_id_of,
 )
-from tokenward.api.routing import face_route
+from tokenward.api.routing import RawBody, face_route, request_body_doc
 from tokenward.domain.errors import NotFound
 from tokenward.service import tokens
 
@@ -34,12 +33,6 @@ ID_PATH = "/api/v2/token/{id}"
 QUERY_PATH = "/api/v2/token/query"
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-# Declared after the actor in every handler: the credential is checked before the body is read.
-BodyDep = Annotated[bytes, Depends(_raw_body)]
 # A string, as the product's is: whatever is not one of the store's ids is an unknown token.
 TokenIdPath = Annotated[str, Path(alias="id", description="ID of the Token")]
 
@@ -63,9 +56,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             "1010 TOKEN_INVALID_REQ, 1011 TOKEN_INVALID_SESSION_REQ, 1012 TOKEN_INVALID_PERMISSION"
         ),
     },
-    openapi_extra=body_schema(TokenCreateRequest),
+    openapi_extra=request_body_doc(TokenCreateRequest),
 )
-def create_token(actor: ActorDep, raw: BodyDep, core: CoreDep) -> TokenCreateResponse:
+def create_token(actor: ActorDep, raw: RawBody, core: CoreDep) -> TokenCreateResponse:
     spec = parse_create(raw)
     issued = tokens.issue(
         core, actor, tenant=actor.home_tenant, spec=spec, secret_prefix=SECRET_PREFIXES[spec.type]

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -336,22 +336,3 @@ def _moment(name: str, value: str | None) -> datetime | None:
 
 def _bad_filter(message: str) -> BoomerangError:
     return BoomerangError(QUERY_INVALID_FILTERS, message)
-
-
-def body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The request body for the OpenAPI document, since the handler parses it itself."""
-    schema = model.model_json_schema(by_alias=True)
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        # The document's refs point at its own root, so the model's local ones are inlined.
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: inline(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    body = {"required": True, "content": {"application/json": {"schema": inline(schema)}}}
-    return {"requestBody": body}

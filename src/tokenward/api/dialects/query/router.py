@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -27,7 +27,7 @@ from tokenward.api.dialects.query.schemas import (
     is_write,
     role_for,
 )
-from tokenward.api.routing import face_route
+from tokenward.api.routing import RawBody, face_route, request_body_doc
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import NotFound
 from tokenward.domain.roles import Role
@@ -47,13 +47,8 @@ def _admin(actor: ActorDep) -> Actor:
     return actor
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
 # Declared in this order in every handler: the credential is checked before the body is read.
 AdminDep = Annotated[Actor, Depends(_admin)]
-BodyDep = Annotated[bytes, Depends(_raw_body)]
 
 
 def _parse(model: type[Model], raw: bytes) -> Model:
@@ -61,12 +56,6 @@ def _parse(model: type[Model], raw: bytes) -> Model:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_input=False)) from None
-
-
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """The request body for the OpenAPI document, since the handler parses it itself."""
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -77,8 +66,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(PATH, status_code=201, responses=_ERRORS, openapi_extra=_body_doc(TokenCreate))
-def create_token(actor: AdminDep, raw: BodyDep, core: CoreDep) -> TokenValueList:
+@router.post(PATH, status_code=201, responses=_ERRORS, openapi_extra=request_body_doc(TokenCreate))
+def create_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList:
     body = _parse(TokenCreate, raw)
     spec = TokenSpec(
         name=body.name,
@@ -103,9 +92,9 @@ def list_tokens(actor: AdminDep, core: CoreDep) -> TokenList:
 @router.put(
     PATH,
     responses={**_ERRORS, 404: {"description": "No token of that name (text/plain)"}},
-    openapi_extra=_body_doc(TokenUpdate),
+    openapi_extra=request_body_doc(TokenUpdate),
 )
-def update_token(actor: AdminDep, raw: BodyDep, core: CoreDep) -> TokenValueList:
+def update_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList:
     """Changes the given fields, then issues a new secret, as the product does on every update."""
     body = _parse(TokenUpdate, raw)
     tenant = actor.home_tenant
@@ -128,8 +117,8 @@ def update_token(actor: AdminDep, raw: BodyDep, core: CoreDep) -> TokenValueList
     return TokenValueList.of(issued.secret)
 
 
-@router.delete(PATH, responses=_ERRORS, openapi_extra=_body_doc(TokenDelete))
-def delete_token(actor: AdminDep, raw: BodyDep, core: CoreDep) -> Response:
+@router.delete(PATH, responses=_ERRORS, openapi_extra=request_body_doc(TokenDelete))
+def delete_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> Response:
     body = _parse(TokenDelete, raw)
     tenant = actor.home_tenant
     token = tokens.find_by_name(core, actor, tenant=tenant, name=body.name)
