@@ -173,12 +173,6 @@ class Page(Generic[T]):
     page: int
     limit: int | None
 
-    @property
-    def pages(self) -> int:
-        if self.limit is None:
-            return 1 if self.total else 0
-        return -(-self.total // self.limit)
-
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:

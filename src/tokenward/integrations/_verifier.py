@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -31,8 +30,6 @@ from tokenward.client import (
     VerifyCode,
 )
 
-URL_ENV = "TOKENWARD_URL"
-TOKEN_ENV = "TOKENWARD_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 DEFAULT_CACHE_TTL = 5.0
 DEFAULT_CACHE_SIZE = 10_000
 
@@ -245,8 +242,8 @@ class Verifier:
         self.cache = VerdictCache(cache_ttl, cache_size)
         self.realm = realm
         self.client = client or Client(
-            url or os.environ.get(URL_ENV),
-            credential if credential is not None else os.environ.get(TOKEN_ENV),
+            url,  # the client falls back to TOKENWARD_URL and TOKENWARD_TOKEN itself
+            credential,
             timeout=timeout,
             retries=retries,
             backoff=0.05,
@@ -294,8 +291,8 @@ class AsyncVerifier:
         self.cache = VerdictCache(cache_ttl, cache_size)
         self.realm = realm
         self.client = client or AsyncClient(
-            url or os.environ.get(URL_ENV),
-            credential if credential is not None else os.environ.get(TOKEN_ENV),
+            url,  # the client falls back to TOKENWARD_URL and TOKENWARD_TOKEN itself
+            credential,
             timeout=timeout,
             retries=retries,
             backoff=0.05,

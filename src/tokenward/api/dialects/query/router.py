@@ -28,11 +28,12 @@ from tokenward.api.dialects.query.schemas import (
     role_for,
 )
 from tokenward.api.routing import RawBody, face_route, request_body_doc
+from tokenward.domain import policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import UNSET, PageRequest, TokenChanges, TokenQuery, TokenSpec
-from tokenward.service import access, tokens
+from tokenward.service import tokens
 
 router = APIRouter(route_class=face_route(translate), tags=["query"])
 
@@ -43,7 +44,7 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def _admin(actor: ActorDep) -> Actor:
-    access.require_role(actor, Role.ADMIN, "managing tokens through /_/token")
+    policy.require_role(actor, Role.ADMIN, "managing tokens through /_/token")
     return actor
 
 
