@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(core.flush_last_use)
+            core.lookup.close()
             engine.dispose()
 
     app = FastAPI(

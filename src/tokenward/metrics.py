@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator
+from enum import StrEnum
 
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -28,34 +29,37 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
+class Lookup(StrEnum):
+    """Where a verification found its answer: the cache, the store, or the known-secrets
+    filter (an unknown secret refused without a read)."""
+
+    HIT = "hit"
+    MISS = "miss"
+    FILTERED = "filtered"
+
+
 class VerificationStats(Collector):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._outcomes = dict.fromkeys(VerifyCode, 0)
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self._seconds = 0.0
-        self._hits = 0
-        self._misses = 0
+        self._lookups = dict.fromkeys(Lookup, 0)
 
-    def verified(self, code: VerifyCode, seconds: float) -> None:
+    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
+        """``lookup`` None: refused before any lookup (a malformed secret)."""
         with self._lock:
             self._outcomes[code] += 1
             self._buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self._seconds += seconds
-
-    def cache_hit(self) -> None:
-        with self._lock:
-            self._hits += 1
-
-    def cache_miss(self) -> None:
-        with self._lock:
-            self._misses += 1
+            if lookup is not None:
+                self._lookups[lookup] += 1
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             outcomes = dict(self._outcomes)
             buckets = list(self._buckets)
-            seconds, hits, misses = self._seconds, self._hits, self._misses
+            seconds, lookups = self._seconds, dict(self._lookups)
         verifications = CounterMetricFamily(
             "tokenward_verifications", "Verifications answered, by outcome code", labels=["outcome"]
         )
@@ -72,14 +76,15 @@ class VerificationStats(Collector):
             buckets=cumulative,
             sum_value=seconds,
         )
-        lookups = CounterMetricFamily(
+        family = CounterMetricFamily(
             "tokenward_cache_lookups",
-            "Verification cache lookups: hit (token or known-missing hash) or miss (store read)",
+            "Verification lookups: hit (cached token or known-missing hash), miss (store "
+            "read) or filtered (an unknown secret ruled out without a read)",
             labels=["result"],
         )
-        lookups.add_metric(["hit"], hits)
-        lookups.add_metric(["miss"], misses)
-        yield lookups
+        for lookup, count in lookups.items():
+            family.add_metric([lookup.value], count)
+        yield family
 
 
 def _bound(bound: float) -> str:

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tokenward.domain import secrets as secret_format
+
 TOKENWARD = Path(sys.executable).parent / "tokenward"
 
 
@@ -158,6 +160,43 @@ def test_revocation_through_one_process_is_refused_by_another(
             while http.post(f"{second.url}/v1/verify", json=check).json()["valid"]:
                 assert time.monotonic() - started < 1.0, "revocation did not propagate in 1 s"
                 time.sleep(0.005)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_token_made_through_one_process_verifies_at_once_through_another(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The known-secrets filter must never refuse a token another process just made."""
+    admin = "operator-chosen-root-credential-0123456789"
+    env = {"TOKENWARD_ADMIN_TOKEN": admin}
+    if backend == "postgresql":
+        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    data_dir = tmp_path / "shared"
+    first, second = Server(data_dir, env), Server(data_dir, env)
+    root = {"Authorization": f"Bearer {admin}"}
+    try:
+        with httpx.Client(timeout=10) as http:
+            for i in range(30):
+                # An unknown secret first: the second process answers it from its filter.
+                unknown = {"token": secret_format.generate()}
+                refused = http.post(f"{second.url}/v1/verify", json=unknown).json()
+                assert refused["code"] == "NOT_FOUND"
+                made = http.post(
+                    f"{first.url}/v1/tenants/default/tokens", json={"name": f"n{i}"}, headers=root
+                ).json()
+                answer = http.post(f"{second.url}/v1/verify", json={"token": made["secret"]})
+                assert answer.json()["code"] == "VALID", (i, answer.json())
+            scraped = http.get(f"{second.url}/metrics", headers=root).text
+            filtered = re.search(
+                r'tokenward_cache_lookups_total\{result="filtered"\} (\S+)', scraped
+            )
+            assert filtered is not None
+            if backend == "sqlite":
+                assert float(filtered.group(1)) >= 25  # refused without a store read
+            else:
+                assert float(filtered.group(1)) == 0  # no cheap version: always read
     finally:
         first.stop()
         second.stop()

@@ -33,6 +33,7 @@ def test_cached_token_is_dropped_when_another_process_changes_it(core: Core, oth
     core.start_change_tracking()
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t", scopes=("a",)))
     secret, token_id = issued.secret, issued.token.id
+    other.sync_changes()  # the creation is logged too
     assert verify(other, secret).code is VerifyCode.VALID  # now cached in "other"
 
     tokens.disable(core, ROOT, tenant="default", token_id=token_id)

@@ -50,7 +50,7 @@ def judge(
         return VerifyCode.EXPIRED
     if audience is not None and audience not in token.audience:
         return VerifyCode.AUDIENCE_MISMATCH
-    if not set(scopes).issubset(token.scopes):
+    if scopes and not set(scopes).issubset(token.scopes):
         return VerifyCode.INSUFFICIENT_SCOPE
     if resource is not None and token.restricted and resource not in token.resources:
         return VerifyCode.RESOURCE_DENIED

@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Final
 
 from tokenward.domain.tokens import Token
+from tokenward.domain.verification import Verification, VerifyCode
 
 #: Memory per positive entry: 1,684 bytes measured with tracemalloc (bench/RESULTS.md), so
 #: 20,000 entries hold about 32 MiB; a negative entry (a hash and a time) about 200 bytes.
@@ -43,6 +44,8 @@ class CachedSecret:
     token: Token
     retires_at: datetime | None
     stored_at: float
+    #: The answer for every valid use, made once rather than on every verification.
+    valid: Verification
 
 
 class VerificationCache:
@@ -90,16 +93,21 @@ class VerificationCache:
 
     def put(
         self, secret_hash: str, token: Token, retires_at: datetime | None, generation: int
-    ) -> None:
+    ) -> CachedSecret:
+        """The entry, kept unless the generation moved since ``begin`` (then only returned)."""
+        entry = CachedSecret(
+            token, retires_at, self._monotonic(), Verification(VerifyCode.VALID, token)
+        )
         with self._lock:
             if generation != self._generation:
-                return
-            self._positive[secret_hash] = CachedSecret(token, retires_at, self._monotonic())
+                return entry
+            self._positive[secret_hash] = entry
             self._positive.move_to_end(secret_hash)
             self._by_token.setdefault(token.id, set()).add(secret_hash)
             while len(self._positive) > self.positive_size:
                 oldest = next(iter(self._positive))
                 self._drop(oldest)
+        return entry
 
     def put_missing(self, secret_hash: str, generation: int) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from tokenward.domain import clock
 from tokenward.service.cache import VerificationCache
+from tokenward.service.known_secrets import KnownSecrets
 from tokenward.service.ports import SecretLookup, UnitOfWork, UnitOfWorkFactory
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import Sealer
@@ -52,7 +53,11 @@ class Core:
     auth_failures: AuthFailureLimiter = field(default_factory=AuthFailureLimiter)
     #: The last entry of the change log that this process's cache has applied.
     change_seq: int = 0
+    known_secrets: KnownSecrets = field(init=False, repr=False)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.known_secrets = KnownSecrets(self.lookup)
 
     def flush_last_use(self) -> int:
         """Writes the buffered last-use times in one transaction; returns how many."""
@@ -63,24 +68,37 @@ class Core:
                 uow.commit()
         return len(pending)
 
-    def commit_change(self, uow: UnitOfWork, token_ids: Sequence[int | None]) -> None:
+    def commit_change(
+        self, uow: UnitOfWork, token_ids: Sequence[int | None], *, at: datetime
+    ) -> None:
         """Commits a change to tokens, logs it for other processes, and drops this process's
         cached copies: after the commit, so that no reader re-caches the old state."""
-        uow.changes.record(token_ids, self.clock())
+        uow.changes.record(token_ids, at)
         uow.commit()
         if None in token_ids:
             self.cache.clear()
         else:
             self.cache.forget_tokens(tid for tid in token_ids if tid is not None)
 
-    def sync_changes(self) -> int:
-        """Drops from the cache what other processes changed since the last call.
+    def sync_changes(self, *, wait: bool = True) -> int:
+        """Drops from the cache what other processes changed since the last call, and adds
+        the secrets they created to the known-secrets filter.
 
         Returns how many changes were applied. Together with the cache's time-to-live this
-        bounds how long another process's revocation can go unseen here.
+        bounds how long another process's revocation can go unseen here. With ``wait``
+        false (a request's thread) it returns 0 at once when another sync is under way.
         """
-        with self._sync_lock, self.uow() as uow:
-            changed, self.change_seq = uow.changes.since(self.change_seq)
+        if not self._sync_lock.acquire(blocking=wait):
+            return 0
+        try:
+            version = self.lookup.version()  # before the log: never claim an unseen commit
+            with self.uow() as uow:
+                changed, self.change_seq = uow.changes.since(self.change_seq)
+            self.known_secrets.add_tokens(version, [tid for tid in changed if tid is not None])
+            if wait and self.known_secrets.needs_reload:
+                self.known_secrets.load()
+        finally:
+            self._sync_lock.release()
         if None in changed:
             self.cache.clear()
         elif changed:
@@ -88,9 +106,12 @@ class Core:
         return len(changed)
 
     def start_change_tracking(self) -> None:
-        """Starts from the log's current end: an empty cache has nothing older to drop."""
-        with self.uow() as uow:
-            self.change_seq = uow.changes.latest()
+        """Starts from the log's current end (an empty cache has nothing older to drop) and
+        loads the known-secrets filter: what the log adds later is applied on top of it."""
+        with self._sync_lock:
+            with self.uow() as uow:
+                self.change_seq = uow.changes.latest()
+            self.known_secrets.load()
 
     def prune_changes(self, keep_seconds: float) -> None:
         """Old log entries serve no one: the cache's time-to-live has outlived them."""

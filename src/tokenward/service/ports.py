@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -59,11 +59,23 @@ class TokenRepository(Protocol):
 
 
 class SecretLookup(Protocol):
-    """The verification path's read, outside any unit of work: a single indexed lookup."""
+    """The verification path's reads, outside any unit of work."""
 
     def find(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
         """The token a secret belongs to, and when that secret retires (None: current)."""
         ...
+
+    def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
+        """Every stored secret hash (``None``), or those of the given tokens."""
+        ...
+
+    def count_hashes(self) -> int: ...
+
+    def version(self) -> int | None:
+        """Changes whenever anything is committed to the store; None where not cheap."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class TenantRepository(Protocol):

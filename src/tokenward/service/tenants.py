@@ -55,7 +55,7 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
             raise NotFound(f"tenant {name!r} not found")
         uow.tenants.delete(name)
         uow.audit.add(_entry(actor, "tenant.delete", name, core))
-        core.commit_change(uow, [None])
+        core.commit_change(uow, [None], at=core.clock())
 
 
 def _entry(actor: Actor, action: str, tenant: str, core: Core) -> AuditEntry:

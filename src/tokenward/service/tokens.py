@@ -86,7 +86,7 @@ def issue(
             raise Conflict(f"a token named {spec.name!r} already exists", code="NAME_TAKEN")
         token = uow.tokens.add(draft)
         _audit(uow, actor, "token.issue", token, now)
-        uow.commit()
+        core.commit_change(uow, [token.id], at=now)  # others learn that the secret exists
     return IssuedToken(token, secret)
 
 
@@ -174,7 +174,7 @@ def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
         policy.check_change(actor, token)
         uow.tokens.delete(token.id)
         _audit(uow, actor, "token.delete", token, now)
-        core.commit_change(uow, [token.id])
+        core.commit_change(uow, [token.id], at=now)
     return token
 
 
@@ -243,7 +243,7 @@ def _change(
             secret = _replace_secret(core, uow, actor, token, now, rotate_grace)
             token = _load(uow, tenant, token.id)
             _audit(uow, actor, "token.rotate", token, now, grace_seconds=rotate_grace)
-        core.commit_change(uow, [token.id])
+        core.commit_change(uow, [token.id], at=now)
     return token, secret
 
 
@@ -434,5 +434,5 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")
         stored = uow.tokens.add(token)
         _audit(uow, actor, "token.import", stored, now)
-        uow.commit()
+        core.commit_change(uow, [stored.id], at=now)
     return stored

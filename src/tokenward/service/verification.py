@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime
 
 from tokenward import metrics
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import Verification, VerifyCode, judge
+from tokenward.metrics import Lookup
 from tokenward.service.auth import authenticate
-from tokenward.service.cache import MISSING
+from tokenward.service.cache import MISSING, CachedSecret
 from tokenward.service.core import Core
+from tokenward.service.known_secrets import Presence
 
 _MAX_SECRET_LENGTH = 256
 _MALFORMED = Verification(VerifyCode.MALFORMED)
@@ -37,8 +38,8 @@ def verify(
     started = time.perf_counter()
     if core.verify_requires_auth:
         authenticate(core, credential, client=client, limited=False)
-    result = _verify(core, secret, audience=audience, scopes=scopes, resource=resource)
-    _observe(result, started)
+    result, source = _verify(core, secret, audience, scopes, resource)
+    metrics.STATS.verified(result.code, time.perf_counter() - started, source)
     return result
 
 
@@ -50,8 +51,9 @@ def verify_without_blocking(
     scopes: Iterable[str] = (),
     resource: str | None = None,
 ) -> Verification | None:
-    """The answer when it needs no store read (a malformed secret, or a cached one); None when
-    only ``verify``, in a thread, can give it. Safe to call on the event loop.
+    """The answer when it needs no store read (a malformed secret, a cached one, or one the
+    known-secrets filter rules out); None when only ``verify``, in a thread, can give it.
+    Safe to call on the event loop.
 
     Store reads stay off the event loop even on SQLite, where one takes about 40 µs: run
     inline, a flood of unknown secrets delayed cached verifications by a third (measured:
@@ -60,9 +62,12 @@ def verify_without_blocking(
     if core.verify_requires_auth:
         return None
     started = time.perf_counter()
-    result = _from_cache(core, secret, audience, scopes, resource)
+    if len(secret) > _MAX_SECRET_LENGTH:
+        return _MALFORMED
+    secret_hash = secret_format.hash_secret(secret)
+    result, source = _without_store(core, secret, secret_hash, audience, scopes, resource)
     if result is not None:
-        _observe(result, started)
+        metrics.STATS.verified(result.code, time.perf_counter() - started, source)
     return result
 
 
@@ -71,7 +76,7 @@ def introspect(core: Core, actor: Actor, secret: str) -> Token | None:
 
     Anything else, another tenant's token included, is just "not active" (no oracle).
     """
-    result = _verify(core, secret)
+    result, _ = _verify(core, secret, None, (), None)
     if not result.valid or result.token is None:
         return None
     if actor.tenant is not None and actor.tenant != result.token.tenant:
@@ -82,72 +87,77 @@ def introspect(core: Core, actor: Actor, secret: str) -> Token | None:
 def _verify(
     core: Core,
     secret: str,
-    *,
-    audience: str | None = None,
-    scopes: Iterable[str] = (),
-    resource: str | None = None,
-) -> Verification:
-    result = _from_cache(core, secret, audience, scopes, resource)
-    if result is not None:
-        return result
-    return _from_store(core, secret, audience, scopes, resource)
+    audience: str | None,
+    scopes: Iterable[str],
+    resource: str | None,
+) -> tuple[Verification, Lookup | None]:
+    if len(secret) > _MAX_SECRET_LENGTH:
+        return _MALFORMED, None
+    secret_hash = secret_format.hash_secret(secret)
+    result, source = _without_store(core, secret, secret_hash, audience, scopes, resource)
+    if result is None:
+        return _from_store(core, secret_hash, audience, scopes, resource)
+    return result, source
+
+
+def _without_store(
+    core: Core,
+    secret: str,
+    secret_hash: str,
+    audience: str | None,
+    scopes: Iterable[str],
+    resource: str | None,
+) -> tuple[Verification | None, Lookup | None]:
+    """The verdict without a store read, or None; and how it was found. Only well-formed
+    secrets ever enter the cache, so a hit needs no format check; a miss is checked."""
+    cached = core.cache.get(secret_hash)
+    if cached is None:
+        if not secret_format.is_well_formed(secret):
+            return _MALFORMED, None
+        if core.known_secrets.presence(secret_hash) is Presence.ABSENT:
+            return _NOT_FOUND, Lookup.FILTERED
+        return None, None
+    if cached is MISSING:
+        return _NOT_FOUND, Lookup.HIT
+    return _conclude(core, cached, audience, scopes, resource), Lookup.HIT
 
 
 def _from_store(
     core: Core,
-    secret: str,
+    secret_hash: str,
     audience: str | None,
     scopes: Iterable[str],
     resource: str | None,
-) -> Verification:
-    metrics.STATS.cache_miss()
-    secret_hash = secret_format.hash_secret(secret)
+) -> tuple[Verification, Lookup]:
+    if core.known_secrets.presence(secret_hash) is Presence.OUTDATED:
+        # Something was committed since the filter's last sync: catching up costs one read
+        # of the change log, and may spare this and the following unknown secrets theirs.
+        core.sync_changes(wait=False)
+        if core.known_secrets.presence(secret_hash) is Presence.ABSENT:
+            return _NOT_FOUND, Lookup.FILTERED
     generation = core.cache.begin()
     found = core.lookup.find(secret_hash)
     if found is None:
         core.cache.put_missing(secret_hash, generation)
-        return _NOT_FOUND
+        return _NOT_FOUND, Lookup.MISS
     token, retires_at = found
-    core.cache.put(secret_hash, token, retires_at, generation)
-    return _conclude(core, token, retires_at, audience, scopes, resource)
-
-
-def _from_cache(
-    core: Core,
-    secret: str,
-    audience: str | None,
-    scopes: Iterable[str],
-    resource: str | None,
-) -> Verification | None:
-    """The verdict without a store read, or None. Only well-formed secrets ever enter the
-    cache, so a hit needs no format check; a miss is checked before any store read."""
-    if len(secret) > _MAX_SECRET_LENGTH:
-        return _MALFORMED
-    cached = core.cache.get(secret_format.hash_secret(secret))
-    if cached is None:
-        return _MALFORMED if not secret_format.is_well_formed(secret) else None
-    metrics.STATS.cache_hit()
-    if cached is MISSING:
-        return _NOT_FOUND
-    return _conclude(core, cached.token, cached.retires_at, audience, scopes, resource)
-
-
-def _observe(result: Verification, started: float) -> None:
-    metrics.STATS.verified(result.code, time.perf_counter() - started)
+    entry = core.cache.put(secret_hash, token, retires_at, generation)
+    return _conclude(core, entry, audience, scopes, resource), Lookup.MISS
 
 
 def _conclude(
     core: Core,
-    token: Token,
-    retires_at: datetime | None,
+    entry: CachedSecret,
     audience: str | None,
     scopes: Iterable[str],
     resource: str | None,
 ) -> Verification:
     now = core.clock()
-    if retires_at is not None and retires_at <= now:
+    if entry.retires_at is not None and entry.retires_at <= now:
         return _NOT_FOUND
+    token = entry.token
     code = judge(token, now, audience=audience, scopes=scopes, resource=resource)
     if code is VerifyCode.VALID:
         core.last_use.note(token.id, now)
+        return entry.valid
     return Verification(code, token)

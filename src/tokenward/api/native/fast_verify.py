@@ -153,10 +153,13 @@ def _invalid(asked: Any) -> str | None:
     """What is wrong with the body, in the words of the native API's validation errors."""
     if not isinstance(asked, dict):
         return "body: Input should be a valid dictionary"
-    if "token" not in asked:
-        return "body.token: Field required"
-    if not isinstance(asked["token"], str):
+    token = asked.get("token")
+    if not isinstance(token, str):
+        if "token" not in asked:
+            return "body.token: Field required"
         return "body.token: Input should be a valid string"
+    if len(asked) == 1:  # most verifications ask for nothing but the token
+        return None
     for field in ("audience", "resource"):
         if asked.get(field) is not None and not isinstance(asked[field], str):
             return f"body.{field}: Input should be a valid string"

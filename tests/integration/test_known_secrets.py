@@ -1,0 +1,157 @@
+"""The known-secrets filter: unknown secrets refused without a store read, and never a token
+that exists refused, however recently another process made it.
+
+Two cores on one database stand for two processes: each has its own engine and connections,
+so a commit by one is "another connection" to the other, as between worker processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from tokenward import metrics
+from tokenward.app import build_core, open_engine
+from tokenward.domain import secrets as secret_format
+from tokenward.domain.actors import Actor
+from tokenward.domain.tokens import TokenSpec
+from tokenward.domain.verification import VerifyCode
+from tokenward.service import tokens
+from tokenward.service.core import Core
+from tokenward.service.known_secrets import KnownSecrets, Presence, SecretFilter
+from tokenward.service.verification import verify, verify_without_blocking
+from tokenward.settings import Settings
+
+ROOT = Actor.root()
+
+
+@pytest.fixture
+def reader(settings: Settings) -> Iterator[Core]:
+    """A second process that serves verifications, its filter loaded at startup."""
+    engine = open_engine(settings)
+    try:
+        second = build_core(settings, engine)
+        second.start_change_tracking()
+        yield second
+    finally:
+        second.lookup.close()
+        engine.dispose()
+
+
+def _filtered() -> int:
+    return metrics.STATS._lookups[metrics.Lookup.FILTERED]
+
+
+def _lookups() -> dict[metrics.Lookup, int]:
+    return dict(metrics.STATS._lookups)
+
+
+def test_filter_holds_every_added_hash_and_few_others() -> None:
+    known = SecretFilter(10_000)
+    added = [secret_format.hash_secret(secret_format.generate()) for _ in range(10_000)]
+    for secret_hash in added:
+        known.add(secret_hash)
+    assert all(secret_hash in known for secret_hash in added)
+    strangers = [secret_format.hash_secret(secret_format.generate()) for _ in range(20_000)]
+    false_positives = sum(secret_hash in known for secret_hash in strangers)
+    assert false_positives < 20_000 * 0.01  # designed for about 0.24 % at this load
+    assert not known.saturated
+    known.add(added[0])
+    assert known.count == 10_001 and known.saturated
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_unknown_secrets_are_refused_without_a_store_read(
+    core: Core, reader: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
+    reader.sync_changes()
+
+    def no_reads(secret_hash: str) -> None:
+        raise AssertionError("an unknown secret reached the store")
+
+    monkeypatch.setattr(reader.lookup, "find", no_reads)
+    before = _filtered()
+    for _ in range(200):
+        secret = secret_format.generate()
+        # Probes of the filter's 0.24 % false positives would read: skip those few.
+        if reader.known_secrets.presence(secret_format.hash_secret(secret)) is Presence.ABSENT:
+            assert verify_without_blocking(reader, secret) == verify(reader, secret)
+            assert verify(reader, secret).code is VerifyCode.NOT_FOUND
+    assert _filtered() - before >= 2 * 190
+    assert reader.cache.sizes() == (0, 0)  # nothing cached: a flood cannot evict anything
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_token_made_by_another_process_is_valid_at_once(core: Core, reader: Core) -> None:
+    """No sync in between: the reader sees that the store moved and catches up itself."""
+    for i in range(20):
+        secret = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name=f"t{i}")).secret
+        assert verify_without_blocking(reader, secret) is None  # needs the thread path
+        assert verify(reader, secret).code is VerifyCode.VALID
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_rotated_and_imported_secrets_are_valid_at_once(core: Core, reader: Core) -> None:
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
+    rotated = tokens.rotate(core, ROOT, tenant="default", token_id=issued.token.id)
+    assert verify(reader, rotated.secret).code is VerifyCode.VALID
+
+    imported_secret = secret_format.generate()
+    template = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="u")).token
+    tokens.delete(core, ROOT, tenant="default", token_id=template.id)
+    reader.sync_changes()
+    copy = dataclasses.replace(
+        template, name="imported", secret_hash=secret_format.hash_secret(imported_secret)
+    )
+    tokens.restore(core, ROOT, token=copy)
+    assert verify(reader, imported_secret).code is VerifyCode.VALID
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_writes_that_change_no_secret_only_cost_a_catch_up(core: Core, reader: Core) -> None:
+    """Last-use times move the store's version too; the next unknown secret syncs once."""
+    secret = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t")).secret
+    assert verify(core, secret).valid
+    core.flush_last_use()
+    unknown = secret_format.generate()
+    while reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE:
+        unknown = secret_format.generate()
+    assert reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.OUTDATED
+    assert verify(reader, unknown).code is VerifyCode.NOT_FOUND
+    assert reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.ABSENT
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_saturated_filter_is_reloaded(core: Core, settings: Settings) -> None:
+    engine = open_engine(settings)
+    try:
+        small = build_core(settings, engine)
+        small.known_secrets = KnownSecrets(small.lookup, min_capacity=4)
+        small.start_change_tracking()
+        made = [
+            tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name=f"t{i}")).secret
+            for i in range(10)
+        ]
+        assert small.known_secrets.size_bytes == 8  # 4 x 16 bits
+        small.sync_changes()
+        assert small.known_secrets.size_bytes > 8  # reloaded for twice the stored count
+        assert not small.known_secrets.needs_reload
+        assert all(verify(small, secret).valid for secret in made)
+    finally:
+        small.lookup.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_without_a_cheap_version_the_filter_stays_out_of_the_way(core: Core, reader: Core) -> None:
+    """PostgreSQL: no version to trust a filter at, so every unknown secret is read."""
+    before = _lookups()
+    unknown = secret_format.generate()
+    assert reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE
+    assert verify(reader, unknown).code is VerifyCode.NOT_FOUND
+    after = _lookups()
+    assert after[metrics.Lookup.MISS] == before[metrics.Lookup.MISS] + 1
+    assert after[metrics.Lookup.FILTERED] == before[metrics.Lookup.FILTERED]
