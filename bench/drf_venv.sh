@@ -12,5 +12,5 @@ fi
 test -x "$venv/bin/python" || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet \
     "django>=4.2,<6" "djangorestframework>=3.14" "djangorestframework-api-key>=3.0" \
-    "gunicorn>=21"
+    "gunicorn>=21" "psycopg[binary]>=3.1"
 touch "$stamp"

@@ -16,13 +16,27 @@ INSTALLED_APPS = [
 MIDDLEWARE: list[str] = []
 ROOT_URLCONF = "benchdrf.urls"
 WSGI_APPLICATION = "benchdrf.wsgi.application"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("BENCH_DRF_DB", "/tmp/bench-drf.sqlite3"),  # noqa: S108
-        "CONN_MAX_AGE": None,  # persistent connections
+# BENCH_DRF_PG_NAME (a database on the local PostgreSQL) puts the reference on PostgreSQL;
+# otherwise SQLite at BENCH_DRF_DB. Connections persist across requests either way.
+if os.environ.get("BENCH_DRF_PG_NAME"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ["BENCH_DRF_PG_NAME"],
+            "USER": "postgres",
+            "HOST": "127.0.0.1",
+            "PORT": "5432",
+            "CONN_MAX_AGE": None,
+        }
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_DRF_DB", "/tmp/bench-drf.sqlite3"),  # noqa: S108
+            "CONN_MAX_AGE": None,
+        }
+    }
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
