@@ -41,11 +41,11 @@ def reader(settings: Settings) -> Iterator[Core]:
 
 
 def _filtered() -> int:
-    return metrics.STATS._lookups[metrics.Lookup.FILTERED]
+    return metrics.STATS.lookups()[metrics.Lookup.FILTERED]
 
 
 def _lookups() -> dict[metrics.Lookup, int]:
-    return dict(metrics.STATS._lookups)
+    return metrics.STATS.lookups()
 
 
 def test_filter_holds_every_added_hash_and_few_others() -> None:

@@ -76,6 +76,15 @@ class VerificationCache:
     def get(self, secret_hash: str) -> CachedSecret | Missing | None:
         """The cached entry; ``MISSING`` when no token has this hash; ``None``: ask the store."""
         now = self._monotonic()
+        entry = self._positive.get(secret_hash)
+        if entry is not None and now - entry.stored_at < self.positive_ttl:
+            # The hit path takes no lock: get and move_to_end are single C calls under the
+            # GIL; an entry dropped in between is answered as it was an instant earlier.
+            try:  # noqa: SIM105 (contextlib.suppress costs more than the rest of a hit)
+                self._positive.move_to_end(secret_hash)
+            except KeyError:
+                pass
+            return entry
         with self._lock:
             entry = self._positive.get(secret_hash)
             if entry is not None:
