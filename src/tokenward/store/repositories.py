@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    Table,
     and_,
     bindparam,
     case,
@@ -43,6 +45,7 @@ from tokenward.store.tables import (
     tenants,
     token_changes,
     token_secrets,
+    token_tallies,
     tokens,
 )
 
@@ -143,9 +146,7 @@ class SqlTokenRepository:
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
     ) -> Page[Token]:
         conditions = [_equals(tokens.c.tenant, tenant), *_conditions(query, now)]
-        total = self._conn.execute(
-            select(func.count()).select_from(tokens).where(*conditions)
-        ).scalar_one()
+        total = self._total(tenant, query, conditions)
         column = _SORT_COLUMNS[query.sort]
         descending = query.order is SortOrder.DESC
         order: list[Any] = []
@@ -157,6 +158,19 @@ class SqlTokenRepository:
             stmt = stmt.limit(page.limit)
         items = tuple(_to_token(row) for row in self._conn.execute(stmt))
         return Page(items=items, total=total, page=page.page, limit=page.limit)
+
+    def _total(
+        self, tenant: str, query: TokenQuery, conditions: Sequence[ColumnElement[bool]]
+    ) -> int:
+        """Every match, exactly: from the tallies when they can tell (a sum of a few rows),
+        else by counting the matches (a scan of all of them)."""
+        if _tallied(query):
+            tallied = select(func.coalesce(func.sum(token_tallies.c.count), 0)).where(
+                _equals(token_tallies.c.tenant, tenant), *_key_conditions(token_tallies, query)
+            )
+            return int(self._conn.execute(tallied).scalar_one())
+        counted = select(func.count()).select_from(tokens).where(*conditions)
+        return int(self._conn.execute(counted).scalar_one())
 
     def update(self, token_id: int, changes: Mapping[str, Any]) -> None:
         values = {
@@ -254,11 +268,41 @@ def _storable(value: str) -> bool:
     return "\x00" not in value and limits.is_encodable(value)
 
 
-def _conditions(query: TokenQuery, now: datetime) -> list[ColumnElement[bool]]:
-    c = tokens.c
+#: The filters of a ``TokenQuery`` over columns that ``token_tallies`` counts by.
+_TALLY_FILTERS = frozenset({"types", "role", "active"})
+_NOT_FILTERS = frozenset({"sort", "order"})
+
+
+def _tallied(query: TokenQuery) -> bool:
+    """Whether ``query`` filters on tallied columns only. Judged field by field, so that a
+    filter added to ``TokenQuery`` later falls back to counting instead of being ignored."""
+    for field in dataclasses.fields(query):
+        if field.name in _TALLY_FILTERS or field.name in _NOT_FILTERS:
+            continue
+        value = getattr(query, field.name)
+        if field.name == "name_contains" and not value:
+            continue  # an empty one filters nothing (see _conditions)
+        if value is not None:
+            return False
+    return True
+
+
+def _key_conditions(table: Table, query: TokenQuery) -> list[ColumnElement[bool]]:
+    """The tallied filters, over ``tokens`` or ``token_tallies`` alike."""
+    c = table.c
     found: list[ColumnElement[bool]] = []
     if query.types is not None:
         found.append(c.type.in_([t.value for t in query.types]))
+    if query.role is not None:
+        found.append(c.role == query.role.value)
+    if query.active is not None:
+        found.append(c.active.is_(query.active))
+    return found
+
+
+def _conditions(query: TokenQuery, now: datetime) -> list[ColumnElement[bool]]:
+    c = tokens.c
+    found = _key_conditions(tokens, query)
     if query.principals is not None:
         principals = [p for p in query.principals if _storable(p)]
         found.append(c.principal.in_(principals) if principals else false())
@@ -266,10 +310,6 @@ def _conditions(query: TokenQuery, now: datetime) -> list[ColumnElement[bool]]:
         found.append(_equals(c.owner, query.owner))
     if query.user is not None:
         found.append(_equals(c.user, query.user))
-    if query.role is not None:
-        found.append(c.role == query.role.value)
-    if query.active is not None:
-        found.append(c.active.is_(query.active))
     if query.expired is True:
         found.append(and_(c.expires_at.is_not(None), c.expires_at <= now))
     elif query.expired is False:

@@ -94,6 +94,24 @@ tokens = Table(
     sqlite_autoincrement=True,
 )
 
+# Exact counts of a tenant's tokens by type, role and active, so that a listing's total is a
+# sum of a few rows, not a count of every match. Triggers on ``tokens`` (migration 0003) keep
+# them, whoever writes; rows that reach zero stay.
+token_tallies = Table(
+    "token_tallies",
+    metadata,
+    Column(
+        "tenant",
+        String(128),
+        ForeignKey("tenants.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("type", String(16), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("active", Boolean(), primary_key=True),
+    Column("count", BigInteger(), nullable=False),
+)
+
 # Every secret that opens a token: the current one (retires_at NULL) and rotated-out ones
 # in their grace period. The primary key is the lookup by hash.
 token_secrets = Table(
