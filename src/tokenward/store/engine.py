@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,16 @@ def _configure_sqlite(engine: Engine) -> None:
     def on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("tokenward_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine; None for other backends, memory and URI names."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.query.get("uri") in ("true", "1"):
+        return None
+    if url.database in (None, "", ":memory:"):
+        return None
+    return Path(os.path.abspath(url.database))  # as SQLite opened it, whatever the cwd later
 
 
 def ensure_sqlite_dir(url: str) -> None:

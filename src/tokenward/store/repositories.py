@@ -111,19 +111,22 @@ def _token_values(token: Token) -> dict[str, Any]:
     }
 
 
+# Built once, with the values bound at execution: ``insert(...).values(...)`` with literal
+# values builds a new statement and cache key on every call (about 0.5 ms of a create).
+_INSERT_TOKEN = insert(tokens).returning(tokens.c.id)
+_INSERT_SECRET = insert(token_secrets)
+_INSERT_AUDIT = insert(audit)
+
+
 class SqlTokenRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def add(self, token: Token) -> Token:
-        values = _token_values(token)
-        token_id = self._conn.execute(
-            insert(tokens).values(values).returning(tokens.c.id)
-        ).scalar_one()
+        token_id = self._conn.execute(_INSERT_TOKEN, _token_values(token)).scalar_one()
         self._conn.execute(
-            insert(token_secrets).values(
-                secret_hash=token.secret_hash, token_id=token_id, retires_at=None
-            )
+            _INSERT_SECRET,
+            {"secret_hash": token.secret_hash, "token_id": token_id, "retires_at": None},
         )
         return Token(**{**_as_fields(token), "id": token_id})
 
@@ -361,15 +364,16 @@ class SqlAuditRepository:
 
     def add(self, entry: AuditEntry) -> None:
         self._conn.execute(
-            insert(audit).values(
-                at=entry.at,
-                tenant=entry.tenant,
-                actor=entry.actor,
-                action=entry.action,
-                token_id=entry.token_id,
-                client=entry.client,
-                detail=dict(entry.detail),
-            )
+            _INSERT_AUDIT,
+            {
+                "at": entry.at,
+                "tenant": entry.tenant,
+                "actor": entry.actor,
+                "action": entry.action,
+                "token_id": entry.token_id,
+                "client": entry.client,
+                "detail": dict(entry.detail),
+            },
         )
 
     def search(self, query: AuditQuery, page: PageRequest) -> Page[AuditRecord]:
