@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import TokenChanges, TokenSpec
+from tokenward.domain.tokens import TokenChanges, TokenSpec, TokenType
 from tokenward.service import tokens
 from tokenward.service.core import Core
 from tokenward.store import migrate
@@ -241,3 +241,51 @@ def test_change_log_numbers_follow_commit_order(core: Core) -> None:
     with core.uow() as uow:
         changed, _ = uow.changes.since(0)
     assert changed[-2:] == [first.id, second.id]
+
+
+def test_the_hot_path_lookup_reads_what_the_repository_reads(core: Core) -> None:
+    """``store/lookup.py`` builds tokens by hand (driver rows, slot setters): every field must
+    come out equal to the repository's, on both backends, for every kind of value."""
+    spec = TokenSpec(
+        name="full",
+        description="all fields set",
+        type=TokenType.TEAM,
+        principal="svc",
+        role=Role.EDITOR,
+        scopes=("read", "write"),
+        audience=("billing",),
+        resources=("r1", "r2"),
+        restricted=True,
+        recoverable=True,
+        metadata={"team": "a", "n": 3, "nested": {"x": [1, 2]}},
+        ttl_seconds=3 * 86400,
+    )
+    for issued in (
+        tokens.issue(core, ROOT, tenant="default", spec=spec),
+        tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="bare")),
+    ):
+        tokens.disable(core, ROOT, tenant="default", token_id=issued.token.id)
+        found = core.lookup.find(issued.token.secret_hash)
+        assert found is not None
+        with core.uow() as uow:
+            expected = uow.tokens.get_by_secret_hash(issued.token.secret_hash)
+        assert found == expected
+    assert core.lookup.find("0" * 64) is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_secrets_live_in_their_key_on_sqlite(core: Core) -> None:
+    """The verification lookup searches one B-tree for the hash (migration 0004)."""
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="k"))
+    with core.uow() as uow:
+        conn = uow.tokens._conn
+        ddl = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'token_secrets'"
+        ).scalar_one()
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT token_id FROM token_secrets WHERE secret_hash = ?",
+            (issued.token.secret_hash,),
+        ).all()
+    assert ddl.rstrip().endswith("WITHOUT ROWID")
+    assert "PRIMARY KEY" in str(plan) and "INDEX" not in str(plan).replace("PRIMARY KEY", "")
+    assert core.lookup.find(issued.token.secret_hash) is not None

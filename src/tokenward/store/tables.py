@@ -121,6 +121,8 @@ token_secrets = Table(
     Column("token_id", Id, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
     Column("retires_at", EpochMillis(), nullable=True),
     Index(None, "token_id"),
+    # The lookup by hash finds the row in the key's own B-tree (migration 0004).
+    sqlite_with_rowid=False,
 )
 
 audit = Table(
