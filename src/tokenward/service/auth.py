@@ -38,20 +38,27 @@ def authenticate(
 
 
 def _authenticate(core: Core, credential: str | None, client: str | None) -> Actor:
+    """A token is read with the verification path's lookup (fresh from the store, not the
+    cache: a revoked token must stop authenticating at once); the root credential needs no
+    read at all when the operator set ``TOKENWARD_ADMIN_TOKEN``."""
     if not credential:
         raise Unauthenticated("a bearer credential is required")
     presented = secret_format.hash_secret(credential)
-    now = core.clock()
-    with core.uow() as uow:
-        if secret_format.is_well_formed(credential):
-            found = uow.tokens.get_by_secret_hash(presented)
-            if found is not None:
-                token, retires_at = found
-                if (retires_at is None or retires_at > now) and policy.may_manage(token, now):
-                    return Actor.of_token(token, client)
-                raise Unauthenticated("the credential is not valid")
-        root_hash = core.admin_token_hash or uow.credentials.root_hash()
+    if secret_format.is_well_formed(credential):
+        found = core.lookup.find(presented)
+        if found is not None:
+            token, retires_at = found
+            now = core.clock()
+            if (retires_at is None or retires_at > now) and policy.may_manage(token, now):
+                return Actor.of_token(token, client)
+            raise Unauthenticated("the credential is not valid")
+    root_hash = core.admin_token_hash or _stored_root_hash(core)
     # Constant time: the comparison must not tell how much of the root hash matched.
     if root_hash is not None and hmac.compare_digest(presented, root_hash):
         return Actor.root(client)
     raise Unauthenticated("the credential is not valid")
+
+
+def _stored_root_hash(core: Core) -> str | None:
+    with core.uow() as uow:
+        return uow.credentials.root_hash()
