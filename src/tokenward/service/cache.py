@@ -16,10 +16,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Final
+from typing import Final, NamedTuple
 
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import Verification, VerifyCode
@@ -39,8 +38,9 @@ class Missing(Enum):
 MISSING: Final = Missing.MISSING
 
 
-@dataclass(frozen=True, slots=True)
-class CachedSecret:
+class CachedSecret(NamedTuple):
+    """Immutable, and a tuple: made on every store read, twice as fast as a frozen dataclass."""
+
     token: Token
     retires_at: datetime | None
     stored_at: float
@@ -110,9 +110,14 @@ class VerificationCache:
         with self._lock:
             if generation != self._generation:
                 return entry
+            if secret_hash in self._positive:
+                self._positive.move_to_end(secret_hash)
             self._positive[secret_hash] = entry
-            self._positive.move_to_end(secret_hash)
-            self._by_token.setdefault(token.id, set()).add(secret_hash)
+            hashes = self._by_token.get(token.id)
+            if hashes is None:
+                self._by_token[token.id] = {secret_hash}
+            else:
+                hashes.add(secret_hash)
             while len(self._positive) > self.positive_size:
                 oldest = next(iter(self._positive))
                 self._drop(oldest)

@@ -58,7 +58,8 @@ class SqlSecretLookup:
         self._sqlite_path = (
             None if self._postgres or database in (None, "", ":memory:") else database
         )
-        self._idle: list[sqlite3.Connection] = []
+        #: A cursor on each connection: reusing one saves making one per lookup.
+        self._idle: list[sqlite3.Cursor] = []
         self._version_lock = threading.Lock()
         self._version_connection: sqlite3.Connection | None = None
 
@@ -66,16 +67,16 @@ class SqlSecretLookup:
         if self._sqlite_path is not None:
             # list.pop and list.append are atomic under the GIL: no lock on this path.
             try:
-                connection = self._idle.pop()
+                cursor = self._idle.pop()
             except IndexError:
-                connection = self._connect()
+                cursor = self._connect().cursor()
             try:
-                row = connection.execute(self._sql, (secret_hash,)).fetchone()
+                row = cursor.execute(self._sql, (secret_hash,)).fetchone()
             finally:
                 if len(self._idle) < _IDLE_CONNECTIONS:
-                    self._idle.append(connection)
+                    self._idle.append(cursor)
                 else:
-                    connection.close()
+                    cursor.connection.close()
         else:
             row = self._pooled_fetch(self._sql, (secret_hash,))
         if row is None:
@@ -121,7 +122,8 @@ class SqlSecretLookup:
         return int(row[0])
 
     def close(self) -> None:
-        opened, self._idle = self._idle, []
+        idle, self._idle = self._idle, []
+        opened = [cursor.connection for cursor in idle]
         with self._version_lock:
             if self._version_connection is not None:
                 opened.append(self._version_connection)
