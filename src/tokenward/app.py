@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -73,7 +74,13 @@ def serve_app() -> ASGIApp:
     process's logging configured (tests build apps with ``create_app`` and keep their own)."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    # The modules, the app and its models are 120k objects that live as long as the process:
+    # a full collection walked them all in about 60 ms, a stall on every request in flight.
+    # Frozen, they are left out of every collection.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:

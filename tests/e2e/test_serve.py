@@ -200,3 +200,21 @@ def test_a_token_made_through_one_process_verifies_at_once_through_another(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_worker_freezes_its_startup_objects(tmp_path: Path) -> None:
+    """Full collections must not walk the modules and the app (about 60 ms each time)."""
+    code = (
+        "import gc\n"
+        "from tokenward.app import serve_app\n"
+        "serve_app()\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects()))\n"
+    )
+    env = {**os.environ, "TOKENWARD_DATA_DIR": str(tmp_path / "data")}
+    env.pop("TOKENWARD_DATABASE_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    frozen, tracked = map(int, out.split())
+    assert frozen > 50_000  # the app's objects
+    assert tracked < frozen / 10  # what a collection still has to walk
