@@ -137,69 +137,70 @@ def test_admin_token_and_postgres_from_environment(postgres_url: str, tmp_path: 
         server.stop()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_revocation_through_one_process_is_refused_by_another(
+ADMIN = "operator-chosen-root-credential-0123456789"
+ROOT = {"Authorization": f"Bearer {ADMIN}"}
+
+
+@pytest.fixture
+def two_servers(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    admin = "operator-chosen-root-credential-0123456789"
-    env = {"TOKENWARD_ADMIN_TOKEN": admin}
+) -> Iterator[tuple[Server, Server]]:
+    """Two processes on one store (a shared SQLite file, or PostgreSQL)."""
+    env = {"TOKENWARD_ADMIN_TOKEN": ADMIN}
     if backend == "postgresql":
         env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     data_dir = tmp_path / "shared"
-    first, second = Server(data_dir, env), Server(data_dir, env)
-    root = {"Authorization": f"Bearer {admin}"}
+    first = Server(data_dir, env)
     try:
-        with httpx.Client(timeout=10) as http:
-            token = http.post(
-                f"{first.url}/v1/tenants/default/tokens", json={"name": "r"}, headers=root
-            ).json()
-            check = {"token": token["secret"]}
-            assert http.post(f"{second.url}/v1/verify", json=check).json()["valid"]
-            http.post(f"{first.url}/v1/tenants/default/tokens/{token['id']}/disable", headers=root)
-            started = time.monotonic()
-            while http.post(f"{second.url}/v1/verify", json=check).json()["valid"]:
-                assert time.monotonic() - started < 1.0, "revocation did not propagate in 1 s"
-                time.sleep(0.005)
+        second = Server(data_dir, env)
+        try:
+            yield first, second
+        finally:
+            second.stop()
     finally:
         first.stop()
-        second.stop()
+
+
+def test_revocation_through_one_process_is_refused_by_another(
+    two_servers: tuple[Server, Server],
+) -> None:
+    first, second = two_servers
+    with httpx.Client(timeout=10) as http:
+        token = http.post(
+            f"{first.url}/v1/tenants/default/tokens", json={"name": "r"}, headers=ROOT
+        ).json()
+        check = {"token": token["secret"]}
+        assert http.post(f"{second.url}/v1/verify", json=check).json()["valid"]
+        http.post(f"{first.url}/v1/tenants/default/tokens/{token['id']}/disable", headers=ROOT)
+        started = time.monotonic()
+        while http.post(f"{second.url}/v1/verify", json=check).json()["valid"]:
+            assert time.monotonic() - started < 1.0, "revocation did not propagate in 1 s"
+            time.sleep(0.005)
 
 
 def test_a_token_made_through_one_process_verifies_at_once_through_another(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+    two_servers: tuple[Server, Server], backend: str
 ) -> None:
     """The known-secrets filter must never refuse a token another process just made."""
-    admin = "operator-chosen-root-credential-0123456789"
-    env = {"TOKENWARD_ADMIN_TOKEN": admin}
-    if backend == "postgresql":
-        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-    data_dir = tmp_path / "shared"
-    first, second = Server(data_dir, env), Server(data_dir, env)
-    root = {"Authorization": f"Bearer {admin}"}
-    try:
-        with httpx.Client(timeout=10) as http:
-            for i in range(30):
-                # An unknown secret first: the second process answers it from its filter.
-                unknown = {"token": secret_format.generate()}
-                refused = http.post(f"{second.url}/v1/verify", json=unknown).json()
-                assert refused["code"] == "NOT_FOUND"
-                made = http.post(
-                    f"{first.url}/v1/tenants/default/tokens", json={"name": f"n{i}"}, headers=root
-                ).json()
-                answer = http.post(f"{second.url}/v1/verify", json={"token": made["secret"]})
-                assert answer.json()["code"] == "VALID", (i, answer.json())
-            scraped = http.get(f"{second.url}/metrics", headers=root).text
-            filtered = re.search(
-                r'tokenward_cache_lookups_total\{result="filtered"\} (\S+)', scraped
-            )
-            assert filtered is not None
-            if backend == "sqlite":
-                assert float(filtered.group(1)) >= 25  # refused without a store read
-            else:
-                assert float(filtered.group(1)) == 0  # no cheap version: always read
-    finally:
-        first.stop()
-        second.stop()
+    first, second = two_servers
+    with httpx.Client(timeout=10) as http:
+        for i in range(30):
+            # An unknown secret first: the second process answers it from its filter.
+            unknown = {"token": secret_format.generate()}
+            refused = http.post(f"{second.url}/v1/verify", json=unknown).json()
+            assert refused["code"] == "NOT_FOUND"
+            made = http.post(
+                f"{first.url}/v1/tenants/default/tokens", json={"name": f"n{i}"}, headers=ROOT
+            ).json()
+            answer = http.post(f"{second.url}/v1/verify", json={"token": made["secret"]})
+            assert answer.json()["code"] == "VALID", (i, answer.json())
+        scraped = http.get(f"{second.url}/metrics", headers=ROOT).text
+    filtered = re.search(r'tokenward_cache_lookups_total\{result="filtered"\} (\S+)', scraped)
+    assert filtered is not None
+    if backend == "sqlite":
+        assert float(filtered.group(1)) >= 25  # refused without a store read
+    else:
+        assert float(filtered.group(1)) == 0  # no cheap version: always read
 
 
 def test_a_worker_freezes_its_startup_objects(tmp_path: Path) -> None:

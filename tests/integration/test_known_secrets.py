@@ -8,7 +8,6 @@ so a commit by one is "another connection" to the other, as between worker proce
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,19 +24,6 @@ from tokenward.service.verification import verify, verify_without_blocking
 from tokenward.settings import Settings
 
 ROOT = Actor.root()
-
-
-@pytest.fixture
-def reader(settings: Settings) -> Iterator[Core]:
-    """A second process that serves verifications, its filter loaded at startup."""
-    engine = open_engine(settings)
-    try:
-        second = build_core(settings, engine)
-        second.start_change_tracking()
-        yield second
-    finally:
-        second.lookup.close()
-        engine.dispose()
 
 
 def _filtered() -> int:
@@ -64,64 +50,64 @@ def test_filter_holds_every_added_hash_and_few_others() -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_unknown_secrets_are_refused_without_a_store_read(
-    core: Core, reader: Core, monkeypatch: pytest.MonkeyPatch
+    core: Core, other: Core, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
-    reader.sync_changes()
+    other.sync_changes()
 
     def no_reads(secret_hash: str) -> None:
         raise AssertionError("an unknown secret reached the store")
 
-    monkeypatch.setattr(reader.lookup, "find", no_reads)
+    monkeypatch.setattr(other.lookup, "find", no_reads)
     before = _filtered()
     for _ in range(200):
         secret = secret_format.generate()
         # Probes of the filter's 0.24 % false positives would read: skip those few.
-        if reader.known_secrets.presence(secret_format.hash_secret(secret)) is Presence.ABSENT:
-            assert verify_without_blocking(reader, secret) == verify(reader, secret)
-            assert verify(reader, secret).code is VerifyCode.NOT_FOUND
+        if other.known_secrets.presence(secret_format.hash_secret(secret)) is Presence.ABSENT:
+            assert verify_without_blocking(other, secret) == verify(other, secret)
+            assert verify(other, secret).code is VerifyCode.NOT_FOUND
     assert _filtered() - before >= 2 * 190
-    assert reader.cache.sizes() == (0, 0)  # nothing cached: a flood cannot evict anything
+    assert other.cache.sizes() == (0, 0)  # nothing cached: a flood cannot evict anything
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_a_token_made_by_another_process_is_valid_at_once(core: Core, reader: Core) -> None:
+def test_a_token_made_by_another_process_is_valid_at_once(core: Core, other: Core) -> None:
     """No sync in between: the reader sees that the store moved and catches up itself."""
     for i in range(20):
         secret = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name=f"t{i}")).secret
-        assert verify_without_blocking(reader, secret) is None  # needs the thread path
-        assert verify(reader, secret).code is VerifyCode.VALID
+        assert verify_without_blocking(other, secret) is None  # needs the thread path
+        assert verify(other, secret).code is VerifyCode.VALID
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_rotated_and_imported_secrets_are_valid_at_once(core: Core, reader: Core) -> None:
+def test_rotated_and_imported_secrets_are_valid_at_once(core: Core, other: Core) -> None:
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
     rotated = tokens.rotate(core, ROOT, tenant="default", token_id=issued.token.id)
-    assert verify(reader, rotated.secret).code is VerifyCode.VALID
+    assert verify(other, rotated.secret).code is VerifyCode.VALID
 
     imported_secret = secret_format.generate()
     template = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="u")).token
     tokens.delete(core, ROOT, tenant="default", token_id=template.id)
-    reader.sync_changes()
+    other.sync_changes()
     copy = dataclasses.replace(
         template, name="imported", secret_hash=secret_format.hash_secret(imported_secret)
     )
     tokens.restore(core, ROOT, token=copy)
-    assert verify(reader, imported_secret).code is VerifyCode.VALID
+    assert verify(other, imported_secret).code is VerifyCode.VALID
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_writes_that_change_no_secret_only_cost_a_catch_up(core: Core, reader: Core) -> None:
+def test_writes_that_change_no_secret_only_cost_a_catch_up(core: Core, other: Core) -> None:
     """Last-use times move the store's version too; the next unknown secret syncs once."""
     secret = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t")).secret
     assert verify(core, secret).valid
     core.flush_last_use()
     unknown = secret_format.generate()
-    while reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE:
+    while other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE:
         unknown = secret_format.generate()
-    assert reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.OUTDATED
-    assert verify(reader, unknown).code is VerifyCode.NOT_FOUND
-    assert reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.ABSENT
+    assert other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.OUTDATED
+    assert verify(other, unknown).code is VerifyCode.NOT_FOUND
+    assert other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.ABSENT
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -146,12 +132,12 @@ def test_a_saturated_filter_is_reloaded(core: Core, settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_without_a_cheap_version_the_filter_stays_out_of_the_way(core: Core, reader: Core) -> None:
+def test_without_a_cheap_version_the_filter_stays_out_of_the_way(core: Core, other: Core) -> None:
     """PostgreSQL: no version to trust a filter at, so every unknown secret is read."""
     before = _lookups()
     unknown = secret_format.generate()
-    assert reader.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE
-    assert verify(reader, unknown).code is VerifyCode.NOT_FOUND
+    assert other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE
+    assert verify(other, unknown).code is VerifyCode.NOT_FOUND
     after = _lookups()
     assert after[metrics.Lookup.MISS] == before[metrics.Lookup.MISS] + 1
     assert after[metrics.Lookup.FILTERED] == before[metrics.Lookup.FILTERED]

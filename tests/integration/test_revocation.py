@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tokenward.app import build_core, open_engine
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenChanges, TokenSpec
 from tokenward.domain.verification import VerifyCode
 from tokenward.service import tenants, tokens
 from tokenward.service.core import Core
 from tokenward.service.verification import verify
-from tokenward.settings import Settings
 
 ROOT = Actor.root()
-
-
-@pytest.fixture
-def other(settings: Settings) -> Iterator[Core]:
-    engine = open_engine(settings)
-    try:
-        second = build_core(settings, engine)
-        second.start_change_tracking()
-        yield second
-    finally:
-        engine.dispose()
 
 
 def test_cached_token_is_dropped_when_another_process_changes_it(core: Core, other: Core) -> None:
