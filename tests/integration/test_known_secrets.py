@@ -22,6 +22,7 @@ from tokenward.service.core import Core
 from tokenward.service.known_secrets import KnownSecrets, Presence, SecretFilter
 from tokenward.service.verification import verify, verify_without_blocking
 from tokenward.settings import Settings
+from tokenward.store.wal_index import stable_header
 
 ROOT = Actor.root()
 
@@ -141,3 +142,29 @@ def test_without_a_cheap_version_the_filter_stays_out_of_the_way(core: Core, oth
     after = _lookups()
     assert after[metrics.Lookup.MISS] == before[metrics.Lookup.MISS] + 1
     assert after[metrics.Lookup.FILTERED] == before[metrics.Lookup.FILTERED]
+
+
+def test_a_stable_wal_header_needs_two_equal_initialised_copies() -> None:
+    header = bytes(12) + b"\x01" + bytes(35)
+    assert stable_header(header, header) == header
+    assert stable_header(header, header[:-1] + b"\x02") is None  # a write in between
+    uninitialised = bytes(48)
+    assert stable_header(uninitialised, uninitialised) is None
+    assert stable_header(header[:40], header[:40]) is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_store_version_moves_with_every_commit_and_only_then(core: Core, other: Core) -> None:
+    """Read from the WAL index in shared memory, without a query, once it is mapped."""
+    first = other.lookup.version()
+    settled = other.lookup.version()
+    assert isinstance(settled, bytes)  # the shared-memory header, not the pragma
+    assert other.lookup.version() == settled  # nothing committed: the same
+    tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
+    moved = other.lookup.version()
+    assert moved != settled and moved != first
+    assert other.lookup.version() == moved
+    core.flush_last_use()  # nothing to write: no commit, no move
+    assert other.lookup.version() == moved
+    other.lookup.close()
+    assert other.lookup.version() is not None  # reopened on demand

@@ -14,6 +14,7 @@ filter is never trusted and every unknown secret is read from the store.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from enum import Enum
 
 from tokenward.service.ports import SecretLookup
@@ -81,7 +82,7 @@ class KnownSecrets:
         self._lookup = lookup
         self._min_capacity = min_capacity
         self._filter: SecretFilter | None = None
-        self._version: int | None = None
+        self._version: Hashable | None = None
 
     def presence(self, secret_hash: str) -> Presence:
         """ABSENT only when no token has this hash: the filter rules it out and nothing was
@@ -103,7 +104,7 @@ class KnownSecrets:
             fresh.add(secret_hash)
         self._filter, self._version = fresh, version
 
-    def add_tokens(self, version: int | None, token_ids: list[int]) -> None:
+    def add_tokens(self, version: Hashable | None, token_ids: list[int]) -> None:
         """The change log was read after the store was at ``version``: adds the hashes the
         changed tokens have now (new and rotated secrets), then trusts the filter there."""
         known = self._filter

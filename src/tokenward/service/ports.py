@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -71,7 +71,7 @@ class SecretLookup(Protocol):
 
     def count_hashes(self) -> int: ...
 
-    def version(self) -> int | None:
+    def version(self) -> Hashable | None:
         """Changes whenever anything is committed to the store; None where not cheap."""
         ...
 
