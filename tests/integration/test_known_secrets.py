@@ -8,6 +8,9 @@ so a commit by one is "another connection" to the other, as between worker proce
 from __future__ import annotations
 
 import dataclasses
+import os
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +25,7 @@ from tokenward.service.core import Core
 from tokenward.service.known_secrets import KnownSecrets, Presence, SecretFilter
 from tokenward.service.verification import verify, verify_without_blocking
 from tokenward.settings import Settings
-from tokenward.store.wal_index import stable_header
+from tokenward.store.wal_index import WalIndex, stable_header
 
 ROOT = Actor.root()
 
@@ -168,3 +171,34 @@ def test_the_store_version_moves_with_every_commit_and_only_then(core: Core, oth
     assert other.lookup.version() == moved
     other.lookup.close()
     assert other.lookup.version() is not None  # reopened on demand
+
+
+def _locks_held_on(path: str) -> int:
+    """POSIX locks this process holds on ``path`` (Linux's /proc/locks)."""
+    inode = os.stat(path).st_ino
+    held = 0
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "POSIX" in fields and str(os.getpid()) in fields:
+            device_inode = next(f for f in fields if f.count(":") == 2)
+            held += int(device_inode.rsplit(":", 1)[1]) == inode
+    return held
+
+
+def test_mapping_the_wal_index_keeps_sqlite_s_locks(tmp_path: Path) -> None:
+    """Closing a descriptor of the -shm file would drop SQLite's locks on it in this process
+    (another process then failed with "locking protocol"): the map must close nothing."""
+    database = str(tmp_path / "locks.db")
+    connection = sqlite3.connect(database, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE t (x)")
+        connection.execute("INSERT INTO t VALUES (1)")
+        before = _locks_held_on(database + "-shm")
+        assert before > 0  # SQLite holds its shared-memory lock while connected
+        wal = WalIndex.open(database)
+        assert wal is not None and wal.header() is not None
+        assert _locks_held_on(database + "-shm") == before
+        assert WalIndex.open(database) is wal  # one map per database and process
+    finally:
+        connection.close()

@@ -131,8 +131,7 @@ class SqlSecretLookup:
             if self._version_connection is None:
                 self._version_connection = self._connect()
                 row = self._version_connection.execute("PRAGMA data_version").fetchone()
-                # The connection's first read has attached the WAL index; it stays open
-                # (and the file untruncated) for as long as the map does.
+                # The connection's first read has made and attached the WAL index.
                 self._wal_index = WalIndex.open(self._sqlite_path)
             else:
                 row = self._version_connection.execute("PRAGMA data_version").fetchone()
@@ -142,9 +141,7 @@ class SqlSecretLookup:
         idle, self._idle = self._idle, []
         opened = [cursor.connection for cursor in idle]
         with self._version_lock:
-            wal, self._wal_index = self._wal_index, None
-            if wal is not None:
-                wal.close()
+            self._wal_index = None  # the map itself stays, see WalIndex.open
             if self._version_connection is not None:
                 opened.append(self._version_connection)
                 self._version_connection = None
