@@ -20,6 +20,7 @@ HINT_LENGTH = 5
 
 _PREFIX = re.compile(r"[a-z][a-z0-9]{0,15}")
 _BODY_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH
+_RANDOM_SPACE = 62**RANDOM_LENGTH
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 #: The whole format in one match (a verification checks it on every cache miss).
 _WELL_FORMED = re.compile(_PREFIX.pattern + f"_[0-9A-Za-z]{{{_BODY_LENGTH}}}", re.ASCII)
@@ -32,7 +33,9 @@ def is_valid_prefix(prefix: str) -> bool:
 def generate(prefix: str = DEFAULT_PREFIX) -> str:
     if not is_valid_prefix(prefix):
         raise ValueError(f"invalid secret prefix {prefix!r}")
-    random_part = "".join(secrets.choice(ALPHABET) for _ in range(RANDOM_LENGTH))
+    # One uniform draw below 62**28 (166 bits), written in base 62: 28 calls of
+    # secrets.choice cost 30 µs of every create.
+    random_part = _base62(secrets.randbelow(_RANDOM_SPACE), RANDOM_LENGTH)
     head = f"{prefix}_{random_part}"
     return head + _encode_checksum(zlib.crc32(head.encode("ascii")))
 
@@ -69,8 +72,13 @@ def hint(secret: str) -> str:
 
 
 def _encode_checksum(value: int) -> str:
+    return _base62(value, CHECKSUM_LENGTH)
+
+
+def _base62(value: int, length: int) -> str:
+    """``value`` in ``length`` base-62 digits, most significant first (it must fit)."""
     chars = []
-    for _ in range(CHECKSUM_LENGTH):
+    for _ in range(length):
         value, digit = divmod(value, 62)
         chars.append(ALPHABET[digit])
     return "".join(reversed(chars))

@@ -116,6 +116,8 @@ def _token_values(token: Token) -> dict[str, Any]:
 _INSERT_TOKEN = insert(tokens).returning(tokens.c.id)
 _INSERT_SECRET = insert(token_secrets)
 _INSERT_AUDIT = insert(audit)
+#: Read by every create: built once rather than per call (0.1 ms of SQLAlchemy each time).
+_TENANT_BY_NAME = select(tenants).where(tenants.c.name == bindparam("name"))
 
 
 class SqlTokenRepository:
@@ -344,7 +346,9 @@ class SqlTenantRepository:
         self._conn.execute(insert(tenants).values(name=tenant.name, created_at=tenant.created_at))
 
     def get(self, name: str) -> Tenant | None:
-        row = self._conn.execute(select(tenants).where(_equals(tenants.c.name, name))).first()
+        if not _storable(name):
+            return None
+        row = self._conn.execute(_TENANT_BY_NAME, {"name": name}).first()
         return None if row is None else Tenant(name=row.name, created_at=row.created_at)
 
     def list(self) -> Sequence[Tenant]:
