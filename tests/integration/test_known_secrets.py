@@ -25,9 +25,17 @@ from tokenward.service.core import Core
 from tokenward.service.known_secrets import KnownSecrets, Presence, SecretFilter
 from tokenward.service.verification import verify, verify_without_blocking
 from tokenward.settings import Settings
+from tokenward.store import wal_index
+from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.wal_index import WalIndex, stable_header
 
 ROOT = Actor.root()
+
+
+@pytest.fixture
+def room_to_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test process opens hundreds of databases; a server maps one. Room for one more."""
+    monkeypatch.setattr(wal_index, "MAX_MAPPED", len(wal_index._mapped) + 1)
 
 
 def _filtered() -> int:
@@ -157,7 +165,9 @@ def test_a_stable_wal_header_needs_two_equal_initialised_copies() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_the_store_version_moves_with_every_commit_and_only_then(core: Core, other: Core) -> None:
+def test_the_store_version_moves_with_every_commit_and_only_then(
+    room_to_map: None, core: Core, other: Core
+) -> None:
     """Read from the WAL index in shared memory, without a query, once it is mapped."""
     first = other.lookup.version()
     settled = other.lookup.version()
@@ -185,7 +195,7 @@ def _locks_held_on(path: str) -> int:
     return held
 
 
-def test_mapping_the_wal_index_keeps_sqlite_s_locks(tmp_path: Path) -> None:
+def test_mapping_the_wal_index_keeps_sqlite_s_locks(room_to_map: None, tmp_path: Path) -> None:
     """Closing a descriptor of the -shm file would drop SQLite's locks on it in this process
     (another process then failed with "locking protocol"): the map must close nothing."""
     database = str(tmp_path / "locks.db")
@@ -202,3 +212,21 @@ def test_mapping_the_wal_index_keeps_sqlite_s_locks(tmp_path: Path) -> None:
         assert WalIndex.open(database) is wal  # one map per database and process
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_without_a_map_the_version_comes_from_sqlite(
+    monkeypatch: pytest.MonkeyPatch, core: Core, settings: Settings
+) -> None:
+    """Past ``MAX_MAPPED`` databases in one process, the pragma answers, as exactly."""
+    monkeypatch.setattr(wal_index, "MAX_MAPPED", len(wal_index._mapped))
+    engine = open_engine(settings)
+    lookup = SqlSecretLookup(engine)
+    try:
+        before = lookup.version()
+        assert isinstance(before, tuple) and lookup.version() == before
+        tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
+        assert lookup.version() != before
+    finally:
+        lookup.close()
+        engine.dispose()
