@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS, issue
 from tokenward.api.native.fast_verify import token_document
 from tokenward.api.native.schemas import TokenPublic, VerifyResponse
+from tokenward.app import create_app
+from tokenward.domain import secrets as secret_format
+from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import Token, TokenType
+from tokenward.domain.tokens import Token, TokenSpec, TokenType
+from tokenward.service import tokens
+from tokenward.service.cache import CachedSecret
+from tokenward.settings import Settings
 
 
 def test_token_document_matches_the_schema() -> None:
@@ -79,3 +89,61 @@ def test_answers_follow_changes_made_within_one_millisecond(client: TestClient) 
         client.post(f"{base}/enable", headers=ROOT_HEADERS)
         on = client.post("/v1/verify", json={"token": token["secret"]}).json()
         assert on["code"] == "VALID" and on["token"]["active"] is True
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL reads unknown ones in a thread
+def test_unknown_secrets_let_waiting_verifications_go_first(settings: Settings) -> None:
+    """Of two verifications that arrive together, a real token's is answered first even when
+    an unknown secret's came in first: under a flood the real ones keep their pace."""
+
+    async def scenario() -> list[str]:
+        app = create_app(settings)
+        state: dict[str, Any] = {}
+        startup: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        await startup.put({"type": "lifespan.startup"})
+        started = asyncio.Event()
+
+        async def lifespan_send(message: dict[str, Any]) -> None:
+            started.set()
+
+        lifespan = asyncio.create_task(
+            app({"type": "lifespan", "state": state}, startup.get, lifespan_send)  # type: ignore[arg-type]
+        )
+        await started.wait()
+        core = state["core"]
+        valid = tokens.issue(core, Actor.root(), tenant="default", spec=TokenSpec(name="v"))
+        finished: list[str] = []
+
+        async def verify(label: str, secret: str) -> None:
+            body = orjson.dumps({"token": secret})
+            scope = {
+                "type": "http",
+                "method": "POST",
+                "path": "/v1/verify",
+                "headers": [(b"content-length", str(len(body)).encode())],
+                "query_string": b"",
+                "client": ("127.0.0.1", 1),
+                "state": dict(state),
+            }
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body":
+                    finished.append(label)
+
+            await app(scope, receive, send)  # type: ignore[arg-type]
+
+        core.sync_changes()  # the issue is logged: apply it now, not between the two below
+        await verify("valid", valid.secret)
+        assert isinstance(core.cache.get(valid.token.secret_hash), CachedSecret)
+        finished.clear()
+        await asyncio.gather(
+            verify("unknown", secret_format.generate()), verify("valid", valid.secret)
+        )
+        await startup.put({"type": "lifespan.shutdown"})
+        await lifespan
+        return finished
+
+    assert asyncio.run(scenario()) == ["valid", "unknown"]
