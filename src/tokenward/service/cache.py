@@ -23,8 +23,8 @@ from typing import Final, NamedTuple
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import Verification, VerifyCode
 
-#: Memory per positive entry: 1,684 bytes measured with tracemalloc (bench/RESULTS.md), so
-#: 20,000 entries hold about 32 MiB; a negative entry (a hash and a time) about 200 bytes.
+#: Memory per positive entry: 1,756 bytes measured with tracemalloc (bench/RESULTS.md), so
+#: 20,000 entries hold about 33 MiB; a negative entry (a hash and a time) about 200 bytes.
 #: With 50,000 a worker reached 255 MB under a verify load over 1M distinct tokens.
 DEFAULT_POSITIVE_SIZE = 20_000
 DEFAULT_NEGATIVE_SIZE = 50_000
