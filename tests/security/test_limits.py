@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.helpers import ROOT_HEADERS, bearer, issue, manager
 from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
+from tokenward.service import auth
 from tokenward.service.ratelimit import WINDOW_SECONDS, AuthFailureLimiter
 from tokenward.settings import Settings
 
@@ -327,3 +328,23 @@ def test_management_tokens_count_like_any_credential(limited: TestClient) -> Non
         answer = limited.get("/v1/tenants", headers=peer(address, bearer(token["secret"])))
         assert answer.status_code == 401
     assert limited.get("/v1/tenants", headers=peer(address, ROOT_HEADERS)).status_code == 429
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_admin_token_is_checked_without_reading_the_store(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Management requests with the operator's admin token authenticate on the event loop:
+    no store read, no thread. A token credential is still read, fresh, from the store."""
+    core = client.app_state["core"]
+    made = issue(client, "default", name="m", role="admin", audience=["tokenward"])
+    assert auth.reads_store(core, made["secret"])
+    assert not auth.reads_store(core, ROOT_HEADERS["Authorization"].removeprefix("Bearer "))
+    assert not auth.reads_store(core, "garbage") and not auth.reads_store(core, None)
+
+    def no_reads(secret_hash: str) -> None:
+        raise AssertionError("the admin token reached the store")
+
+    monkeypatch.setattr(core.lookup, "find", no_reads)
+    assert client.get("/v1/tenants/default", headers=ROOT_HEADERS).status_code == 200
+    assert client.get("/v1/tenants/default", headers=bearer("garbage")).status_code == 401

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from tokenward.domain.actors import Actor
 from tokenward.service import auth
@@ -24,12 +25,18 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def get_actor(
+async def get_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
+    """On the event loop when no store read is needed (the admin token), else in a thread:
+    a sync dependency would cost a thread hop on every management request."""
     presented = credentials.credentials if credentials else None
-    actor = auth.authenticate(get_core(request), presented, client=client_address(request))
+    core, client = get_core(request), client_address(request)
+    if auth.reads_store(core, presented):
+        actor = await run_in_threadpool(auth.authenticate, core, presented, client=client)
+    else:
+        actor = auth.authenticate(core, presented, client=client)
     # For the request's log line (api.observability): who acted, in which tenant.
     request.state.actor = actor.label
     request.state.tenant = actor.tenant

@@ -37,6 +37,14 @@ def authenticate(
         raise
 
 
+def reads_store(core: Core, credential: str | None) -> bool:
+    """Whether authenticating ``credential`` reads the store, and so belongs in a thread: a
+    token does; the operator's admin token (``TOKENWARD_ADMIN_TOKEN``) and garbage do not."""
+    if not credential:
+        return False
+    return core.admin_token_hash is None or secret_format.is_well_formed(credential)
+
+
 def _authenticate(core: Core, credential: str | None, client: str | None) -> Actor:
     """A token is read with the verification path's lookup (fresh from the store, not the
     cache: a revoked token must stop authenticating at once); the root credential needs no
