@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+#: The ``tokenward`` command of the interpreter running the tests.
+TOKENWARD = Path(sys.executable).parent / "tokenward"
 ROOT_TOKEN = "test-root-credential-0123456789abcdefghij"
 ROOT_HEADERS = {"Authorization": f"Bearer {ROOT_TOKEN}"}
 
@@ -36,3 +41,11 @@ def manager(client: TestClient, tenant: str = "default", **fields: Any) -> dict[
     fields.setdefault("audience", ["tokenward"])
     fields.setdefault("name", f"{fields.get('role', 'viewer')} manager")
     return issue(client, tenant, **fields)
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now, for a real server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -19,7 +19,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.cli.conftest import Cli, errors_of
-from tests.e2e.test_serve import Server, free_port
+from tests.e2e.test_serve import Server
+from tests.helpers import free_port
 
 ROOT = "cli-remote-tests-root-credential-0123456789"
 

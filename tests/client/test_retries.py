@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.client.conftest import ROOT
-from tests.e2e.test_serve import TOKENWARD, free_port
+from tests.helpers import TOKENWARD, free_port
 from tokenward.client import (
     AsyncClient,
     Client,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import TOKENWARD, free_port
 from tokenward.domain import secrets as secret_format
-
-TOKENWARD = Path(sys.executable).parent / "tokenward"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_serve import Server, free_port
+from tests.e2e.test_serve import Server
+from tests.helpers import free_port
 from tests.integrations.conftest import EXAMPLES, Issue, challenge_params, wait_until_expired
 from tokenward.client import Client
 

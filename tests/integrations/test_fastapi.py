@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.e2e.test_serve import Server, free_port
+from tests.e2e.test_serve import Server
+from tests.helpers import free_port
 from tests.integrations.conftest import (
     Issue,
     bearer,

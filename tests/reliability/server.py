@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.helpers import ROOT_TOKEN
-
-TOKENWARD = Path(sys.executable).parent / "tokenward"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.helpers import ROOT_TOKEN, TOKENWARD, free_port
 
 
 class Server:
