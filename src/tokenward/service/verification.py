@@ -62,10 +62,7 @@ def verify_without_blocking(
     if core.verify_requires_auth:
         return None
     started = time.perf_counter()
-    if len(secret) > _MAX_SECRET_LENGTH:
-        return _MALFORMED
-    secret_hash = secret_format.hash_secret(secret)
-    result, source = _without_store(core, secret, secret_hash, audience, scopes, resource)
+    result, source, _ = _without_store(core, secret, audience, scopes, resource)
     if result is not None:
         metrics.STATS.verified(result.code, time.perf_counter() - started, source)
     return result
@@ -91,10 +88,7 @@ def _verify(
     scopes: Iterable[str],
     resource: str | None,
 ) -> tuple[Verification, Lookup | None]:
-    if len(secret) > _MAX_SECRET_LENGTH:
-        return _MALFORMED, None
-    secret_hash = secret_format.hash_secret(secret)
-    result, source = _without_store(core, secret, secret_hash, audience, scopes, resource)
+    result, source, secret_hash = _without_store(core, secret, audience, scopes, resource)
     if result is None:
         return _from_store(core, secret_hash, audience, scopes, resource)
     return result, source
@@ -103,23 +97,26 @@ def _verify(
 def _without_store(
     core: Core,
     secret: str,
-    secret_hash: str,
     audience: str | None,
     scopes: Iterable[str],
     resource: str | None,
-) -> tuple[Verification | None, Lookup | None]:
-    """The verdict without a store read, or None; and how it was found. Only well-formed
-    secrets ever enter the cache, so a hit needs no format check; a miss is checked."""
+) -> tuple[Verification | None, Lookup | None, str]:
+    """The verdict without a store read, or None; how it was found; and the secret's hash
+    for the store read. Only well-formed secrets ever enter the cache, so a hit needs no
+    format check; a miss is checked."""
+    if len(secret) > _MAX_SECRET_LENGTH:
+        return _MALFORMED, None, ""
+    secret_hash = secret_format.hash_secret(secret)
     cached = core.cache.get(secret_hash)
     if cached is None:
         if not secret_format.is_well_formed(secret):
-            return _MALFORMED, None
+            return _MALFORMED, None, secret_hash
         if core.known_secrets.presence(secret_hash) is Presence.ABSENT:
-            return _NOT_FOUND, Lookup.FILTERED
-        return None, None
+            return _NOT_FOUND, Lookup.FILTERED, secret_hash
+        return None, None, secret_hash
     if cached is MISSING:
-        return _NOT_FOUND, Lookup.HIT
-    return _conclude(core, cached, audience, scopes, resource), Lookup.HIT
+        return _NOT_FOUND, Lookup.HIT, secret_hash
+    return _conclude(core, cached, audience, scopes, resource), Lookup.HIT, secret_hash
 
 
 def _from_store(

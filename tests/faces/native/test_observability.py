@@ -107,3 +107,13 @@ def test_one_log_line_per_request_never_a_secret(
     entry = json.loads(JsonFormatter().format(reveal))
     assert entry["route"] == reveal.route and entry["level"] == "info"  # type: ignore[attr-defined]
     assert isinstance(entry["duration_ms"], float)
+
+
+def test_every_malformed_secret_is_counted(client: TestClient) -> None:
+    """A short junk string and one too long to hash are both counted, once each."""
+    key = (("outcome", "MALFORMED"),)
+    before = scrape(client).get("tokenward_verifications_total", {}).get(key, 0.0)
+    for junk in ("junk", "tw_" + "x" * 300):
+        answer = client.post("/v1/verify", json={"token": junk})
+        assert answer.json()["code"] == "MALFORMED"
+    assert scrape(client)["tokenward_verifications_total"][key] == before + 2
