@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     for router in faces:
         app.include_router(router)
     install_error_handlers(app)
-    return RequestObservation(VerifyFastPath(app, max_body_bytes=settings.max_body_bytes))
+    return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
 
 
 async def _every(interval: float, job: Callable[[], object], doing: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,8 +79,26 @@ async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
 
 def request_id_of(scope: Scope) -> str:
     """The caller's request id when it is a sane one, else a new one."""
-    # 128 random bits, as uuid4 has, at a quarter of its cost.
-    return _incoming_request_id(scope) or os.urandom(16).hex()
+    return _incoming_request_id(scope) or next(_new_ids)
+
+
+def _fresh_request_ids() -> Iterator[str]:
+    """128 random bits each, as uuid4 has, drawn 256 ids at a time: one ``os.urandom`` call
+    costs as much as the rest of an id's making (0.8 µs against 0.15 µs per id)."""
+    while True:
+        block = os.urandom(16 * 256).hex()
+        for start in range(0, len(block), 32):
+            yield block[start : start + 32]
+
+
+def _restart_request_ids() -> None:
+    """A forked worker must not hand out the ids its parent has left in the block."""
+    global _new_ids
+    _new_ids = _fresh_request_ids()
+
+
+_new_ids = _fresh_request_ids()
+os.register_at_fork(after_in_child=_restart_request_ids)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,9 +11,6 @@ from tokenward import metrics
 from tokenward.api.middleware import REQUEST_ID_HEADER, request_id_of
 
 log = logging.getLogger("tokenward.requests")
-
-#: Routes answered outside the FastAPI router (api/native/fast_verify.py) are named here.
-_OWN_ROUTES = frozenset({"/v1/verify"})
 
 #: Verification is every protected request of every service: its line is written at debug
 #: level, where it costs nothing unless asked for (metrics count it at every level).
@@ -25,6 +20,7 @@ _DEBUG_ROUTES = frozenset({"/v1/verify"})
 class RequestObservation:
     """Gives each request an id (the caller's ``X-Request-ID`` when sane), which every answer
     carries; after the answer, counts it by route template and status and logs one line.
+    ``POST /v1/verify`` does the same for itself, outside this layer (``VerifyFastPath``).
 
     Routes are labelled by template (``/v1/tenants/{tenant}``), never by raw path, so that
     metrics keep a bounded set of labels; unknown paths count as ``unmatched``.
@@ -54,15 +50,22 @@ class RequestObservation:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = _route_of(scope)
-            _counter(route, scope["method"], status).inc()
-            level = logging.DEBUG if route in _DEBUG_ROUTES else logging.INFO
-            if log.isEnabledFor(level):
-                _log_request(scope, route, status, started, level)
+            record_request(scope, _route_of(scope), status, started, request_id)
 
 
-def _log_request(scope: Scope, route: str, status: int, started: float, level: int) -> None:
-    state = scope["state"]
+def record_request(scope: Scope, route: str, status: int, started: float, request_id: str) -> None:
+    """Counts an answered request and logs its line; for routes answered outside this layer
+    (``api/native/fast_verify.py``) too."""
+    metrics.HTTP_REQUESTS.count(route, scope["method"], status)
+    level = logging.DEBUG if route in _DEBUG_ROUTES else logging.INFO
+    if log.isEnabledFor(level):
+        _log_request(scope, route, status, started, level, request_id)
+
+
+def _log_request(
+    scope: Scope, route: str, status: int, started: float, level: int, request_id: str
+) -> None:
+    state = scope.get("state", {})
     log.log(
         level,
         "%s %s %s",
@@ -74,18 +77,11 @@ def _log_request(scope: Scope, route: str, status: int, started: float, level: i
             "route": route,
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "request_id": state["request_id"],
+            "request_id": request_id,
             "tenant": state.get("tenant"),
             "actor": state.get("actor"),
         },
     )
-
-
-@functools.lru_cache(maxsize=4096)
-def _counter(route: str, method: str, status: int) -> Any:
-    """The labelled child, looked up once: ``labels()`` costs about 3 µs a call. Routes are
-    templates and methods and statuses few, so the set of keys stays small."""
-    return metrics.HTTP_REQUESTS.labels(route, method, str(status))
 
 
 def _route_of(scope: Scope) -> str:
@@ -93,4 +89,4 @@ def _route_of(scope: Scope) -> str:
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    return scope["path"] if scope["path"] in _OWN_ROUTES else "unmatched"
+    return "unmatched"

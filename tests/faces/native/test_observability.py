@@ -34,6 +34,8 @@ def test_metrics_parse_and_count(client: TestClient) -> None:
     issue(client, "acme", active=False)
     before = scrape(client)
     valid_before = before.get("tokenward_verifications_total", {}).get((("outcome", "VALID"),), 0.0)
+    verify_200 = (("method", "POST"), ("route", "/v1/verify"), ("status", "200"))
+    verify_before = before.get("tokenward_http_requests_total", {}).get(verify_200, 0.0)
     for _ in range(3):
         client.post("/v1/verify", json={"token": good["secret"]})
     client.post("/v1/verify", json={"token": "junk"})
@@ -48,7 +50,7 @@ def test_metrics_parse_and_count(client: TestClient) -> None:
     assert tokens[(("state", "active"), ("tenant", "acme"))] == 1
     assert tokens[(("state", "disabled"), ("tenant", "acme"))] == 1
     http = after["tokenward_http_requests_total"]
-    assert http[(("method", "POST"), ("route", "/v1/verify"), ("status", "200"))] >= 4
+    assert http[verify_200] == verify_before + 4
     assert (
         http[(("method", "POST"), ("route", "/v1/tenants/{tenant}/tokens"), ("status", "201"))] >= 2
     )
@@ -91,9 +93,13 @@ def test_one_log_line_per_request_never_a_secret(
     answer = client.get(
         f"/v1/tenants/default/tokens/{made['id']}/secret", headers=bearer(admin["secret"])
     )
-    client.post("/v1/verify", json={"token": made["secret"]})
+    verified = client.post("/v1/verify", json={"token": made["secret"]})
     lines = [r for r in request_log.records if r.name == "tokenward.requests"]
     assert len(lines) == 2
+    verify = lines[1]
+    assert verify.route == "/v1/verify" and verify.status == 200  # type: ignore[attr-defined]
+    assert verify.levelno == logging.DEBUG
+    assert verify.request_id == verified.headers["x-request-id"]  # type: ignore[attr-defined]
     reveal = lines[0]
     assert reveal.route == "/v1/tenants/{tenant}/tokens/{token_id}/secret"  # type: ignore[attr-defined]
     assert reveal.status == 200 and reveal.method == "GET"  # type: ignore[attr-defined]

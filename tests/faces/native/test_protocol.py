@@ -21,6 +21,22 @@ def test_every_response_has_a_request_id(client: TestClient) -> None:
     assert unsafe.headers["x-request-id"] != "a b\tc"
 
 
+def test_verification_answers_carry_request_ids_too(client: TestClient) -> None:
+    """``POST /v1/verify`` is answered outside the observation layer and makes its own ids:
+    fresh ones (128 random bits, in hex) for every answer, the caller's when it sends one."""
+    made = issue(client, "default")
+    ids = [
+        client.post("/v1/verify", json={"token": made["secret"]}).headers["x-request-id"]
+        for _ in range(300)  # past one block of pre-drawn ids
+    ]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    echoed = client.post(
+        "/v1/verify", json={"token": made["secret"]}, headers={"X-Request-ID": "trace-7"}
+    )
+    assert echoed.headers["x-request-id"] == "trace-7"
+
+
 def test_error_body_shape(client: TestClient) -> None:
     answer = client.get("/v1/tenants/default/tokens/1", headers=ROOT_HEADERS)
     assert answer.status_code == 404
