@@ -96,7 +96,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 _every(settings.last_use_flush_seconds, core.flush_last_use, "write last-use times")
             ),
             asyncio.create_task(
-                _every(settings.cache_sync_seconds, core.sync_changes, "read the change log")
+                _every(
+                    settings.cache_sync_seconds,
+                    core.sync_changes,
+                    "read the change log",
+                    when=core.changes_may_be_pending,
+                )
             ),
             asyncio.create_task(
                 _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
@@ -144,10 +149,18 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
 
 
-async def _every(interval: float, job: Callable[[], object], doing: str) -> None:
+async def _every(
+    interval: float,
+    job: Callable[[], object],
+    doing: str,
+    when: Callable[[], bool] = lambda: True,
+) -> None:
+    """Runs ``job`` in a thread every ``interval`` seconds; ``when``, asked on the event loop,
+    can spare it a run."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(job)
+            if when():
+                await run_in_threadpool(job)
         except Exception:  # the next tick retries; serving must not stop for this
             log.exception("could not %s", doing)

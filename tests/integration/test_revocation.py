@@ -58,3 +58,20 @@ def test_log_is_pruned(core: Core) -> None:
     core.prune_changes(keep_seconds=-1)
     with core.uow() as uow:
         assert uow.changes.since(0) == ([], 0)
+
+
+def test_the_sync_timer_is_spared_only_while_nothing_was_committed(
+    core: Core, other: Core, database_url: str
+) -> None:
+    """On SQLite an idle store needs no read of the change log; on PostgreSQL, where no cheap
+    version exists, every tick reads it."""
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
+    assert other.changes_may_be_pending()
+    other.sync_changes()
+    sqlite = database_url.startswith("sqlite")
+    assert other.changes_may_be_pending() is not sqlite
+    tokens.disable(core, ROOT, tenant="default", token_id=issued.token.id)
+    assert other.changes_may_be_pending()  # a commit elsewhere: the next tick reads the log
+    assert other.sync_changes() == 1
+    assert verify(other, issued.secret).code is VerifyCode.DISABLED
+    assert other.changes_may_be_pending() is not sqlite

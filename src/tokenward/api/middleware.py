@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,8 +45,16 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
     declared = _content_length(scope)
     if declared is not None and declared > limit:
         return None
-    chunks: list[bytes] = []
-    size = 0
+    message = await receive()
+    if message["type"] != "http.request":
+        return b""
+    chunk: bytes = message.get("body", b"")
+    if len(chunk) > limit:
+        return None
+    if not message.get("more_body", False):  # as a small body mostly arrives: in one piece
+        return chunk
+    chunks = [chunk]
+    size = len(chunk)
     while True:
         message = await receive()
         if message["type"] != "http.request":
@@ -79,26 +86,25 @@ async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive:
 
 def request_id_of(scope: Scope) -> str:
     """The caller's request id when it is a sane one, else a new one."""
-    return _incoming_request_id(scope) or next(_new_ids)
+    return _incoming_request_id(scope) or _new_request_id()
 
 
-def _fresh_request_ids() -> Iterator[str]:
-    """128 random bits each, as uuid4 has, drawn 256 ids at a time: one ``os.urandom`` call
-    costs as much as the rest of an id's making (0.8 µs against 0.15 µs per id)."""
-    while True:
+#: New request ids, 128 random bits each as uuid4 has, drawn 256 at a time: one
+#: ``os.urandom`` call cost more than the rest of an id's making (0.8 µs against 0.1 µs).
+_spare_ids: list[str] = []
+
+
+def _new_request_id() -> str:
+    try:
+        return _spare_ids.pop()
+    except IndexError:
         block = os.urandom(16 * 256).hex()
-        for start in range(0, len(block), 32):
-            yield block[start : start + 32]
+        _spare_ids.extend(block[start : start + 32] for start in range(0, len(block), 32))
+        return _spare_ids.pop()
 
 
-def _restart_request_ids() -> None:
-    """A forked worker must not hand out the ids its parent has left in the block."""
-    global _new_ids
-    _new_ids = _fresh_request_ids()
-
-
-_new_ids = _fresh_request_ids()
-os.register_at_fork(after_in_child=_restart_request_ids)
+# A forked worker must not hand out the ids its parent has left.
+os.register_at_fork(after_in_child=_spare_ids.clear)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,20 +19,19 @@ class LastUseBuffer:
     """Last-use times gathered by verification and written in batches, not per request.
 
     A crash loses at most the times gathered since the last flush (one flush interval).
+    A note is one store into a dict and a take one swap of the dict, each a single step under
+    the GIL, so neither takes a lock (a lock was a fifth of the cost of a cached verification).
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._pending: dict[int, datetime] = {}
 
     def note(self, token_id: int, at: datetime) -> None:
-        with self._lock:
-            self._pending[token_id] = at
+        self._pending[token_id] = at
 
     def take(self) -> dict[int, datetime]:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        return pending
+        pending, self._pending = self._pending, {}
+        return dict(pending)  # a copy: iterating it cannot race a late note
 
 
 @dataclass
@@ -54,6 +53,8 @@ class Core:
     #: The last entry of the change log that this process's cache has applied.
     change_seq: int = 0
     known_secrets: KnownSecrets = field(init=False, repr=False)
+    #: The store's version when the change log was last read (see ``changes_may_be_pending``).
+    _synced_version: Hashable | None = field(default=None, init=False, repr=False)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +95,7 @@ class Core:
             version = self.lookup.version()  # before the log: never claim an unseen commit
             with self.uow() as uow:
                 changed, self.change_seq = uow.changes.since(self.change_seq)
+            self._synced_version = version
             self.known_secrets.add_tokens(version, [tid for tid in changed if tid is not None])
             if wait and self.known_secrets.needs_reload:
                 self.known_secrets.load()
@@ -105,12 +107,24 @@ class Core:
             self.cache.forget_tokens(tid for tid in changed if tid is not None)
         return len(changed)
 
+    def changes_may_be_pending(self) -> bool:
+        """False only when the store shows no commit since the change log was last read.
+
+        Cheap enough for the event loop (on SQLite, the version read of the known-secrets
+        filter): the sync timer asks first, and an idle store costs no thread and no query
+        (a sync each 50 ms took 3 % of an idle worker's core). Always true on PostgreSQL.
+        """
+        version = self.lookup.version()
+        return version is None or version != self._synced_version
+
     def start_change_tracking(self) -> None:
         """Starts from the log's current end (an empty cache has nothing older to drop) and
         loads the known-secrets filter: what the log adds later is applied on top of it."""
         with self._sync_lock:
+            version = self.lookup.version()
             with self.uow() as uow:
                 self.change_seq = uow.changes.latest()
+            self._synced_version = version
             self.known_secrets.load()
 
     def prune_changes(self, keep_seconds: float) -> None:
