@@ -260,9 +260,17 @@ def test_the_hot_path_lookup_reads_what_the_repository_reads(core: Core) -> None
         metadata={"team": "a", "n": 3, "nested": {"x": [1, 2]}},
         ttl_seconds=3 * 86400,
     )
+    # On SQLite the row travels as one JSON array (json_array): text that JSON must escape.
+    awkward = TokenSpec(
+        name='quo"te\\back',
+        description="ünïcode 😀, tab\t, line\u2028 and 'quotes'",
+        scopes=('a"b', "ü"),
+        metadata={"k\u2028": None, "f": 1.5, "neg": -0.25, "t": True, "l": [[], {}], "s": "😀"},
+    )
     for issued in (
         tokens.issue(core, ROOT, tenant="default", spec=spec),
         tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="bare")),
+        tokens.issue(core, ROOT, tenant="default", spec=awkward),
     ):
         tokens.disable(core, ROOT, tenant="default", token_id=issued.token.id)
         found = core.lookup.find(issued.token.secret_hash)
@@ -271,6 +279,20 @@ def test_the_hot_path_lookup_reads_what_the_repository_reads(core: Core) -> None
             expected = uow.tokens.get_by_secret_hash(issued.token.secret_hash)
         assert found == expected
     assert core.lookup.find("0" * 64) is None
+
+
+def test_the_hot_path_lookup_reads_a_rotated_secrets_grace(core: Core) -> None:
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="r"))
+    before = core.clock()
+    rotated = tokens.rotate(
+        core, ROOT, tenant="default", token_id=issued.token.id, grace_seconds=60
+    )
+    old = core.lookup.find(issued.token.secret_hash)
+    new = core.lookup.find(rotated.token.secret_hash)
+    assert old is not None and new is not None
+    assert old[0] == new[0] == rotated.token  # both secrets lead to the token as it is now
+    assert new[1] is None
+    assert old[1] is not None and 59 <= (old[1] - before).total_seconds() <= 61
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -54,4 +54,9 @@ def judge(
         return VerifyCode.INSUFFICIENT_SCOPE
     if resource is not None and token.restricted and resource not in token.resources:
         return VerifyCode.RESOURCE_DENIED
-    return VerifyCode.VALID
+    return _VALID
+
+
+# Read once: on Python 3.11 each read of an Enum member through its class costs about 0.2 µs,
+# and every verification ends here.
+_VALID = VerifyCode.VALID

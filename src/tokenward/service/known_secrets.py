@@ -33,6 +33,10 @@ class Presence(Enum):
     OUTDATED = "outdated"
 
 
+# Read once: Python 3.11 reads an Enum member through its class in about 0.2 µs.
+_ABSENT, _POSSIBLE, _OUTDATED = Presence.ABSENT, Presence.POSSIBLE, Presence.OUTDATED
+
+
 class SecretFilter:
     """A Bloom filter over SHA-256 hex digests: their bits are already uniform, so the probe
     positions are slices of the digest itself rather than further hashes."""
@@ -89,10 +93,10 @@ class KnownSecrets:
         committed to the store since the filter was last brought up to date."""
         known, version = self._filter, self._version
         if known is None or version is None or secret_hash in known:
-            return Presence.POSSIBLE
+            return _POSSIBLE
         if self._lookup.version() == version:
-            return Presence.ABSENT
-        return Presence.OUTDATED
+            return _ABSENT
+        return _OUTDATED
 
     def load(self) -> None:
         """Every stored hash, sized for twice as many: at startup, and once saturated."""

@@ -36,6 +36,22 @@ _SQL = (
     + f", s.retires_at FROM {token_secrets.name} s JOIN {tokens.name} t ON t.id = s.token_id"
     " WHERE s.secret_hash = {param}"
 )
+#: On SQLite the token comes back as one JSON array and its sealed secret, not as 23 columns:
+#: Python's sqlite3 describes and converts every column of every row, and one column instead
+#: of 23 took a miss from 243k to 228k instructions (callgrind). JSON columns are embedded as
+#: JSON, so both drivers hand them back parsed.
+_JSON_FIELDS = ("scopes", "audience", "resources", "metadata")
+_SEALED = list(_FIELDS).index("sealed_secret")
+_SQLITE_SQL = (
+    "SELECT json_array("  # noqa: S608
+    + ", ".join(
+        f'json(t."{name}")' if name in _JSON_FIELDS else f't."{name}"'
+        for name in _FIELDS
+        if name != "sealed_secret"
+    )
+    + f", s.retires_at), t.sealed_secret FROM {token_secrets.name} s"
+    f" JOIN {tokens.name} t ON t.id = s.token_id WHERE s.secret_hash = ?"
+)
 _ALL_HASHES = f"SELECT secret_hash FROM {token_secrets.name}"  # noqa: S608
 _HASHES_OF = _ALL_HASHES + " WHERE token_id IN ({params})"
 _COUNT_HASHES = f"SELECT count(*) FROM {token_secrets.name}"  # noqa: S608
@@ -54,7 +70,7 @@ class SqlSecretLookup:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._param = "%s" if self._postgres else "?"
-        self._sql = _SQL.format(param=self._param)
+        self._sql = _SQL.format(param=self._param) if self._postgres else _SQLITE_SQL
         database = engine.url.database
         self._sqlite_path = (
             None if self._postgres or database in (None, "", ":memory:") else database
@@ -73,18 +89,18 @@ class SqlSecretLookup:
             except IndexError:
                 cursor = self._connect().cursor()
             try:
-                row = cursor.execute(self._sql, (secret_hash,)).fetchone()
+                found = cursor.execute(self._sql, (secret_hash,)).fetchone()
             finally:
                 if len(self._idle) < _IDLE_CONNECTIONS:
                     self._idle.append(cursor)
                 else:
                     cursor.connection.close()
         else:
-            row = self._pooled_fetch(self._sql, (secret_hash,))
-        if row is None:
+            found = self._pooled_fetch(self._sql, (secret_hash,))
+        if found is None:
             return None
-        retires_at = row[-1]
-        return _token(row), None if retires_at is None else from_millis(int(retires_at))
+        row = found if self._postgres else _from_document(*found)
+        return _token(row), _instant(row[-1])
 
     def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
         """Every stored secret hash (``None``), or those of the given tokens, in batches."""
@@ -198,10 +214,11 @@ def _token(row: Sequence[Any]) -> Token:
         metadata,
         _retires_at,
     ) = row
-    created = from_millis(int(created_at))
+    # Both drivers hand back integer columns as int: no int() around them.
+    created = from_millis(created_at)
     return _build_token(
         (
-            int(id_),
+            id_,
             tenant,
             name,
             description,
@@ -210,19 +227,19 @@ def _token(row: Sequence[Any]) -> Token:
             owner,
             user,
             _ROLES[role],
-            tuple(_json(scopes)),
-            tuple(_json(audience)),
-            tuple(_json(resources)),
+            tuple(scopes),
+            tuple(audience),
+            tuple(resources),
             bool(restricted),
             bool(active),
             _instant(expires_at),
             created,
-            created if updated_at == created_at else from_millis(int(updated_at)),
+            created if updated_at == created_at else from_millis(updated_at),
             _instant(last_used_at),
             secret_hash,
             secret_hint,
             None if sealed_secret is None else bytes(sealed_secret),
-            _json(metadata),
+            metadata,
         )
     )
 
@@ -243,10 +260,12 @@ def _build_token(values: tuple[Any, ...]) -> Token:
     return token
 
 
-def _json(value: Any) -> Any:
-    """SQLite hands JSON columns back as text; psycopg has already parsed them."""
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+def _from_document(document: str, sealed: bytes | None) -> list[Any]:
+    """The row of ``_SQLITE_SQL``: its JSON array, with the sealed secret put back in place."""
+    row: list[Any] = orjson.loads(document)
+    row.insert(_SEALED, sealed)
+    return row
 
 
-def _instant(millis: Any) -> datetime | None:
-    return None if millis is None else from_millis(int(millis))
+def _instant(millis: int | None) -> datetime | None:
+    return None if millis is None else from_millis(millis)
