@@ -501,8 +501,12 @@ def flood_secrets(n: int) -> list[str]:
     return [s for part in parts for s in part]
 
 
-def http_verify(store: Store, hello_rps: dict[str, Any]) -> None:
-    """Verification over HTTP on the 1M-token SQLite store, then memory, creates, revocation."""
+def http_verify(store: Store) -> None:
+    """Verification over HTTP on the 1M-token SQLite store, then memory, creates, revocation.
+
+    Every ratio compares runs taken side by side, in alternating rounds, so that a machine
+    whose speed drifts during the run (seen here: 2x within an hour) moves both alike.
+    """
     valid_file = write_lines(WORK / "valid.txt", [s for _, s in store.kept[:1000]])
     many_file = write_lines(WORK / "many.txt", [s for _, s in store.kept])
     log("generating flood secrets with secrets.generate()")
@@ -510,23 +514,33 @@ def http_verify(store: Store, hello_rps: dict[str, Any]) -> None:
     flood_a = write_lines(WORK / "flood_a.txt", flood[:140_000])
     flood_b = write_lines(WORK / "flood_b.txt", flood[140_000:])
     server = tokenward_server("tokenward-sqlite", {"TOKENWARD_DATABASE_URL": store.url})
-    with server:
+    with server, hello_server() as hello_app:
         url = server.url
         wrk(url, "verify.lua", 2, env={"BENCH_SECRETS": str(valid_file)})  # warm the caches
+
         # The headline figure: one valid token in a static request, as wrk sends the hello.
-        one = median_run(
-            [
-                wrk(url, "verify_one.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
-                for _ in range(3)
-            ]
-        )
+        def one_valid(seconds: int = 5) -> dict[str, Any]:
+            run: dict[str, Any] = wrk(
+                url, "verify_one.lua", seconds, env={"BENCH_SECRETS": str(valid_file)}
+            )
+            return run
+
+        hellos, ones = [], []
+        for _ in range(3):
+            hellos.append(wrk(hello_app.url, "hello.lua", 5))
+            ones.append(one_valid())
+        hello, one = median_run(hellos), median_run(ones)
+        R.add("http", "raw ASGI hello, uvicorn 2 workers (median of 3x5 s)", fmt_http(hello))
         # 1,000 distinct valid tokens, a new request built in Lua each time: the baseline of
         # the flood comparisons below, which send the same kind of requests.
         valid = wrk(url, "verify.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
-        hello = hello_rps
         rps_ratio = one["rps"] / hello["rps"]
         p99_ratio = one["p99_us"] / hello["p99_us"]
-        R.add("http", "POST /v1/verify, one valid token (median of 3x5 s)", fmt_http(one))
+        R.add(
+            "http",
+            "POST /v1/verify, one valid token (median of 3x5 s, alternating with the hello)",
+            fmt_http(one),
+        )
         R.add("http", "POST /v1/verify, 1k valid tokens rotating (5 s)", fmt_http(valid))
         R.add(
             "http",
@@ -598,7 +612,7 @@ def http_verify(store: Store, hello_rps: dict[str, Any]) -> None:
             ">= 0.8x (valid tokens not evicted)",
             back >= 0.8,
         )
-        drf_ratio_against(one, hello)
+        drf_ratio_against(one_valid, hello)
         # Memory: verify over 100k distinct valid tokens of the 1M store (fills each
         # worker's cache to its default size), then read every worker's resident size.
         mem = wrk(url, "verify.lua", 10, env={"BENCH_SECRETS": str(many_file)})
@@ -621,41 +635,42 @@ def http_verify(store: Store, hello_rps: dict[str, Any]) -> None:
         revocation_sqlite(server)
 
 
-def drf_ratio_against(valid: dict[str, Any], hello: dict[str, Any]) -> None:
+def drf_ratio_against(one_valid: Callable[[int], dict[str, Any]], hello: dict[str, Any]) -> None:
     """The reference as the issue measured it (the verdict), and two variants (informative).
 
     The issue's figures (``is_valid`` 590 µs; 1,100 req/s, 0.034 of its 32,000 req/s hello)
     are those of a stock Django project (``benchdrf/settings.py``) on a database reached
-    over a socket: PostgreSQL here. The same endpoint with no middleware, and on SQLite
-    (``is_valid`` about 220 µs), is faster; both are reported beside it.
+    over a socket: PostgreSQL here. The same endpoint with no middleware is faster, and is
+    reported beside it. Each reference is measured in three rounds of 4 s, each next to a
+    4 s run of tokenward's valid verification; the ratio is the median of the rounds'.
     """
     if not (DRF_VENV / "bin" / "gunicorn").exists():
         R.add("http", "DRF reference", "not measured: bench/.venv-drf missing", "", False)
         return
-    references = []
     for label, env in (
         ("stock Django, PostgreSQL", {}),
         ("no middleware, PostgreSQL", {"BENCH_DRF_MINIMAL": "1"}),
     ):
         with postgres_database() as url:
             pg = {"BENCH_DRF_PG_NAME": url.rsplit("/", 1)[1], **env}
-            references.append((label, drf_reference(label, pg, hello), not env))
-    sqlite = {"BENCH_DRF_DB": str(WORK / "drf.sqlite3")}
-    references.append(
-        ("stock Django, SQLite", drf_reference("stock Django, SQLite", sqlite, hello), False)
-    )
-    for label, result, verdict in references:
-        ratio = valid["rps"] / result["rps"] if result["rps"] else 0.0
+            ratio = drf_reference(label, pg, hello, one_valid)
+        verdict = not env
         R.add(
             "http",
-            f"valid verify / DRF HasAPIKey throughput, reference on {label}",
-            f"{ratio:.1f}x",
+            f"valid verify / DRF HasAPIKey throughput, reference {label}",
+            f"{ratio:.1f}x (median of 3 side-by-side rounds)",
             ">= 15x" if verdict else "(informative)",
             ratio >= 15 if verdict else None,
         )
 
 
-def drf_reference(label: str, db_env: dict[str, str], hello: dict[str, Any]) -> dict[str, Any]:
+def drf_reference(
+    label: str,
+    db_env: dict[str, str],
+    hello: dict[str, Any],
+    one_valid: Callable[[int], dict[str, Any]],
+) -> float:
+    """The reference's throughput next to tokenward's; returns the median ratio."""
     env = {**os.environ, **db_env}
     cmd = [str(DRF_VENV / "bin" / "python"), "setup_key.py", "300"]
     shown_env = " ".join(f"{k}={v}" for k, v in db_env.items())
@@ -681,15 +696,21 @@ def drf_reference(label: str, db_env: dict[str, str], hello: dict[str, Any]) -> 
         "warning",
         "benchdrf.wsgi",
     ]
+    runs, ratios = [], []
     with Server("drf", argv, port, env=db_env, cwd=BENCH / "drf") as drf:
-        result: dict[str, Any] = wrk(drf.url, "drf.lua", 8, env={"BENCH_DRF_KEY": info["key"]})
+        for _ in range(3):
+            ours = one_valid(4)
+            theirs = wrk(drf.url, "drf.lua", 4, env={"BENCH_DRF_KEY": info["key"]})
+            runs.append(theirs)
+            ratios.append(ours["rps"] / theirs["rps"] if theirs["rps"] else 0.0)
+    result = median_run(runs)
     share = result["rps"] / hello["rps"] if hello["rps"] else 0.0
     R.add(
         "http",
-        f"DRF + HasAPIKey, {label}, gunicorn 2 workers (8 s)",
+        f"DRF + HasAPIKey, {label}, gunicorn 2 workers (median of 3x4 s)",
         f"{fmt_http(result)}; {share:.3f} of the hello (issue's reference: 1,100 req/s, 0.034)",
     )
-    return result
+    return statistics.median(ratios)
 
 
 def management_http(server: Server) -> None:
@@ -904,7 +925,8 @@ def phase_postgres() -> None:
         revocation_two_servers(url)
 
 
-def phase_hello() -> dict[str, Any]:
+def hello_server() -> Server:
+    """The raw ASGI hello under uvicorn, with tokenward's worker count and flags."""
     port = free_port()
     argv = [
         str(VENV_BIN / "uvicorn"),
@@ -921,11 +943,7 @@ def phase_hello() -> dict[str, Any]:
         "warning",
         "hello_app:app",
     ]
-    with Server("hello", argv, port) as hello:
-        runs = [wrk(hello.url, "hello.lua", 5) for _ in range(3)]
-    result = median_run(runs)
-    R.add("http", "raw ASGI hello, uvicorn 2 workers (median of 3x5 s)", fmt_http(result))
-    return result
+    return Server("hello", argv, port)
 
 
 def sha256_figure() -> None:
@@ -1004,6 +1022,10 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
         "  2 sync workers and persistent DB connections, as `django-admin startproject` makes",
         "  a project (the verdict: it reproduces the issue's 1,100 / 32,000 share of the",
         "  hello) and with no middleware (informative). wrk -t2 -c32 unless noted.",
+        "- Ratios compare neighbours: the hello and tokenward's one-token verification",
+        "  alternate in 3 rounds of 5 s, each DRF reference and tokenward in 3 rounds of 4 s",
+        "  (the DRF ratio is the median of the rounds' ratios), so that a drift of the",
+        "  machine's speed during the run moves both sides alike.",
         "- Flood: random well-formed secrets from `tokenward.domain.secrets.generate()`, a",
         "  different one per request. Mixed run: 16 connections of valid tokens and 16 of",
         "  flood at once (one wrk thread each).",
@@ -1048,9 +1070,8 @@ def main() -> int:
             log(f"FAILED: {exc!r}")
         log("phase: HTTP")
         try:
-            hello = phase_hello()
             if store is not None:
-                http_verify(store, hello)
+                http_verify(store)
         except Exception as exc:
             failed.append(f"HTTP: {exc!r}")
             log(f"FAILED: {exc!r}")
