@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from tokenward import __version__
+from tokenward import __version__, metrics
 from tokenward.api.dialects.boomerang.router import router as boomerang_router
 from tokenward.api.dialects.cedalo.router import router as cedalo_router
 from tokenward.api.dialects.devo.router import router as devo_router
@@ -107,6 +107,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
             ),
         ]
+        shared = None
+        if settings.metrics_dir is not None:
+            shared = metrics.share_counts(settings.metrics_dir)
+            tasks.append(asyncio.create_task(_every(1.0, shared.publish, "publish metrics")))
         listener = None
         if engine.dialect.name == "postgresql":
             listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
@@ -122,6 +126,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(core.flush_last_use)
+            if shared is not None:
+                shared.publish()
             core.lookup.close()
             engine.dispose()
 

@@ -5,19 +5,22 @@ thread, and turned into metric families at scrape time: prometheus-client's own 
 histogram take a lock per bucket and label, which cost more (about 2.5 µs) than a cached
 verification itself.
 
-With several worker processes each worker counts its own requests. Set
-``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before starting the server to have
-``/metrics`` aggregate every worker (prometheus-client's multiprocess mode).
+With several worker processes each worker counts its own, and ``SharedCounts`` adds up the
+others' (``tokenward serve --workers N`` gives them a directory to share), so that a scrape
+that reaches any worker sees the server's totals.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
+import orjson
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -67,6 +70,21 @@ class PerThread(Generic[T]):
             return list(self._all)
 
 
+#: Set in a worker of a several-worker server (``share_counts``): the others' counts.
+_shared: SharedCounts | None = None
+
+
+def share_counts(directory: Path) -> SharedCounts:
+    """Makes this process's scrapes add up the counts published in ``directory``."""
+    global _shared
+    _shared = SharedCounts(directory)
+    return _shared
+
+
+def _others(kind: str) -> list[Any]:
+    return [] if _shared is None else [other[kind] for other in _shared.others()]
+
+
 class _Tally:
     """One thread's verification counts."""
 
@@ -96,17 +114,34 @@ class VerificationStats(Collector):
         tallies = self._tallies.every()
         return {lookup: sum(t.lookups[lookup] for t in tallies) for lookup in Lookup}
 
-    def collect(self) -> Iterator[Metric]:
+    def totals(self) -> dict[str, Any]:
+        """This process's counts, in the form ``SharedCounts`` writes and adds up."""
         tallies = self._tallies.every()
-        outcomes = {code: sum(t.outcomes[code] for t in tallies) for code in VerifyCode}
-        buckets = [sum(t.buckets[i] for t in tallies) for i in range(len(LATENCY_BUCKETS) + 1)]
-        seconds = sum(t.seconds for t in tallies)
-        lookups = self.lookups()
+        return {
+            "outcomes": {code.value: sum(t.outcomes[code] for t in tallies) for code in VerifyCode},
+            "buckets": [
+                sum(t.buckets[i] for t in tallies) for i in range(len(LATENCY_BUCKETS) + 1)
+            ],
+            "seconds": sum(t.seconds for t in tallies),
+            "lookups": {lookup.value: sum(t.lookups[lookup] for t in tallies) for lookup in Lookup},
+        }
+
+    def collect(self) -> Iterator[Metric]:
+        mine = self.totals()
+        outcomes, buckets = mine["outcomes"], mine["buckets"]
+        seconds, lookups = mine["seconds"], mine["lookups"]
+        for other in _others("verifications"):
+            for code in outcomes:
+                outcomes[code] += other["outcomes"].get(code, 0)
+            buckets = [a + b for a, b in zip(buckets, other["buckets"], strict=True)]
+            seconds += other["seconds"]
+            for lookup in lookups:
+                lookups[lookup] += other["lookups"].get(lookup, 0)
         verifications = CounterMetricFamily(
             "tokenward_verifications", "Verifications answered, by outcome code", labels=["outcome"]
         )
         for code, count in outcomes.items():
-            verifications.add_metric([code.value], count)
+            verifications.add_metric([code], count)
         yield verifications
         cumulative, running = [], 0
         for bound, count in zip((*LATENCY_BUCKETS, float("inf")), buckets, strict=True):
@@ -125,7 +160,7 @@ class VerificationStats(Collector):
             labels=["result"],
         )
         for lookup, count in lookups.items():
-            family.add_metric([lookup.value], count)
+            family.add_metric([lookup], count)
         yield family
 
 
@@ -148,10 +183,19 @@ class RequestCounts(Collector):
         key = (route, method, status)
         tally[key] = tally.get(key, 0) + 1
 
-    def collect(self) -> Iterator[Metric]:
+    def totals(self) -> list[tuple[str, str, int, int]]:
+        """This process's counts as (route, method, status, count)."""
         totals: dict[tuple[str, str, int], int] = {}
         for tally in self._tallies.every():
             for key, count in dict(tally).items():  # dict(): one step, while its thread adds
+                totals[key] = totals.get(key, 0) + count
+        return [(*key, count) for key, count in totals.items()]
+
+    def collect(self) -> Iterator[Metric]:
+        totals: dict[tuple[str, str, int], int] = {}
+        for rows in (self.totals(), *_others("http_requests")):
+            for route, method, status, count in rows:
+                key = (route, method, status)
                 totals[key] = totals.get(key, 0) + count
         family = CounterMetricFamily(
             "tokenward_http_requests",
@@ -165,3 +209,34 @@ class RequestCounts(Collector):
 
 HTTP_REQUESTS = RequestCounts()
 REGISTRY.register(HTTP_REQUESTS)
+
+
+class SharedCounts:
+    """The counts of a server's other worker processes, through a directory they share.
+
+    Each worker writes its totals to ``<pid>.json`` there every second (``publish``), and a
+    scrape adds the other workers' latest files to its own live counts: totals lag by at
+    most a second for the other workers, and a worker that ended leaves its last file, so
+    they never go down. The directory must be empty when the server starts.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def publish(self) -> None:
+        pid = os.getpid()
+        snapshot = {"verifications": STATS.totals(), "http_requests": HTTP_REQUESTS.totals()}
+        partial = self.directory / f".{pid}.partial"
+        partial.write_bytes(orjson.dumps(snapshot))
+        partial.replace(self.directory / f"{pid}.json")  # whole or not at all, for readers
+
+    def others(self) -> list[dict[str, Any]]:
+        mine = f"{os.getpid()}.json"
+        found = []
+        for path in self.directory.glob("*.json"):
+            if path.name != mine:
+                try:
+                    found.append(orjson.loads(path.read_bytes()))
+                except (OSError, orjson.JSONDecodeError):
+                    continue  # removed meanwhile: its counts are gone with the server
+        return found

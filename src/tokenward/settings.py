@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     verify_requires_auth: bool = False
     #: When true, ``GET /metrics`` needs no credential; otherwise it needs root's.
     metrics_public: bool = False
+    #: Where a server's workers share their counts, so that ``/metrics`` shows the server's
+    #: totals; ``tokenward serve`` makes one when it runs several workers.
+    metrics_dir: Path | None = None
     max_body_bytes: int = 64 * 1024
     #: Failed authentications a client address may make in a minute before it is refused
     #: (429) until the minute has passed; 0 turns the limit off. Not applied to verification.

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.helpers import TOKENWARD, free_port
@@ -19,7 +20,7 @@ from tokenward.domain import secrets as secret_format
 
 
 class Server:
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"serve-{self.port}.log"
@@ -28,7 +29,10 @@ class Server:
             environment.pop("TOKENWARD_ADMIN_TOKEN", None)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    *(str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                    *("--workers", str(workers)),
+                ],
                 env=environment,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -210,3 +214,42 @@ def test_a_worker_freezes_its_startup_objects(tmp_path: Path) -> None:
     frozen, tracked = map(int, out.split())
     assert frozen > 50_000  # the app's objects
     assert tracked < frozen / 10  # what a collection still has to walk
+
+
+def _valid_verifications(metrics_text: str) -> float:
+    found = re.search(
+        r'^tokenward_verifications_total\{outcome="VALID"\} (\S+)$', metrics_text, re.M
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_of_several_workers_add_up(tmp_path: Path) -> None:
+    """Whichever worker answers a scrape, it reports every worker's verifications."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TOKENWARD_ADMIN_TOKEN": ADMIN, "TMPDIR": str(scratch)}
+    server = Server(tmp_path / "data", env, workers=2)
+    try:
+        (shared,) = scratch.glob("tokenward-metrics-*")  # made by serve for its workers
+        secret = httpx.post(
+            f"{server.url}/v1/tenants/default/tokens", json={"name": "m"}, headers=ROOT
+        ).json()["secret"]
+        made, deadline = 0, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for _ in range(20):  # a new connection each: the kernel spreads them over workers
+                answer = httpx.post(f"{server.url}/v1/verify", json={"token": secret})
+                assert answer.json()["valid"]
+                made += 1
+            time.sleep(1.2)  # each worker publishes its totals every second
+            files = [orjson.loads(p.read_bytes()) for p in shared.glob("*.json")]
+            answered = [f["verifications"]["outcomes"]["VALID"] for f in files]
+            if len(answered) == 2 and all(answered):
+                break
+        assert len(answered) == 2 and all(answered), answered  # both workers verified some
+        assert sum(answered) == made
+        for _ in range(8):  # new connections: scrapes that reach either worker
+            scrape = httpx.get(f"{server.url}/metrics", headers=ROOT).text
+            assert _valid_verifications(scrape) == made
+    finally:
+        server.stop()
+    assert not shared.exists()  # removed when the server stopped

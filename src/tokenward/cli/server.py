@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -45,23 +47,33 @@ def serve(
     if settings.database_url is not None:
         os.environ["TOKENWARD_DATABASE_URL"] = settings.database_url
     os.environ["TOKENWARD_DATA_DIR"] = str(settings.data_dir)
+    worker_count = workers or settings.workers
+    shared_counts = None
+    if worker_count > 1 and settings.metrics_dir is None:
+        # Each worker counts its own requests; here they add up each other's for /metrics.
+        shared_counts = tempfile.mkdtemp(prefix="tokenward-metrics-")
+        os.environ["TOKENWARD_METRICS_DIR"] = shared_counts
     engine = open_database(settings)
     apply_migrations(engine)
     secret = bootstrap.ensure_root_credential(build_core(settings, engine))
     engine.dispose()
     if secret is not None:
         _announce_root_credential(secret)
-    uvicorn.run(
-        "tokenward.app:serve_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        # tokenward logs each request itself (api/observability.py), in its own format.
-        access_log=False,
-        log_config=None,  # tokenward.log_config sets up logging in each worker
-    )
+    try:
+        uvicorn.run(
+            "tokenward.app:serve_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=worker_count,
+            log_level=settings.log_level,
+            # tokenward logs each request itself (api/observability.py), in its own format.
+            access_log=False,
+            log_config=None,  # tokenward.log_config sets up logging in each worker
+        )
+    finally:
+        if shared_counts is not None:
+            shutil.rmtree(shared_counts, ignore_errors=True)
 
 
 def migrate(
