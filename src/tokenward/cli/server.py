@@ -47,18 +47,18 @@ def serve(
     if settings.database_url is not None:
         os.environ["TOKENWARD_DATABASE_URL"] = settings.database_url
     os.environ["TOKENWARD_DATA_DIR"] = str(settings.data_dir)
-    worker_count = workers or settings.workers
-    shared_counts = None
-    if worker_count > 1 and settings.metrics_dir is None:
-        # Each worker counts its own requests; here they add up each other's for /metrics.
-        shared_counts = tempfile.mkdtemp(prefix="tokenward-metrics-")
-        os.environ["TOKENWARD_METRICS_DIR"] = shared_counts
     engine = open_database(settings)
     apply_migrations(engine)
     secret = bootstrap.ensure_root_credential(build_core(settings, engine))
     engine.dispose()
     if secret is not None:
         _announce_root_credential(secret)
+    worker_count = workers or settings.workers
+    shared_counts = None
+    if worker_count > 1 and settings.metrics_dir is None:
+        # Each worker counts its own requests; here they add up each other's for /metrics.
+        shared_counts = tempfile.mkdtemp(prefix="tokenward-metrics-")
+        os.environ["TOKENWARD_METRICS_DIR"] = shared_counts
     try:
         uvicorn.run(
             "tokenward.app:serve_app",

@@ -31,7 +31,7 @@ class LastUseBuffer:
 
     def take(self) -> dict[int, datetime]:
         pending, self._pending = self._pending, {}
-        return dict(pending)  # a copy: iterating it cannot race a late note
+        return dict(pending)  # a copy, so that not even a build without a GIL can change it
 
 
 @dataclass
