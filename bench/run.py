@@ -986,7 +986,25 @@ def machine() -> list[str]:
         "- load generator (wrk) and servers share the cores; all traffic to 127.0.0.1",
         f"- load average (1/5/15 min) at start: {LOADAVG[0] if LOADAVG else '?'}; at end: "
         f"{loadavg()} (other work on the machine skews absolute figures, less so ratios)",
+        f"- speed probe: a {PROBE_STEPS:,}-step Python loop took {speed_probe():.3f} s at the end"
+        f" ({PROBES[0]:.3f} s at the start): absolute figures scale with it between runs",
     ]
+
+
+PROBE_STEPS = 5_000_000
+PROBES: list[float] = []
+
+
+def speed_probe() -> float:
+    """How fast this machine runs plain Python now: the best of three short loops."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(PROBE_STEPS):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> None:
@@ -1049,6 +1067,7 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
 def main() -> int:
     started = dt.datetime.now(dt.UTC)
     LOADAVG.append(loadavg())
+    PROBES.append(speed_probe())
     t0 = time.monotonic()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
