@@ -135,6 +135,7 @@ TOO_BIG: dict[str, dict[str, Any]] = {
     "101 audiences": {"name": "n", "audience": [f"a{i}" for i in range(101)]},
     "resource of 201": {"name": "n", "resources": ["r" * 201]},
     "metadata over 8 KiB": {"name": "n", "metadata": {"k": "v" * 8200}},
+    "metadata integer past 64 bits": {"name": "n", "metadata": {"k": [{"n": 2**64}]}},
     "principal of 201": {"name": "n", "type": "user", "principal": "p" * 201},
     "user of 201": {"name": "n", "user": "u" * 201},
 }
@@ -348,3 +349,12 @@ def test_the_admin_token_is_checked_without_reading_the_store(
     monkeypatch.setattr(core.lookup, "find", no_reads)
     assert client.get("/v1/tenants/default", headers=ROOT_HEADERS).status_code == 200
     assert client.get("/v1/tenants/default", headers=bearer("garbage")).status_code == 401
+
+
+def test_metadata_integers_at_the_64_bit_bounds_verify_exactly(client: TestClient) -> None:
+    """Verification reads metadata with orjson, which turns larger integers into floats."""
+    metadata = {"max": 2**64 - 1, "min": -(2**63), "nested": [{"n": 2**63}]}
+    made = issue(client, name="bounds", metadata=metadata)
+    verified = client.post("/v1/verify", json={"token": made["secret"]}).json()
+    assert verified["valid"] and verified["token"]["metadata"] == metadata
+    assert isinstance(verified["token"]["metadata"]["max"], int)

@@ -59,3 +59,24 @@ def check_metadata(metadata: Mapping[str, Any]) -> None:
         raise Invalid("metadata must not contain unpaired surrogate characters")
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         raise Invalid(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    if not _integers_fit(metadata):
+        raise Invalid(
+            f"metadata integers must lie between {_INTEGERS.start} and {_INTEGERS.stop - 1}"
+        )
+
+
+#: What JSON parsers keep exact (orjson, which verification uses, and most others): a
+#: larger integer would come back from a verification as a rounded float.
+_INTEGERS = range(-(2**63), 2**64)
+
+
+def _integers_fit(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return value in _INTEGERS
+    if isinstance(value, Mapping):
+        return all(_integers_fit(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_integers_fit(item) for item in value)
+    return True
