@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 
@@ -11,8 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from tokenward.domain.actors import Actor
+from tokenward.domain.audit import AuditQuery
+from tokenward.domain.errors import Conflict
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import TokenChanges, TokenSpec, TokenType
+from tokenward.domain.tokens import PageRequest, TokenChanges, TokenQuery, TokenSpec, TokenType
 from tokenward.service import tokens
 from tokenward.service.core import Core
 from tokenward.store import migrate
@@ -243,35 +246,35 @@ def test_change_log_numbers_follow_commit_order(core: Core) -> None:
     assert changed[-2:] == [first.id, second.id]
 
 
+#: Every kind of value a token holds.
+FULL = TokenSpec(
+    name="full",
+    description="all fields set",
+    type=TokenType.TEAM,
+    principal="svc",
+    role=Role.EDITOR,
+    scopes=("read", "write"),
+    audience=("billing",),
+    resources=("r1", "r2"),
+    restricted=True,
+    recoverable=True,
+    metadata={"team": "a", "n": 3, "nested": {"x": [1, 2]}},
+    ttl_seconds=3 * 86400,
+)
+#: Text that JSON must escape (SQLite's lookup reads the row as one json_array).
+AWKWARD = TokenSpec(
+    name='quo"te\\back',
+    description="ünïcode 😀, tab\t, line\u2028 and 'quotes'",
+    scopes=('a"b', "ü"),
+    metadata={"k\u2028": None, "f": 1.5, "neg": -0.25, "t": True, "l": [[], {}], "s": "😀"},
+)
+
+
 def test_the_hot_path_lookup_reads_what_the_repository_reads(core: Core) -> None:
     """``store/lookup.py`` builds tokens by hand (driver rows, slot setters): every field must
     come out equal to the repository's, on both backends, for every kind of value."""
-    spec = TokenSpec(
-        name="full",
-        description="all fields set",
-        type=TokenType.TEAM,
-        principal="svc",
-        role=Role.EDITOR,
-        scopes=("read", "write"),
-        audience=("billing",),
-        resources=("r1", "r2"),
-        restricted=True,
-        recoverable=True,
-        metadata={"team": "a", "n": 3, "nested": {"x": [1, 2]}},
-        ttl_seconds=3 * 86400,
-    )
-    # On SQLite the row travels as one JSON array (json_array): text that JSON must escape.
-    awkward = TokenSpec(
-        name='quo"te\\back',
-        description="ünïcode 😀, tab\t, line\u2028 and 'quotes'",
-        scopes=('a"b', "ü"),
-        metadata={"k\u2028": None, "f": 1.5, "neg": -0.25, "t": True, "l": [[], {}], "s": "😀"},
-    )
-    for issued in (
-        tokens.issue(core, ROOT, tenant="default", spec=spec),
-        tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="bare")),
-        tokens.issue(core, ROOT, tenant="default", spec=awkward),
-    ):
+    for spec in (FULL, TokenSpec(name="bare"), AWKWARD):
+        issued = tokens.issue(core, ROOT, tenant="default", spec=spec)
         tokens.disable(core, ROOT, tenant="default", token_id=issued.token.id)
         found = core.lookup.find(issued.token.secret_hash)
         assert found is not None
@@ -279,6 +282,38 @@ def test_the_hot_path_lookup_reads_what_the_repository_reads(core: Core) -> None
             expected = uow.tokens.get_by_secret_hash(issued.token.secret_hash)
         assert found == expected
     assert core.lookup.find("0" * 64) is None
+
+
+def test_a_create_stores_what_it_returns(core: Core) -> None:
+    """A create's statements run on the driver (``store/driver.py``) with the column types'
+    own conversions: SQLAlchemy reads back the token, its audit entry and its change."""
+    for spec in (FULL, TokenSpec(name="bare"), AWKWARD):
+        issued = tokens.issue(core, ROOT, tenant="default", spec=spec)
+        with core.uow() as uow:
+            assert uow.tokens.get("default", issued.token.id) == issued.token
+            assert uow.tokens.get_by_secret_hash(issued.token.secret_hash) == (issued.token, None)
+            audited = uow.audit.search(AuditQuery(token_id=issued.token.id), PageRequest()).items
+            changed, _ = uow.changes.since(0)
+        assert [(entry.action, entry.at) for entry in audited] == [
+            ("token.issue", issued.token.created_at)
+        ]
+        assert changed[-1] == issued.token.id
+    with core.uow() as uow:
+        (listed,) = [tenant for tenant in uow.tenants.list() if tenant.name == "default"]
+        assert uow.tenants.get("default") == listed
+
+
+def test_a_driver_error_is_a_conflict_like_any_other(core: Core) -> None:
+    """A second token with a stored secret hash breaks the key of ``token_secrets``: the
+    driver's error reaches the unit of work as SQLAlchemy's, which makes it a conflict and
+    undoes the whole write."""
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="first"))
+    twin = dataclasses.replace(issued.token, name="twin")
+    with pytest.raises(Conflict), core.uow(write=True) as uow:
+        uow.tokens.add(twin)
+        uow.commit()
+    found = tokens.search(core, ROOT, tenant="default", query=TokenQuery(name="twin"))
+    assert found.total == 0
 
 
 def test_the_hot_path_lookup_reads_a_rotated_secrets_grace(core: Core) -> None:

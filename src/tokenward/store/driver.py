@@ -1,0 +1,122 @@
+"""Statements that every write runs, executed on the database driver.
+
+A create runs five statements. Through ``Connection.execute`` each cost about 40 µs of
+Python (an execution context, events, a result object): 210 µs of a create, against 40 µs
+for the same five on the driver's cursor (measured on SQLite, one transaction). So these
+few are compiled once per dialect by SQLAlchemy, with the bind and result processors of
+their column types, and then run on the cursor. Driver errors come back as SQLAlchemy's
+own exceptions, so the unit of work maps them as it maps any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Dialect, Insert, Select
+from sqlalchemy.exc import DBAPIError, StatementError
+
+_Processor = Callable[[Any], Any] | None
+
+
+class _Compiled:
+    __slots__ = ("params", "positional", "processors", "results", "sql")
+
+    def __init__(self, statement: Insert | Select[Any], keys: Sequence[str], dialect: Dialect):
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
+        self.sql: str = compiled.string
+        #: The parameters in the order the SQL names them (qmark), or by name (pyformat).
+        self.positional = compiled.positiontup is not None
+        self.params: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
+        self.processors: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+            (name, processor)
+            for name in self.params
+            if (processor := _bind_processor(compiled.binds[name].type, dialect)) is not None
+        )
+        self.results: tuple[_Processor, ...] = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in getattr(statement, "selected_columns", ())
+        )
+
+    def arguments(self, params: Mapping[str, Any]) -> Any:
+        if self.processors:
+            params = dict(params)
+            for name, process in self.processors:
+                params[name] = process(params[name])
+        if self.positional:
+            return tuple(params[name] for name in self.params)
+        return params
+
+
+def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    processor: Callable[[Any], Any] | None = type_.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+class DriverStatement:
+    """An insert or select of the busiest writes, run on the driver's cursor.
+
+    ``keys`` are the columns an insert sets (all of them are then given on every call).
+    """
+
+    __slots__ = ("_by_dialect", "_keys", "_statement")
+
+    def __init__(self, statement: Insert | Select[Any], keys: Sequence[str] = ()) -> None:
+        self._statement = statement
+        self._keys = tuple(keys)
+        self._by_dialect: dict[tuple[type[Dialect], str], _Compiled] = {}
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        self._run(conn, params).close()
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        compiled = self._compiled(conn.dialect)
+        arguments = [compiled.arguments(row) for row in rows]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, arguments)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(compiled.sql, arguments, exc, conn.dialect) from exc
+        finally:
+            cursor.close()
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row (of a select, or of an insert's RETURNING), its values converted
+        by the column types as SQLAlchemy converts them."""
+        cursor = self._run(conn, params)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        results = self._compiled(conn.dialect).results
+        if not results:
+            return tuple(row)
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(row, results, strict=True)
+        )
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        compiled = self._compiled(conn.dialect)
+        arguments = compiled.arguments(params)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, arguments)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            raise _wrapped(compiled.sql, arguments, exc, conn.dialect) from exc
+        return cursor
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        key = (type(dialect), dialect.paramstyle)
+        compiled = self._by_dialect.get(key)
+        if compiled is None:
+            compiled = self._by_dialect[key] = _Compiled(self._statement, self._keys, dialect)
+        return compiled
+
+
+def _wrapped(sql: str, arguments: Any, exc: Exception, dialect: Dialect) -> StatementError:
+    """As SQLAlchemy raises it: ``IntegrityError``, ``OperationalError``, ..."""
+    return DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error, dialect=dialect)
