@@ -530,12 +530,16 @@ def http_verify(store: Store) -> None:
             hellos.append(wrk(hello_app.url, "hello.lua", 5))
             ones.append(one_valid())
         hello, one = median_run(hellos), median_run(ones)
+        # Each round's p99 rests on its slowest 1 % (about 1,000 requests): one stall of a
+        # few ms moves it by half. Ratios are therefore taken round by round, side by side,
+        # and the median of the three is the verdict, as for the DRF reference below.
+        rps_ratios, p99_ratios = _ratios(ones, hellos, "rps"), _ratios(ones, hellos, "p99_us")
+        rps_ratio, p99_ratio = statistics.median(rps_ratios), statistics.median(p99_ratios)
+        hello_p99 = statistics.median(h["p99_us"] for h in hellos)
         R.add("http", "raw ASGI hello, uvicorn 2 workers (median of 3x5 s)", fmt_http(hello))
         # 1,000 distinct valid tokens, a new request built in Lua each time: the baseline of
         # the flood comparisons below, which send the same kind of requests.
         valid = wrk(url, "verify.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
-        rps_ratio = one["rps"] / hello["rps"]
-        p99_ratio = one["p99_us"] / hello["p99_us"]
         R.add(
             "http",
             "POST /v1/verify, one valid token (median of 3x5 s, alternating with the hello)",
@@ -545,21 +549,21 @@ def http_verify(store: Store) -> None:
         R.add(
             "http",
             "valid verify / raw ASGI hello throughput",
-            f"{rps_ratio:.2f}x",
+            f"{rps_ratio:.2f}x (median of 3 rounds: {_listed(rps_ratios)})",
             ">= 0.5x",
             rps_ratio >= 0.5,
         )
         R.add(
             "http",
             "valid verify p99 / hello p99",
-            f"{p99_ratio:.2f}x",
+            f"{p99_ratio:.2f}x (median of 3 rounds: {_listed(p99_ratios)})",
             "<= 2x",
             p99_ratio <= 2.0,
         )
         invalid = wrk(url, "verify.lua", 8, env={"BENCH_SECRETS": str(flood_a)})
         R.add("http", "POST /v1/verify, flood of random secrets (8 s)", fmt_http(invalid))
         i_ratio = invalid["rps"] / hello["rps"]
-        i_p99 = invalid["p99_us"] / hello["p99_us"]
+        i_p99 = invalid["p99_us"] / hello_p99
         R.add(
             "http",
             "invalid verify / hello throughput",
@@ -567,7 +571,13 @@ def http_verify(store: Store) -> None:
             ">= 0.5x",
             i_ratio >= 0.5,
         )
-        R.add("http", "invalid verify p99 / hello p99", f"{i_p99:.2f}x", "<= 2x", i_p99 <= 2.0)
+        R.add(
+            "http",
+            "invalid verify p99 / hello p99 (the hellos' median)",
+            f"{i_p99:.2f}x",
+            "<= 2x",
+            i_p99 <= 2.0,
+        )
         # Mixed: 16 connections of valid tokens while 16 connections flood, one wrk thread
         # each (the same 32 connections and 2 load threads as the valid run alone). If a
         # flood costs no more than valid traffic, the valid stream gets half the throughput
@@ -633,6 +643,15 @@ def http_verify(store: Store) -> None:
         management_http(server)
         creates(server, store)
         revocation_sqlite(server)
+
+
+def _ratios(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str) -> list[float]:
+    """Round by round: each of ours over the one of theirs run next to it."""
+    return [o[key] / t[key] for o, t in zip(ours, theirs, strict=True)]
+
+
+def _listed(ratios: list[float]) -> str:
+    return ", ".join(f"{r:.2f}" for r in ratios)
 
 
 def drf_ratio_against(one_valid: Callable[[int], dict[str, Any]], hello: dict[str, Any]) -> None:
