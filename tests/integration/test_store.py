@@ -309,9 +309,14 @@ def test_a_driver_error_is_a_conflict_like_any_other(core: Core) -> None:
     undoes the whole write."""
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="first"))
     twin = dataclasses.replace(issued.token, name="twin")
-    with pytest.raises(Conflict), core.uow(write=True) as uow:
+    with pytest.raises(Conflict) as refused, core.uow(write=True) as uow:
         uow.tokens.add(twin)
         uow.commit()
+    # The driver's error, as SQLAlchemy's, is chained and may be logged: without parameters
+    # (PostgreSQL's own text still names the duplicate key, a hash and not a secret).
+    cause = str(refused.value.__cause__)
+    assert "hidden due to hide_parameters" in cause
+    assert issued.secret not in cause
     found = tokens.search(core, ROOT, tenant="default", query=TokenQuery(name="twin"))
     assert found.total == 0
 

@@ -67,47 +67,30 @@ class DriverStatement:
         self._by_dialect: dict[tuple[type[Dialect], str], _Compiled] = {}
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
-        self._run(conn, params).close()
+        compiled = self._compiled(conn.dialect)
+        _run(conn, compiled.sql, compiled.arguments(params)).close()
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         compiled = self._compiled(conn.dialect)
-        arguments = [compiled.arguments(row) for row in rows]
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(compiled.sql, arguments)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(compiled.sql, arguments, exc, conn.dialect) from exc
-        finally:
-            cursor.close()
+        _run(conn, compiled.sql, [compiled.arguments(row) for row in rows], many=True).close()
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (of a select, or of an insert's RETURNING), its values converted
         by the column types as SQLAlchemy converts them."""
-        cursor = self._run(conn, params)
+        compiled = self._compiled(conn.dialect)
+        cursor = _run(conn, compiled.sql, compiled.arguments(params))
         try:
             row = cursor.fetchone()
         finally:
             cursor.close()
         if row is None:
             return None
-        results = self._compiled(conn.dialect).results
-        if not results:
+        if not compiled.results:
             return tuple(row)
         return tuple(
             value if process is None else process(value)
-            for value, process in zip(row, results, strict=True)
+            for value, process in zip(row, compiled.results, strict=True)
         )
-
-    def _run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        compiled = self._compiled(conn.dialect)
-        arguments = compiled.arguments(params)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(compiled.sql, arguments)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            cursor.close()
-            raise _wrapped(compiled.sql, arguments, exc, conn.dialect) from exc
-        return cursor
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
         key = (type(dialect), dialect.paramstyle)
@@ -117,6 +100,32 @@ class DriverStatement:
         return compiled
 
 
-def _wrapped(sql: str, arguments: Any, exc: Exception, dialect: Dialect) -> StatementError:
-    """As SQLAlchemy raises it: ``IntegrityError``, ``OperationalError``, ..."""
-    return DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error, dialect=dialect)
+def _run(conn: Connection, sql: str, arguments: Any, *, many: bool = False) -> Any:
+    """The driver's cursor after running ``sql`` (once, or for each of ``arguments``)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, arguments)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        cursor.close()
+        raise _wrapped(conn, sql, arguments, exc, many) from exc
+    return cursor
+
+
+def _wrapped(
+    conn: Connection, sql: str, arguments: Any, exc: Exception, many: bool
+) -> StatementError:
+    """As SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...), and, like it,
+    with the parameters (hashes, sealed secrets) left out of its text when the engine hides
+    them (``make_engine`` does)."""
+    return DBAPIError.instance(
+        sql,
+        arguments,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        hide_parameters=conn.engine.hide_parameters,
+        dialect=conn.dialect,
+        ismulti=many,
+    )
