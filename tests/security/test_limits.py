@@ -358,3 +358,19 @@ def test_metadata_integers_at_the_64_bit_bounds_verify_exactly(client: TestClien
     verified = client.post("/v1/verify", json={"token": made["secret"]}).json()
     assert verified["valid"] and verified["token"]["metadata"] == metadata
     assert isinstance(verified["token"]["metadata"]["max"], int)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_metadata_numbers_must_be_finite(client: TestClient, number: str) -> None:
+    """Python's JSON reader takes NaN and Infinity, which JSON (and PostgreSQL's json type)
+    does not: refused as bad input, not stored on one backend and a 500 on the other."""
+    base = "/v1/tenants/default/tokens"
+    headers = {**ROOT_HEADERS, "Content-Type": "application/json"}
+    body = '{"name": "n", "metadata": {"x": [' + number + "]}}"
+    answer = client.post(base, content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert "finite" in answer.json()["error"]["message"]
+    made = issue(client, name="finite")
+    change = '{"metadata": {"x": ' + number + "}}"
+    answer = client.patch(f"{base}/{made['id']}", content=change, headers=headers)
+    assert answer.status_code == 400, answer.text

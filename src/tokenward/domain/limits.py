@@ -50,8 +50,11 @@ def check_list(field: str, values: Iterable[str]) -> None:
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:
     try:
-        text = json.dumps(metadata, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
+        # Python's JSON reader takes NaN and Infinity; JSON, orjson and PostgreSQL do not.
+        text = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise Invalid("metadata numbers must be finite (no NaN or Infinity)") from exc
+    except TypeError as exc:
         raise Invalid("metadata must be a JSON object") from exc
     if "\\u0000" in text:
         raise Invalid("metadata must not contain NUL characters")
