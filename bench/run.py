@@ -685,19 +685,18 @@ def http_verify(store: Store) -> None:
             "<= 1.2x",
             lat <= 1.2,
         )
-        # Were valid tokens evicted? The first run after the floods would re-read them; the
-        # run right after it finds them cached whatever happened. Neighbours, so that the
-        # machine's drift since the run before the floods (25 s earlier) does not count.
+        # Valid throughput after the floods, next to the run after it. Informative only: a
+        # full eviction of the 1,000 valid tokens would cost 2,000 store reads in 100k
+        # requests, under 1 % of the run, which no throughput ratio can tell from noise.
+        # Eviction itself is judged in process above ("20k valid cached, then 100k random
+        # secrets"), where the cache is asked directly.
         after = wrk(url, "verify.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
         warm = wrk(url, "verify.lua", 5, env={"BENCH_SECRETS": str(valid_file)})
-        back = after["rps"] / warm["rps"]
         R.add(
             "flood",
-            "valid throughput after the floods / the run after it (caches surely warm)",
-            f"{back:.2f}x ({fmt_http(after)}; then {fmt_http(warm)}; before the floods "
-            f"{valid['rps']:,.0f} req/s)",
-            ">= 0.8x (valid tokens not evicted)",
-            back >= 0.8,
+            "valid throughput after the floods / the run after it",
+            f"{after['rps'] / warm['rps']:.2f}x ({fmt_http(after)}; then {fmt_http(warm)}; "
+            f"before the floods {valid['rps']:,.0f} req/s)",
         )
         drf_ratio_against(one_valid, hello)
         # Memory: verify over 100k distinct valid tokens of the 1M store (fills each

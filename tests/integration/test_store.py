@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
-from tokenward.domain.errors import Conflict
+from tokenward.domain.errors import Conflict, Unavailable
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import PageRequest, TokenChanges, TokenQuery, TokenSpec, TokenType
 from tokenward.service import tokens
@@ -351,3 +351,26 @@ def test_secrets_live_in_their_key_on_sqlite(core: Core) -> None:
     assert ddl.rstrip().endswith("WITHOUT ROWID")
     assert "PRIMARY KEY" in str(plan) and "INDEX" not in str(plan).replace("PRIMARY KEY", "")
     assert core.lookup.find(issued.token.secret_hash) is not None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_connection_lost_under_a_driver_statement_is_unavailable(
+    core: Core, database_url: str
+) -> None:
+    """A driver statement on a connection the server dropped is a 503 ``Unavailable``, as
+    through SQLAlchemy, and the connection is not handed out again."""
+    killer = make_engine(database_url)
+    try:
+        with pytest.raises(Unavailable), core.uow(write=True) as uow:
+            with killer.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            uow.tenants.get("default")  # a DriverStatement
+    finally:
+        killer.dispose()
+    made = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="after"))
+    assert tokens.get(core, ROOT, tenant="default", token_id=made.token.id) == made.token

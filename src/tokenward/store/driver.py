@@ -10,8 +10,10 @@ own exceptions, so the unit of work maps them as it maps any other.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Dialect, Insert, Select
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -64,7 +66,9 @@ class DriverStatement:
     def __init__(self, statement: Insert | Select[Any], keys: Sequence[str] = ()) -> None:
         self._statement = statement
         self._keys = tuple(keys)
-        self._by_dialect: dict[tuple[type[Dialect], str], _Compiled] = {}
+        #: Per engine's dialect: its processors may carry that engine's settings (a JSON
+        #: serializer, say). Two threads may compile at once; both make the same thing.
+        self._by_dialect: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
         compiled = self._compiled(conn.dialect)
@@ -93,10 +97,9 @@ class DriverStatement:
         )
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
-        key = (type(dialect), dialect.paramstyle)
-        compiled = self._by_dialect.get(key)
+        compiled = self._by_dialect.get(dialect)
         if compiled is None:
-            compiled = self._by_dialect[key] = _Compiled(self._statement, self._keys, dialect)
+            compiled = self._by_dialect[dialect] = _Compiled(self._statement, self._keys, dialect)
         return compiled
 
 
@@ -109,13 +112,19 @@ def _run(conn: Connection, sql: str, arguments: Any, *, many: bool = False) -> A
         else:
             cursor.execute(sql, arguments)
     except conn.dialect.loaded_dbapi.Error as exc:
-        cursor.close()
-        raise _wrapped(conn, sql, arguments, exc, many) from exc
+        # As SQLAlchemy does: a lost connection is invalidated, so that the unit of work's
+        # rollback does not fail on it and the pool does not hand it out again.
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        with contextlib.suppress(Exception):
+            cursor.close()
+        if lost:
+            conn.invalidate(exc)
+        raise _wrapped(conn, sql, arguments, exc, many=many, lost=lost) from exc
     return cursor
 
 
 def _wrapped(
-    conn: Connection, sql: str, arguments: Any, exc: Exception, many: bool
+    conn: Connection, sql: str, arguments: Any, exc: Exception, *, many: bool, lost: bool
 ) -> StatementError:
     """As SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...), and, like it,
     with the parameters (hashes, sealed secrets) left out of its text when the engine hides
@@ -126,6 +135,7 @@ def _wrapped(
         exc,
         conn.dialect.loaded_dbapi.Error,
         hide_parameters=conn.engine.hide_parameters,
+        connection_invalidated=lost,
         dialect=conn.dialect,
         ismulti=many,
     )

@@ -116,11 +116,14 @@ def _token_values(token: Token) -> dict[str, Any]:
 _INSERT_TOKEN = DriverStatement(
     insert(tokens).returning(tokens.c.id), keys=[c.name for c in tokens.c if c.name != "id"]
 )
+# Inline: no RETURNING of the new keys, which PostgreSQL would otherwise be asked for.
 _INSERT_SECRET = DriverStatement(
-    insert(token_secrets), keys=["secret_hash", "token_id", "retires_at"]
+    insert(token_secrets).inline(), keys=["secret_hash", "token_id", "retires_at"]
 )
-_INSERT_AUDIT = DriverStatement(insert(audit), keys=[c.name for c in audit.c if c.name != "id"])
-_INSERT_CHANGE = DriverStatement(insert(token_changes), keys=["token_id", "at"])
+_INSERT_AUDIT = DriverStatement(
+    insert(audit).inline(), keys=[c.name for c in audit.c if c.name != "id"]
+)
+_INSERT_CHANGE = DriverStatement(insert(token_changes).inline(), keys=["token_id", "at"])
 _TENANT_BY_NAME = DriverStatement(select(tenants).where(tenants.c.name == bindparam("name")))
 
 
