@@ -11,6 +11,7 @@ the result. Load goes to 127.0.0.1 only; every server started here is stopped in
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import gc
@@ -18,6 +19,7 @@ import json
 import multiprocessing
 import os
 import platform
+import random
 import secrets
 import shutil
 import signal
@@ -367,6 +369,21 @@ class Sized:
     tokens: int
     core: Core
     secrets: list[str]
+
+
+def spread(kept: list[tuple[int, str]]) -> list[str]:
+    """Secrets for the in-process figures, their tokens spread evenly over the store's ids
+    and then shuffled: the newest rows of a store share pages, and would spare the 1M
+    store's misses most of their page reads."""
+    wanted = HIT_SECRETS + ROUNDS * MISSES_PER_ROUND
+    ordered = sorted(kept)
+    ids = [token_id for token_id, _ in ordered]
+    step = ids[-1] / wanted
+    picked = {bisect.bisect_left(ids, int((i + 0.5) * step)) for i in range(wanted)}
+    assert len(picked) == wanted, "too few kept secrets to spread"
+    secrets_ = [ordered[i][1] for i in sorted(picked)]
+    random.Random(wanted).shuffle(secrets_)
+    return secrets_
 
 
 def _cache_hits(core: Core, secrets_: list[str]) -> list[str]:
@@ -971,7 +988,7 @@ def phase_sqlite() -> Store:
     store.grow_to(10_000)
     # The 10k store is kept beside the growing one, for figures taken side by side with 1M.
     small_url = f"sqlite+pysqlite:///{sqlite_copy(path, WORK / 'store-sqlite-10k.db')}"
-    small_secrets = [s for _, s in store.kept[-(HIT_SECRETS + ROUNDS * MISSES_PER_ROUND) :]]
+    small_secrets = spread(store.kept)
     with core_for(url) as core:
         management_list(core, "10,000 tokens, before growing")
     store.grow_to(100_000)
@@ -985,7 +1002,7 @@ def phase_sqlite() -> Store:
         "well under a minute",
         store.seed_seconds < 60,
     )
-    big_secrets = [s for _, s in store.kept[-len(small_secrets) :]]
+    big_secrets = spread(store.kept)
     with core_for(small_url) as small, core_for(url) as big:
         inprocess_verify(
             Sized(10_000, small, small_secrets), Sized(1_000_000, big, big_secrets), "SQLite"
@@ -1039,10 +1056,10 @@ def phase_postgres() -> None:
         migrate(url)
         store = Store("PostgreSQL", url, lambda start, n: seed_postgres(url, start, n))
         store.grow_to(10_000)
-        small_secrets = [s for _, s in store.kept[-(HIT_SECRETS + ROUNDS * MISSES_PER_ROUND) :]]
+        small_secrets = spread(store.kept)
         with postgres_database(template=url) as small_url:
             store.grow_to(1_000_000)
-            big_secrets = [s for _, s in store.kept[-len(small_secrets) :]]
+            big_secrets = spread(store.kept)
             with core_for(small_url) as small, core_for(url) as big:
                 inprocess_verify(
                     Sized(10_000, small, small_secrets),
@@ -1164,7 +1181,7 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
         "  `tokenward.service.verification.verify` on a `Core` from `build_core`: a hit is one",
         "  of 1,000 cached secrets (20 passes a round, the two stores taking turns); a miss is",
         "  a distinct existing secret on a cleared cache (2,000 new ones a round; each is a",
-        "  store read).",
+        "  store read). Their tokens are spread evenly over each store's ids, in random order.",
         "- HTTP: `tokenward serve --workers 2` (uvicorn, access log off) and the raw ASGI",
         "  hello under uvicorn with the same worker count and flags; DRF under gunicorn with",
         "  2 sync workers and persistent DB connections, as `django-admin startproject` makes",
