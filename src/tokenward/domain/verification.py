@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 from tokenward.domain.tokens import Token
 
@@ -28,7 +29,7 @@ class Verification:
 
     @property
     def valid(self) -> bool:
-        return self.code is VerifyCode.VALID
+        return self.code is VALID
 
 
 def judge(
@@ -54,9 +55,9 @@ def judge(
         return VerifyCode.INSUFFICIENT_SCOPE
     if resource is not None and token.restricted and resource not in token.resources:
         return VerifyCode.RESOURCE_DENIED
-    return _VALID
+    return VALID
 
 
-# Read once: on Python 3.11 each read of an Enum member through its class costs about 0.2 µs,
-# and every verification ends here.
-_VALID = VerifyCode.VALID
+#: ``VerifyCode.VALID``, read once for the hot path: on Python 3.11 each read of an Enum
+#: member through its class costs about 0.2 µs (``EnumType.__getattr__`` hooks every read).
+VALID: Final = VerifyCode.VALID

@@ -9,7 +9,7 @@ from tokenward import metrics
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Token
-from tokenward.domain.verification import Verification, VerifyCode, judge
+from tokenward.domain.verification import VALID, Verification, VerifyCode, judge
 from tokenward.metrics import Lookup
 from tokenward.service.auth import authenticate
 from tokenward.service.cache import MISSING, CachedSecret
@@ -21,7 +21,6 @@ _MALFORMED = Verification(VerifyCode.MALFORMED)
 _NOT_FOUND = Verification(VerifyCode.NOT_FOUND)
 # Python 3.11 reads an Enum member through the class in about 0.2 µs (EnumType.__getattr__
 # makes every attribute read go through a hook); the hot path reads these names instead.
-_VALID = VerifyCode.VALID
 _HIT, _MISS, _FILTERED = Lookup.HIT, Lookup.MISS, Lookup.FILTERED
 _ABSENT, _OUTDATED = Presence.ABSENT, Presence.OUTDATED
 
@@ -162,7 +161,7 @@ def _conclude(
         return _NOT_FOUND
     token = entry.token
     code = judge(token, now, audience=audience, scopes=scopes, resource=resource)
-    if code is _VALID:
+    if code is VALID:
         core.last_use.note(token.id, now)
         return entry.valid
     return Verification(code, token)

@@ -26,7 +26,7 @@ from tokenward.api.observability import record_request
 from tokenward.api.routing import BEARER_CHALLENGE
 from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
 from tokenward.domain.tokens import Token
-from tokenward.domain.verification import Verification, VerifyCode
+from tokenward.domain.verification import VALID, Verification, VerifyCode
 from tokenward.service import verification
 from tokenward.service.core import Core
 
@@ -113,7 +113,7 @@ def _verdict_bytes(result: Verification, now: datetime) -> bytes:
     if token is None:
         return _TOKENLESS[result.code]
     # A VALID verdict was judged at ``now``, so its token is not expired.
-    expired = False if result.code is _VALID else token.is_expired(now)
+    expired = False if result.code is VALID else token.is_expired(now)
     key = (id(token), result.code, expired)
     entry = _BODIES.get(key)
     if entry is not None and entry[0] is token:
@@ -126,12 +126,11 @@ def _verdict_bytes(result: Verification, now: datetime) -> bytes:
 
 
 def _verdict_head(code: VerifyCode) -> bytes:
-    valid = b"true" if code is VerifyCode.VALID else b"false"
+    valid = b"true" if code is VALID else b"false"
     return b'{"valid":' + valid + b',"code":"' + code.value.encode() + b'","token":'
 
 
 _TOKENLESS = {code: _verdict_head(code) + b"null}" for code in VerifyCode}
-_VALID = VerifyCode.VALID  # an Enum member read through its class costs 0.2 µs on Python 3.11
 
 #: Answers built from the token snapshots the verification cache hands out. A snapshot is
 #: immutable, and a change to its token makes a new one, so an answer is built once per
