@@ -104,9 +104,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def core(settings: Settings) -> Iterator[Core]:
     engine = open_engine(settings)
+    made = build_core(settings, engine)
     try:
-        yield build_core(settings, engine)
+        yield made
     finally:
+        made.lookup.close()
         engine.dispose()
 
 

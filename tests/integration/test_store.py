@@ -20,6 +20,7 @@ from tokenward.service import tokens
 from tokenward.service.core import Core
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
+from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.tables import metadata
 
 ROOT = Actor.root(client="test")
@@ -374,3 +375,52 @@ def test_a_connection_lost_under_a_driver_statement_is_unavailable(
         killer.dispose()
     made = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="after"))
     assert tokens.get(core, ROOT, tenant="default", token_id=made.token.id) == made.token
+
+
+def _terminate_other_backends(database_url: str) -> None:
+    killer = make_engine(database_url)
+    try:
+        with killer.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        killer.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_hot_path_lookup_outlives_its_dropped_connections(
+    core: Core, database_url: str
+) -> None:
+    """The lookups' connections skip the pool's pre-ping: ones the server dropped while idle
+    (here: terminated) are replaced, and the lookup still answers."""
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="kept"))
+    barrier = threading.Barrier(3)
+
+    def find_together() -> None:
+        barrier.wait()
+        assert core.lookup.find(issued.token.secret_hash) is not None
+
+    threads = [threading.Thread(target=find_together) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _terminate_other_backends(database_url)
+    for _ in range(4):
+        found = core.lookup.find(issued.token.secret_hash)
+        assert found is not None and found[0] == issued.token
+
+
+def test_the_hot_path_lookup_without_a_database_is_unavailable() -> None:
+    lookup = SqlSecretLookup(
+        make_engine("postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
+    )
+    try:
+        with pytest.raises(Unavailable, match="not available"):
+            lookup.find("0" * 64)
+    finally:
+        lookup.close()
