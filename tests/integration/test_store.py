@@ -18,6 +18,7 @@ from tokenward.domain.roles import Role
 from tokenward.domain.tokens import PageRequest, TokenChanges, TokenQuery, TokenSpec, TokenType
 from tokenward.service import tokens
 from tokenward.service.core import Core
+from tokenward.store import lookup as lookup_module
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
 from tokenward.store.lookup import SqlSecretLookup
@@ -424,3 +425,25 @@ def test_the_hot_path_lookup_without_a_database_is_unavailable() -> None:
             lookup.find("0" * 64)
     finally:
         lookup.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_lookup_that_finds_no_free_connection_is_unavailable(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookups' connections are bounded; waiting too long for one is a 503."""
+    monkeypatch.setattr(lookup_module, "_POSTGRES_CONNECTIONS", 1)
+    monkeypatch.setattr(lookup_module, "_POSTGRES_WAIT", 0.2)
+    engine = make_engine(database_url)
+    lookup = SqlSecretLookup(engine)
+    try:
+        held = lookup._open_postgres().raw_connection()
+        try:
+            with pytest.raises(Unavailable, match="TimeoutError"):
+                lookup.find("0" * 64)
+        finally:
+            held.close()
+        assert lookup.find("0" * 64) is None
+    finally:
+        lookup.close()
+        engine.dispose()

@@ -21,6 +21,7 @@ import orjson
 import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tokenward.domain.clock import from_millis
 from tokenward.domain.errors import Unavailable
@@ -67,6 +68,11 @@ _BATCH = 10_000
 _IDLE_CONNECTIONS = 4
 #: Per lookup connection: the index's upper levels; its leaves come from the OS's page cache.
 _PAGE_CACHE_KIB = 1024
+#: PostgreSQL: the lookups' own connections per process, all kept (a connection made for a
+#: burst and closed after it costs a server process's start); more lookups at once wait.
+_POSTGRES_CONNECTIONS = 8
+#: Seconds a lookup waits for one of them before the database counts as unavailable.
+_POSTGRES_WAIT = 5.0
 
 
 class SqlSecretLookup:
@@ -198,7 +204,7 @@ class SqlSecretLookup:
                 # idle timeout) fail their query: drop them all, and try once more.
                 engine.dispose()
                 return _fetch_one(engine, params)
-        except (DBAPIError, psycopg.OperationalError) as exc:
+        except (DBAPIError, psycopg.OperationalError, PoolTimeout) as exc:
             reason = type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__
             raise Unavailable(f"the database is not available ({reason})") from exc
 
@@ -213,6 +219,9 @@ class SqlSecretLookup:
                     isolation_level="AUTOCOMMIT",
                     pool_pre_ping=False,
                     pool_reset_on_return=None,
+                    pool_size=_POSTGRES_CONNECTIONS,
+                    max_overflow=0,
+                    pool_timeout=_POSTGRES_WAIT,
                 )
             return self._postgres_engine
 
