@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -444,6 +446,103 @@ def test_a_lookup_that_finds_no_free_connection_is_unavailable(
         finally:
             held.close()
         assert lookup.find("0" * 64) is None
+    finally:
+        lookup.close()
+        engine.dispose()
+
+
+def _backends(database_url: str, application: str) -> set[int]:
+    """The server processes of connections that ``application`` holds to the test database,
+    waiting briefly for closed ones to go (their processes end after the client leaves)."""
+    watcher = make_engine(database_url)
+    try:
+        deadline = time.monotonic() + 2
+        while True:
+            with watcher.connect() as conn:
+                pids = set(
+                    conn.execute(
+                        text(
+                            "SELECT pid FROM pg_stat_activity"
+                            " WHERE datname = current_database() AND application_name = :name"
+                        ),
+                        {"name": application},
+                    ).scalars()
+                )
+            if not pids or time.monotonic() > deadline:
+                return pids
+            time.sleep(0.05)
+    finally:
+        watcher.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_hot_path_lookup_outlives_a_column_type_change(core: Core, database_url: str) -> None:
+    """psycopg prepares the lookup on a kept connection; a migration that changes a selected
+    column's type makes that statement fail ("cached plan must not change result type"):
+    the connection is replaced rather than failing every lookup after it."""
+    issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="typed"))
+    for _ in range(8):  # prepared once a connection has run it five times
+        assert core.lookup.find(issued.token.secret_hash) is not None
+    admin = make_engine(database_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text("ALTER TABLE tokens ALTER COLUMN name TYPE varchar(300)"))
+        for _ in range(3):
+            found = core.lookup.find(issued.token.secret_hash)
+            assert found is not None and found[0] == issued.token
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text("ALTER TABLE tokens ALTER COLUMN name TYPE varchar(200)"))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_lookup_the_server_cancels_is_unavailable_and_keeps_its_connection(
+    database_url: str,
+) -> None:
+    """A statement timeout is not a lost connection: the lookup answers 503, and the kept
+    connection (healthy) serves the next lookup."""
+    name = "lookup-cancelled"
+    engine = make_engine(
+        f"{database_url}?application_name={name}&options=-c%20statement_timeout%3D300"
+    )
+    lookup = SqlSecretLookup(engine)
+    locker = make_engine(database_url)
+    try:
+        assert lookup.find("0" * 64) is None
+        kept = _backends(database_url, name)
+        assert len(kept) == 1
+        with locker.begin() as conn:
+            conn.execute(text("LOCK TABLE token_secrets IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(Unavailable, match="QueryCanceled"):
+                lookup.find("0" * 64)
+        assert lookup.find("0" * 64) is None
+        assert _backends(database_url, name) == kept
+    finally:
+        lookup.close()
+        engine.dispose()
+        locker.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_disposing_of_the_engine_closes_the_lookups_connections(database_url: str) -> None:
+    """A CLI command or a test disposes of its engine, not of the lookup it built on it."""
+    name = "lookup-disposed"
+    engine = make_engine(f"{database_url}?application_name={name}")
+    lookup = SqlSecretLookup(engine)
+    assert lookup.find("0" * 64) is None
+    assert len(_backends(database_url, name)) == 1
+    engine.dispose()
+    assert _backends(database_url, name) == set()
+
+
+def test_a_sqlite_lookup_that_cannot_read_is_unavailable(tmp_path: Path) -> None:
+    """Not a 500: here the file has no tables (a store not migrated, or the wrong path)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    lookup = SqlSecretLookup(engine)
+    try:
+        with pytest.raises(Unavailable, match="OperationalError"):
+            lookup.find("0" * 64)
     finally:
         lookup.close()
         engine.dispose()
