@@ -89,7 +89,14 @@ def import_(
     """Store tokens from an export; their secrets keep working. Already stored ones are skipped."""
     from rich.progress import Progress
 
-    lines = (sys.stdin if str(source) == "-" else source.open(encoding="utf-8")).readlines()
+    if str(source) == "-":
+        lines = sys.stdin.readlines()
+    else:
+        try:
+            with source.open(encoding="utf-8") as file:  # not splitlines(): U+2028 is JSON text
+                lines = file.readlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read {source}: {exc}", EXIT_INVALID)
     imported = skipped = 0
     with (
         operator(ctx, database_url, data_dir) as op,
