@@ -425,13 +425,61 @@ def _miss_ns(core: Core, secrets_: list[str]) -> list[int]:
     return samples
 
 
-def inprocess_verify(small: Sized, big: Sized, label: str) -> None:
+class KeyLookupReference:
+    """The issue's reference primitive, measured in this run: a SQLite primary-key lookup by
+    a 32-byte key in 1M rows (issue 4: 10-12 µs on these machines), a plain table read
+    through Python's sqlite3. It sets the absolute in-process figures against the speed of
+    the machine at the moment they were taken."""
+
+    def __init__(self, path: Path, rows: int = 1_000_000) -> None:
+        rng = random.Random(4)
+        keys = sorted(rng.randbytes(32) for _ in range(rows))
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(
+                "CREATE TABLE api_key (key BLOB PRIMARY KEY, name TEXT NOT NULL,"
+                " scopes TEXT NOT NULL, created INTEGER NOT NULL)"
+            )
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO api_key VALUES (?, ?, ?, ?)",
+                ((k, f"key-{i}", "read write", 1_700_000_000_000 + i) for i, k in enumerate(keys)),
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        self._probes = rng.sample(keys, ROUNDS * MISSES_PER_ROUND)
+        self._conn = sqlite3.connect(path, isolation_level=None)
+
+    def round_ns(self, r: int) -> list[int]:
+        """Round ``r``'s lookups, each of a key not looked up before."""
+        probes = self._probes[r * MISSES_PER_ROUND : (r + 1) * MISSES_PER_ROUND]
+        cursor = self._conn.cursor()
+        samples: list[int] = []
+        clock = time.perf_counter_ns
+        for key in probes:
+            t0 = clock()
+            found = cursor.execute("SELECT * FROM api_key WHERE key = ?", (key,)).fetchone()
+            samples.append(clock() - t0)
+            assert found is not None
+        return samples
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def inprocess_verify(
+    small: Sized, big: Sized, label: str, reference: KeyLookupReference | None = None
+) -> None:
     """Hit and miss at both sizes, side by side, so that a machine whose speed drifts (seen
     here: 1.5x within one run) moves both sizes alike: hits pass by pass, misses round by
     round. The figures pool every round's samples; each 1M / 10k ratio is the median of the
-    rounds' ratios."""
+    rounds' ratios. ``reference``: its lookups are taken in each round, after the misses."""
     pooled: dict[tuple[int, str], list[int]] = {}
     ratios: dict[str, list[float]] = {"hit": [], "miss": []}
+    reference_samples: list[int] = []
+    over_reference: list[float] = []
     for r in range(ROUNDS):
         round_samples: dict[tuple[int, str], list[int]] = {}
         # Hits: the two stores take turns pass by pass (a pass takes a few ms).
@@ -445,6 +493,12 @@ def inprocess_verify(small: Sized, big: Sized, label: str) -> None:
             fresh = sized.secrets[first : first + MISSES_PER_ROUND]
             round_samples[sized.tokens, "miss"] = _miss_ns(sized.core, fresh)
             sized.core.last_use.take()
+        if reference is not None:
+            samples = reference.round_ns(r)
+            reference_samples += samples
+            over_reference.append(
+                statistics.median(round_samples[big.tokens, "miss"]) / statistics.median(samples)
+            )
         for key, samples in round_samples.items():
             pooled.setdefault(key, []).extend(samples)
         for kind in ratios:
@@ -462,6 +516,19 @@ def inprocess_verify(small: Sized, big: Sized, label: str) -> None:
                 f"(n={len(samples)}, {ROUNDS} rounds)",
             )
     hit, miss = (statistics.median(pooled[big.tokens, kind]) for kind in ("hit", "miss"))
+    if reference is not None:
+        R.add(
+            "in-process",
+            "reference: SQLite lookup by a 32-byte key in 1M rows (issue 4: 10-12 µs)",
+            f"p50 {us(statistics.median(reference_samples))}, p99 "
+            f"{us(pct(reference_samples, 0.99))} (n={len(reference_samples)}, {ROUNDS} rounds)",
+        )
+        R.add(
+            "in-process",
+            f"{label} miss at 1M / that reference lookup",
+            f"{statistics.median(over_reference):.2f}x (median of {ROUNDS} rounds: "
+            f"{_listed(over_reference)})",
+        )
     if label == "SQLite":
         R.add("in-process", "SQLite cached hit at 1M", us(hit), "<= 3 µs", hit <= 3000)
         R.add("in-process", "SQLite miss at 1M", us(miss), "<= 25 µs", miss <= 25_000)
@@ -1009,10 +1076,17 @@ def phase_sqlite() -> Store:
         store.seed_seconds < 60,
     )
     big_secrets = spread(store.kept)
+    reference = KeyLookupReference(WORK / "reference.db")
     with core_for(small_url, as_a_server=True) as small, core_for(url, as_a_server=True) as big:
-        inprocess_verify(
-            Sized(10_000, small, small_secrets), Sized(1_000_000, big, big_secrets), "SQLite"
-        )
+        try:
+            inprocess_verify(
+                Sized(10_000, small, small_secrets),
+                Sized(1_000_000, big, big_secrets),
+                "SQLite",
+                reference,
+            )
+        finally:
+            reference.close()
         lists: dict[int, list[list[float]]] = {10_000: [], 1_000_000: []}
         for _ in range(ROUNDS):
             lists[1_000_000].append(management_list(big, ""))
