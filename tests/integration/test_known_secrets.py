@@ -131,11 +131,11 @@ def test_a_saturated_filter_is_reloaded(core: Core, settings: Settings) -> None:
         small.start_change_tracking()
         made = [
             tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name=f"t{i}")).secret
-            for i in range(10)
+            for i in range(40)
         ]
-        assert small.known_secrets.size_bytes == 8  # 4 x 16 bits
+        assert small.known_secrets.size_bytes == 64  # 4 x 16 bits, in one 64-byte block
         small.sync_changes()
-        assert small.known_secrets.size_bytes > 8  # reloaded for twice the stored count
+        assert small.known_secrets.size_bytes == 256  # reloaded for 80: 1,280 bits -> 2,048
         assert not small.known_secrets.needs_reload
         assert all(verify(small, secret).valid for secret in made)
     finally:
