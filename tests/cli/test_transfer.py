@@ -79,23 +79,16 @@ def test_export_then_import_elsewhere(
         engine.dispose()
 
 
-def test_import_refuses_a_bad_line(
+def test_import_refuses_bad_input(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A bad line, a missing file, a file that is not UTF-8: a message and exit 2."""
     monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"tenant": "default", "name": "x"}\n')
     result = CliRunner().invoke(app, ["import", str(bad)])
     assert result.exit_code == 2 and "line 1" in result.output
-
-
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_import_of_a_file_it_cannot_read_is_refused(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
     not_text = tmp_path / "binary.jsonl"
     not_text.write_bytes(b"\xff\xfe\x00")
     for source in (tmp_path / "missing.jsonl", not_text):
