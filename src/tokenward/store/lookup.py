@@ -24,11 +24,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tokenward.domain.clock import from_millis
-from tokenward.domain.errors import Unavailable
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token, TokenType
 from tokenward.store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine
 from tokenward.store.tables import token_secrets, tokens
+from tokenward.store.unit_of_work import unavailable
 from tokenward.store.wal_index import WalIndex
 
 _FIELDS = Token.__dataclass_fields__
@@ -116,7 +116,7 @@ class SqlSecretLookup:
             except sqlite3.Error as exc:  # busy beyond the timeout, unreadable, missing
                 if cursor is not None:
                     cursor.connection.close()
-                raise _unavailable(exc) from exc
+                raise unavailable(exc) from exc
             if len(self._idle) < _IDLE_CONNECTIONS:
                 self._idle.append(cursor)
             else:
@@ -214,7 +214,7 @@ class SqlSecretLookup:
             try:
                 connection = engine.raw_connection()
             except (psycopg.Error, DBAPIError, PoolTimeout) as exc:  # no server, pool empty
-                raise _unavailable(exc) from exc
+                raise unavailable(exc) from exc
             try:
                 cursor = connection.cursor()
                 cursor.execute(_SQL, params)
@@ -225,12 +225,13 @@ class SqlSecretLookup:
                 driver = connection.driver_connection
                 lost = driver is None or driver.closed or driver.broken
                 if not (lost or isinstance(exc, _STALE_STATEMENT)):
-                    raise _unavailable(exc) from exc
+                    raise unavailable(exc) from exc
                 connection.invalidate(exc)
                 failure = exc
             finally:
                 connection.close()
-        raise _unavailable(failure) from failure
+        assert failure is not None
+        raise unavailable(failure) from failure
 
     def _open_postgres(self) -> Engine:
         """The lookups' own pool of autocommit connections without a pre-ping: the engine's
@@ -267,12 +268,6 @@ class SqlSecretLookup:
         finally:
             connection.close()
         return row
-
-
-def _unavailable(exc: BaseException | None) -> Unavailable:
-    """The error a failed lookup gives: it names the driver's error, never its parameters."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    return Unavailable(f"the database is not available ({type(cause).__name__})")
 
 
 # A frozen dataclass's __init__ sets each of Token's 22 fields through object.__setattr__

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from tokenward.domain.errors import Conflict, TokenwardError, Unavailable
 from tokenward.store.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_file
@@ -60,14 +60,14 @@ class SqlUnitOfWork:
         try:
             conn = self._engine.connect()
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         if self._write:
             conn = conn.execution_options(tokenward_write=True)
         try:
             conn.begin()
         except OperationalError as exc:
             conn.close()
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         self._bind(conn)
         return self
 
@@ -99,7 +99,7 @@ class SqlUnitOfWork:
         if isinstance(exc, IntegrityError):
             raise Conflict("the change conflicts with the stored state") from exc
         if isinstance(exc, OperationalError):
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
     def commit(self) -> None:
         """Returns once the writes are durable. On SQLite it ends the unit of work: the
@@ -115,7 +115,7 @@ class SqlUnitOfWork:
         except IntegrityError as exc:
             raise Conflict("the change conflicts with the stored state") from exc
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
 
 
 class _Batch:
@@ -230,7 +230,7 @@ class SqliteWriters:
         except OperationalError as exc:
             if lock is not None:
                 lock.release()
-            raise _unavailable(exc) from exc
+            raise unavailable(exc) from exc
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -269,16 +269,16 @@ def _failure(exc: BaseException) -> TokenwardError:
     several threads at once)."""
     if isinstance(exc, IntegrityError):
         return Conflict("the change conflicts with the stored state")
-    if isinstance(exc, OperationalError):
-        return _unavailable(exc)
-    if isinstance(exc, sqlite3.Error):
-        return Unavailable(f"the database is not available ({type(exc).__name__})")
+    if isinstance(exc, OperationalError | sqlite3.Error):
+        return unavailable(exc)
     return Unavailable("the database did not store the change; try again")
 
 
-def _unavailable(exc: OperationalError) -> Unavailable:
-    """A lost connection, a server gone away, a lock not granted in time: retry later."""
-    return Unavailable(f"the database is not available ({type(exc.orig).__name__})")
+def unavailable(exc: BaseException) -> Unavailable:
+    """A lost connection, a server gone away, a lock not granted in time: retry later. The
+    message names the driver's error, never its parameters."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return Unavailable(f"the database is not available ({type(cause).__name__})")
 
 
 class SqlUnitOfWorkFactory:
