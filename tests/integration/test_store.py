@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -544,5 +545,28 @@ def test_a_sqlite_lookup_that_cannot_read_is_unavailable(tmp_path: Path) -> None
         with pytest.raises(Unavailable, match="OperationalError"):
             lookup.find("0" * 64)
     finally:
+        lookup.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_sqlite_lookup_kept_from_its_lock_is_unavailable_at_once(database_url: str) -> None:
+    """SQLite lookups run on the event loop: one that cannot get its lock (another process
+    holds the file exclusively) answers 503 within the lookup's 100 ms busy timeout rather
+    than stalling the worker for the writers' 10 s."""
+    engine = make_engine(database_url)
+    lookup = SqlSecretLookup(engine)
+    blocker = sqlite3.connect(engine.url.database or "", isolation_level=None)
+    try:
+        blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
+        blocker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="OperationalError"):
+            lookup.find("0" * 64)
+        assert time.monotonic() - started < 2
+        blocker.close()
+        assert lookup.find("0" * 64) is None
+    finally:
+        blocker.close()
         lookup.close()
         engine.dispose()

@@ -75,6 +75,12 @@ class SecretLookup(Protocol):
         """Changes whenever anything is committed to the store; None where not cheap."""
         ...
 
+    @property
+    def reads_locally(self) -> bool:
+        """``find`` reads a local file and waits for no lock, server or pool (SQLite): cheap
+        enough to run on the event loop."""
+        ...
+
     def close(self) -> None: ...
 
 

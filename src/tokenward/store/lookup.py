@@ -26,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from tokenward.domain.clock import from_millis
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token, TokenType
-from tokenward.store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from tokenward.store.engine import make_engine
 from tokenward.store.tables import token_secrets, tokens
 from tokenward.store.unit_of_work import unavailable
 from tokenward.store.wal_index import WalIndex
@@ -68,6 +68,9 @@ _BATCH = 10_000
 _IDLE_CONNECTIONS = 4
 #: Per lookup connection: the index's upper levels; its leaves come from the OS's page cache.
 _PAGE_CACHE_KIB = 1024
+#: A SQLite lookup runs on the event loop (``reads_locally``). In WAL mode a reader waits for
+#: no writer; a lock it cannot get within this is a 503, not a stalled worker.
+_SQLITE_LOOKUP_BUSY_MS = 100
 #: PostgreSQL: the lookups' own connections per process, all kept (a connection made for a
 #: burst and closed after it costs a server process's start); more lookups at once wait.
 _POSTGRES_CONNECTIONS = 8
@@ -129,6 +132,10 @@ class SqlSecretLookup:
             return None
         row = found if self._postgres else _from_document(*found)
         return _token(row), _instant(row[-1])
+
+    @property
+    def reads_locally(self) -> bool:
+        return self._sqlite_path is not None
 
     def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
         """Every stored secret hash (``None``), or those of the given tokens, in batches."""
@@ -199,7 +206,7 @@ class SqlSecretLookup:
         connection = sqlite3.connect(
             self._sqlite_path, isolation_level=None, check_same_thread=False
         )
-        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        connection.execute(f"PRAGMA busy_timeout={_SQLITE_LOOKUP_BUSY_MS}")
         connection.execute("PRAGMA query_only=ON")
         connection.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
         return connection

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS, issue
+from tokenward.api.native import fast_verify
 from tokenward.api.native.fast_verify import token_document
 from tokenward.api.native.schemas import TokenPublic, VerifyResponse
 from tokenward.app import create_app
@@ -89,6 +90,28 @@ def test_answers_follow_changes_made_within_one_millisecond(client: TestClient) 
         client.post(f"{base}/enable", headers=ROOT_HEADERS)
         on = client.post("/v1/verify", json={"token": token["secret"]}).json()
         assert on["code"] == "VALID" and on["token"]["active"] is True
+
+
+def test_store_reads_run_on_the_loop_only_where_they_cannot_wait(
+    client: TestClient, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a store read runs on the event loop (a hand-off to a thread costs more than
+    the read). PostgreSQL, or a filter to bring up to date first: in the thread pool."""
+    handed: list[object] = []
+    in_threads = fast_verify.run_in_threadpool
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        handed.append(func)
+        return await in_threads(func, *args, **kwargs)
+
+    monkeypatch.setattr(fast_verify, "run_in_threadpool", counted)
+    first, second = issue(client, name="first"), issue(client, name="second")
+    # The first read finds the known-secrets filter behind the two creates: a thread
+    # brings it up to date. Nothing is committed after that.
+    for token, threads in ((first, 1), (second, 1 if backend == "sqlite" else 2)):
+        answer = client.post("/v1/verify", json={"token": token["secret"]}).json()
+        assert answer["code"] == "VALID" and answer["token"]["id"] == token["id"]
+        assert len(handed) == threads
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL reads unknown ones in a thread
