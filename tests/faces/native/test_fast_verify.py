@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from tests.helpers import ROOT_HEADERS, issue
 from tokenward.api.native import fast_verify
@@ -112,6 +114,27 @@ def test_store_reads_run_on_the_loop_only_where_they_cannot_wait(
         answer = client.post("/v1/verify", json={"token": token["secret"]}).json()
         assert answer["code"] == "VALID" and answer["token"]["id"] == token["id"]
         assert len(handed) == threads
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_store_read_on_the_loop_that_fails_is_a_503(
+    client: TestClient, settings: Settings
+) -> None:
+    first, second = issue(client, name="first"), issue(client, name="second")
+    assert client.post("/v1/verify", json={"token": first["secret"]}).status_code == 200
+    # Another process moves the secrets away: the lookup's query fails on the event loop.
+    other = sqlite3.connect(make_url(settings.resolved_database_url).database or "")
+    try:
+        other.execute("ALTER TABLE token_secrets RENAME TO token_secrets_moved")
+        other.commit()
+        client.app_state["core"].sync_changes()  # current again: no thread needed for a sync
+        answer = client.post("/v1/verify", json={"token": second["secret"]})
+    finally:
+        other.execute("ALTER TABLE token_secrets_moved RENAME TO token_secrets")
+        other.commit()
+        other.close()
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "UNAVAILABLE"
+    assert client.post("/v1/verify", json={"token": second["secret"]}).json()["code"] == "VALID"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL reads unknown ones in a thread
