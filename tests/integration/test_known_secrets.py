@@ -230,3 +230,46 @@ def test_without_a_map_the_version_comes_from_sqlite(
     finally:
         lookup.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_changes_that_keep_a_secret_do_not_fill_the_filter(core: Core, settings: Settings) -> None:
+    """The count that triggers a reload counts secrets: disabling and enabling a token
+    fifty times adds none."""
+    made = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="flip"))
+    engine = open_engine(settings)
+    small = build_core(settings, engine)
+    try:
+        small.known_secrets = KnownSecrets(small.lookup, min_capacity=4)
+        small.start_change_tracking()
+        for _ in range(25):
+            tokens.disable(core, ROOT, tenant="default", token_id=made.token.id)
+            small.sync_changes(wait=False)  # applies the change; no reload here
+            tokens.enable(core, ROOT, tenant="default", token_id=made.token.id)
+            small.sync_changes(wait=False)
+        assert not small.known_secrets.needs_reload
+    finally:
+        small.lookup.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_revocation_does_not_wait_for_a_filter_reload(
+    core: Core, other: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reload takes seconds at 1M tokens: the changes read with it leave the cache first."""
+    made = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="revoked"))
+    assert verify(other, made.secret).valid  # cached in the other process
+    tokens.disable(core, ROOT, tenant="default", token_id=made.token.id)
+    cached_while_loading = []
+    load = other.known_secrets.load
+
+    def observed_load() -> None:
+        cached_while_loading.append(other.cache.get(made.token.secret_hash))
+        load()
+
+    monkeypatch.setattr(other.known_secrets, "load", observed_load)
+    monkeypatch.setattr(KnownSecrets, "needs_reload", property(lambda self: True))
+    other.sync_changes()
+    assert cached_while_loading == [None]
+    assert verify(other, made.secret).code is VerifyCode.DISABLED

@@ -97,14 +97,16 @@ class Core:
                 changed, self.change_seq = uow.changes.since(self.change_seq)
             self._synced_version = version
             self.known_secrets.add_tokens(version, [tid for tid in changed if tid is not None])
+            # Before a reload of the filter (seconds at 1M tokens): a revocation in this
+            # batch must not stay cached as valid while it runs.
+            if None in changed:
+                self.cache.clear()
+            elif changed:
+                self.cache.forget_tokens(tid for tid in changed if tid is not None)
             if wait and self.known_secrets.needs_reload:
                 self.known_secrets.load()
         finally:
             self._sync_lock.release()
-        if None in changed:
-            self.cache.clear()
-        elif changed:
-            self.cache.forget_tokens(tid for tid in changed if tid is not None)
         return len(changed)
 
     def changes_may_be_pending(self) -> bool:
