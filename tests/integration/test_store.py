@@ -570,3 +570,22 @@ def test_a_sqlite_lookup_kept_from_its_lock_is_unavailable_at_once(database_url:
         blocker.close()
         lookup.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_store_version_that_cannot_be_read_is_unavailable(database_url: str) -> None:
+    """The version is read on the event loop when the WAL index header cannot be (torn, not
+    mapped): a failure there is a 503, and the next read opens a new connection."""
+    engine = make_engine(database_url)
+    lookup = SqlSecretLookup(engine)
+    try:
+        assert lookup.version() is not None
+        assert lookup._version_connection is not None
+        lookup._wal_index = None  # as if the header could not be read
+        lookup._version_connection.close()  # and its connection had failed
+        with pytest.raises(Unavailable, match="ProgrammingError"):
+            lookup.version()
+        assert lookup.version() is not None
+    finally:
+        lookup.close()
+        engine.dispose()

@@ -179,13 +179,19 @@ class SqlSecretLookup:
     def _data_version(self) -> tuple[str, int]:
         assert self._sqlite_path is not None
         with self._open_lock:
-            if self._version_connection is None:
-                self._version_connection = self._connect()
-                row = self._version_connection.execute("PRAGMA data_version").fetchone()
-                # The connection's first read has made and attached the WAL index.
-                self._wal_index = WalIndex.open(self._sqlite_path)
-            else:
-                row = self._version_connection.execute("PRAGMA data_version").fetchone()
+            try:
+                if self._version_connection is None:
+                    self._version_connection = self._connect()
+                    row = self._version_connection.execute("PRAGMA data_version").fetchone()
+                    # The connection's first read has made and attached the WAL index.
+                    self._wal_index = WalIndex.open(self._sqlite_path)
+                else:
+                    row = self._version_connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error as exc:  # read on the event loop too: a 503, not a 500
+                if self._version_connection is not None:
+                    self._version_connection.close()
+                    self._version_connection = None
+                raise unavailable(exc) from exc
         return ("data_version", int(row[0]))
 
     def close(self) -> None:
