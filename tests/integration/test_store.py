@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
@@ -419,15 +422,22 @@ def test_the_hot_path_lookup_outlives_its_dropped_connections(
         assert found is not None and found[0] == issued.token
 
 
-def test_the_hot_path_lookup_without_a_database_is_unavailable() -> None:
-    lookup = SqlSecretLookup(
-        make_engine("postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
-    )
+@contextlib.contextmanager
+def _lookup_on(url: str) -> Iterator[SqlSecretLookup]:
+    """A hot-path lookup of its own on ``url``, as a process makes one, closed after."""
+    engine = make_engine(url)
+    lookup = SqlSecretLookup(engine)
     try:
-        with pytest.raises(Unavailable, match="not available"):
-            lookup.find("0" * 64)
+        yield lookup
     finally:
         lookup.close()
+        engine.dispose()
+
+
+def test_the_hot_path_lookup_without_a_database_is_unavailable() -> None:
+    nowhere = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
+    with _lookup_on(nowhere) as lookup, pytest.raises(Unavailable, match="not available"):
+        lookup.find("0" * 64)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -437,9 +447,7 @@ def test_a_lookup_that_finds_no_free_connection_is_unavailable(
     """The lookups' connections are bounded; waiting too long for one is a 503."""
     monkeypatch.setattr(lookup_module, "_POSTGRES_CONNECTIONS", 1)
     monkeypatch.setattr(lookup_module, "_POSTGRES_WAIT", 0.2)
-    engine = make_engine(database_url)
-    lookup = SqlSecretLookup(engine)
-    try:
+    with _lookup_on(database_url) as lookup:
         held = lookup._open_postgres().raw_connection()
         try:
             with pytest.raises(Unavailable, match="TimeoutError"):
@@ -447,9 +455,6 @@ def test_a_lookup_that_finds_no_free_connection_is_unavailable(
         finally:
             held.close()
         assert lookup.find("0" * 64) is None
-    finally:
-        lookup.close()
-        engine.dispose()
 
 
 def _backends(database_url: str, application: str) -> set[int]:
@@ -504,24 +509,20 @@ def test_a_lookup_the_server_cancels_is_unavailable_and_keeps_its_connection(
     """A statement timeout is not a lost connection: the lookup answers 503, and the kept
     connection (healthy) serves the next lookup."""
     name = "lookup-cancelled"
-    engine = make_engine(
-        f"{database_url}?application_name={name}&options=-c%20statement_timeout%3D300"
-    )
-    lookup = SqlSecretLookup(engine)
+    url = f"{database_url}?application_name={name}&options=-c%20statement_timeout%3D300"
     locker = make_engine(database_url)
     try:
-        assert lookup.find("0" * 64) is None
-        kept = _backends(database_url, name)
-        assert len(kept) == 1
-        with locker.begin() as conn:
-            conn.execute(text("LOCK TABLE token_secrets IN ACCESS EXCLUSIVE MODE"))
-            with pytest.raises(Unavailable, match="QueryCanceled"):
-                lookup.find("0" * 64)
-        assert lookup.find("0" * 64) is None
-        assert _backends(database_url, name) == kept
+        with _lookup_on(url) as lookup:
+            assert lookup.find("0" * 64) is None
+            kept = _backends(database_url, name)
+            assert len(kept) == 1
+            with locker.begin() as conn:
+                conn.execute(text("LOCK TABLE token_secrets IN ACCESS EXCLUSIVE MODE"))
+                with pytest.raises(Unavailable, match="QueryCanceled"):
+                    lookup.find("0" * 64)
+            assert lookup.find("0" * 64) is None
+            assert _backends(database_url, name) == kept
     finally:
-        lookup.close()
-        engine.dispose()
         locker.dispose()
 
 
@@ -539,14 +540,9 @@ def test_disposing_of_the_engine_closes_the_lookups_connections(database_url: st
 
 def test_a_sqlite_lookup_that_cannot_read_is_unavailable(tmp_path: Path) -> None:
     """Not a 500: here the file has no tables (a store not migrated, or the wrong path)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    lookup = SqlSecretLookup(engine)
-    try:
-        with pytest.raises(Unavailable, match="OperationalError"):
-            lookup.find("0" * 64)
-    finally:
-        lookup.close()
-        engine.dispose()
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    with _lookup_on(empty) as lookup, pytest.raises(Unavailable, match="OperationalError"):
+        lookup.find("0" * 64)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -554,31 +550,25 @@ def test_a_sqlite_lookup_kept_from_its_lock_is_unavailable_at_once(database_url:
     """SQLite lookups run on the event loop: one that cannot get its lock (another process
     holds the file exclusively) answers 503 within the lookup's 100 ms busy timeout rather
     than stalling the worker for the writers' 10 s."""
-    engine = make_engine(database_url)
-    lookup = SqlSecretLookup(engine)
-    blocker = sqlite3.connect(engine.url.database or "", isolation_level=None)
-    try:
-        blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
-        blocker.execute("BEGIN EXCLUSIVE")
-        started = time.monotonic()
-        with pytest.raises(Unavailable, match="OperationalError"):
-            lookup.find("0" * 64)
-        assert time.monotonic() - started < 2
-        blocker.close()
+    blocker = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    with _lookup_on(database_url) as lookup:
+        try:
+            blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
+            blocker.execute("BEGIN EXCLUSIVE")
+            started = time.monotonic()
+            with pytest.raises(Unavailable, match="OperationalError"):
+                lookup.find("0" * 64)
+            assert time.monotonic() - started < 2
+        finally:
+            blocker.close()
         assert lookup.find("0" * 64) is None
-    finally:
-        blocker.close()
-        lookup.close()
-        engine.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_store_version_that_cannot_be_read_is_unavailable(database_url: str) -> None:
     """The version is read on the event loop when the WAL index header cannot be (torn, not
     mapped): a failure there is a 503, and the next read opens a new connection."""
-    engine = make_engine(database_url)
-    lookup = SqlSecretLookup(engine)
-    try:
+    with _lookup_on(database_url) as lookup:
         assert lookup.version() is not None
         assert lookup._version_connection is not None
         lookup._wal_index = None  # as if the header could not be read
@@ -586,6 +576,3 @@ def test_a_store_version_that_cannot_be_read_is_unavailable(database_url: str) -
         with pytest.raises(Unavailable, match="ProgrammingError"):
             lookup.version()
         assert lookup.version() is not None
-    finally:
-        lookup.close()
-        engine.dispose()
