@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from tokenward import __version__, metrics
+from tokenward.api import docs
 from tokenward.api.dialects.boomerang.router import router as boomerang_router
 from tokenward.api.dialects.cedalo.router import router as cedalo_router
 from tokenward.api.dialects.devo.router import router as devo_router
@@ -136,6 +137,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         version=__version__,
         description="Issue, manage and verify API tokens.",
         lifespan=lifespan,
+        # Served by api.docs from the package instead of FastAPI's pages, which load a CDN.
+        docs_url=None,
+        redoc_url=None,
         middleware=[
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
@@ -151,6 +155,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     for router in faces:
         app.include_router(router)
+    docs.install(app)
     install_error_handlers(app)
     return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
 
