@@ -155,7 +155,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     for router in faces:
         app.include_router(router)
-    docs.install(app)
+    # Open by configuration: the credential these take is optional, not required.
+    open_operations = [] if settings.verify_requires_auth else [("post", "/v1/verify")]
+    if settings.metrics_public:
+        open_operations.append(("get", "/metrics"))
+    docs.install(app, open_operations=open_operations)
     install_error_handlers(app)
     return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
 

@@ -1,4 +1,5 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` (ReDoc), served with their scripts from the package.
+"""``/docs`` (Swagger UI) and ``/redoc`` (ReDoc), served with their scripts from the package,
+and the last touches to the OpenAPI document they show.
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN, so on a network without internet
 access they stay blank. The files are vendored in ``docs_assets/`` by
@@ -10,7 +11,9 @@ the URLs, and no browser keeps an old script under a new page.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import (
@@ -41,14 +44,25 @@ def _asset_urls() -> dict[str, Path]:
     return urls
 
 
+#: The faces whose every error body is their own: FastAPI's default 422 body
+#: (``HTTPValidationError``), which it declares on any operation with parameters, is never sent.
+_OWN_ERROR_BODIES = ("/v1/", "/oauth2/")
+
+
 def install(
     app: FastAPI,
     *,
+    open_operations: Iterable[tuple[str, str]] = (),
     docs_url: str = "/docs",
     redoc_url: str = "/redoc",
 ) -> None:
     """Adds the two pages, Swagger UI's OAuth2 redirect page and the assets to ``app``, which
-    must be built with ``docs_url=None, redoc_url=None``."""
+    must be built with ``docs_url=None, redoc_url=None``.
+
+    ``open_operations`` (``("post", "/v1/verify")``...) take a credential when one is sent but
+    need none with this configuration: the document lists no security requirement for them.
+    """
+    app.openapi = _refined(app.openapi, frozenset(open_operations))  # type: ignore[method-assign]
     urls = _asset_urls()
 
     def url_of(name: str) -> str:
@@ -96,3 +110,35 @@ def install(
         (ASSETS_PREFIX + "/{package}/{name}", asset),
     ):
         app.add_route(path, endpoint, methods=["GET"], include_in_schema=False)
+
+
+def _refined(
+    generate: Callable[[], dict[str, Any]], open_operations: frozenset[tuple[str, str]]
+) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document generator, followed by what it cannot know from the routes.
+
+    The credential of an open operation is an optional dependency, which FastAPI declares as a
+    requirement; whether it is needed depends on settings, known only when the app is built.
+    """
+    refined: dict[str, Any] | None = None
+
+    def document() -> dict[str, Any]:
+        nonlocal refined
+        if refined is None:
+            refined = generate()
+            for path, operations in refined["paths"].items():
+                for method, operation in operations.items():
+                    if (method, path) in open_operations:
+                        operation.pop("security", None)
+                    if path.startswith(_OWN_ERROR_BODIES):
+                        _drop_default_validation_error(operation)
+        return refined
+
+    return document
+
+
+def _drop_default_validation_error(operation: dict[str, Any]) -> None:
+    answer = operation.get("responses", {}).get("422", {})
+    schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    if schema.get("$ref", "").endswith("/HTTPValidationError"):
+        del operation["responses"]["422"]
