@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import ROOT_HEADERS, issue
 from tokenward.api.docs import ASSET_CACHE_CONTROL
+
+API_MD = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 
 @pytest.fixture
@@ -67,3 +71,15 @@ def test_the_assets_carry_their_versions_and_nothing_else_is_answered(
         answer = client.get(url)
         assert answer.status_code == 404, url
         assert answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_times_are_written_as_docs_api_md_shows(client: TestClient) -> None:
+    shown = re.search(r"\(`(\d{4}-\d\d-\d\dT[\d:.]+Z)`\)", API_MD.read_text())
+    assert shown is not None, "docs/api.md shows no time"
+    shape = re.sub(r"\d", lambda _: r"\d", re.escape(shown.group(1)))
+    made = issue(client, "default", ttl_seconds=60)
+    listed = client.get("/v1/audit", headers=ROOT_HEADERS).json()["items"][0]["at"]
+    verified = client.post("/v1/verify", json={"token": made["secret"]}).json()["token"]
+    for written in (made["created_at"], made["expires_at"], listed, verified["created_at"]):
+        assert re.fullmatch(shape, written), (written, shown.group(1))
+        assert written.endswith("000Z")  # kept to the millisecond
