@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,3 +229,18 @@ def test_without_tokenward_url_the_app_fails_as_it_is_built(
         integration.set_default_verifier(None)
     monkeypatch.setenv("TOKENWARD_URL", "http://127.0.0.1:8080")
     fastapi_app.create_app()
+
+
+def test_a_plain_starlette_app_needs_no_fastapi() -> None:
+    """The security scheme is FastAPI's; without FastAPI installed the guard still guards."""
+    code = "\n".join(
+        [
+            "import sys",
+            "sys.modules['fastapi'] = None  # as if not installed: importing it fails",
+            "from tokenward.integrations import AsyncVerifier",
+            "from tokenward.integrations.fastapi import require_token",
+            "guard = require_token(verifier=AsyncVerifier('http://127.0.0.1:9'))",
+            "assert not hasattr(guard, 'model') and type(guard).__mro__[1:] == (object,)",
+        ]
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
