@@ -2,7 +2,11 @@
 
 Run it against a tokenward server (see examples/README.md)::
 
-    TOKENWARD_URL=http://127.0.0.1:8080 uvicorn fastapi_app:app --port 8001 --app-dir examples
+    TOKENWARD_URL=http://127.0.0.1:8080 uvicorn --factory fastapi_app:create_app \
+        --port 8001 --app-dir examples
+
+(``--factory``: the app is built when the server starts, and without ``TOKENWARD_URL`` it
+refuses to be built, naming the setting.)
 
 Every route asks tokenward whether the request's bearer token is for the audience
 ``billing``; each adds the scopes (and resource) it needs.
@@ -67,6 +71,3 @@ def create_app(verifier: AsyncVerifier | None = None) -> FastAPI:
         return {"broker": broker, "tenant": who.tenant}
 
     return app
-
-
-app = create_app()

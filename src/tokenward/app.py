@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from tokenward import __version__, metrics
+from tokenward.api import docs
 from tokenward.api.dialects.boomerang.router import router as boomerang_router
 from tokenward.api.dialects.cedalo.router import router as cedalo_router
 from tokenward.api.dialects.devo.router import router as devo_router
@@ -136,6 +137,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         version=__version__,
         description="Issue, manage and verify API tokens.",
         lifespan=lifespan,
+        # Served by api.docs from the package instead of FastAPI's pages, which load a CDN.
+        docs_url=None,
+        redoc_url=None,
         middleware=[
             Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
         ],
@@ -151,6 +155,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     for router in faces:
         app.include_router(router)
+    # Open by configuration: the credential these take is optional, not required.
+    open_operations = [] if settings.verify_requires_auth else [("post", "/v1/verify")]
+    if settings.metrics_public:
+        open_operations.append(("get", "/metrics"))
+    docs.install(app, open_operations=open_operations)
     install_error_handlers(app)
     return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
 

@@ -22,6 +22,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
@@ -153,3 +154,12 @@ def test_an_unreachable_tokenward_is_503_not_401(issue: Issue) -> None:
     with configured(f"http://127.0.0.1:{free_port()}"):
         answer = get(APIClient(), "/invoices", token.secret)
     assert answer.status_code == 503 and "WWW-Authenticate" not in answer.headers
+
+
+def test_without_a_url_the_integration_names_the_setting(
+    issue: Issue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOKENWARD_URL", raising=False)
+    missing = pytest.raises(ImproperlyConfigured, match=r'TOKENWARD\["URL"\].*TOKENWARD_URL')
+    with override_settings(TOKENWARD={"AUDIENCE": "billing"}), missing:
+        get(APIClient(), "/invoices", issue().secret)

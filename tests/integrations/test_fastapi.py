@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ from tests.integrations.conftest import (
     wait_until_expired,
 )
 from tokenward.client import Client
-from tokenward.integrations import AsyncVerifier
+from tokenward.integrations import AsyncVerifier, MissingConfiguration
 from tokenward.integrations import fastapi as integration
 
 
@@ -189,3 +191,56 @@ def test_the_environment_configures_the_default_verifier(
     finally:
         integration.set_default_verifier(None)
         locked.stop()
+
+
+def test_the_app_s_openapi_declares_a_bearer_scheme_for_the_protected_routes() -> None:
+    """So that the app's own /docs has an "Authorize" button."""
+    spec = build(f"http://127.0.0.1:{free_port()}").openapi()
+    assert spec["components"]["securitySchemes"] == {
+        "tokenward": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token issued by tokenward",
+        }
+    }
+    for path in ("/whoami", "/invoices", "/brokers/{broker}"):
+        for operation in spec["paths"][path].values():
+            assert operation["security"] == [{"tokenward": []}], path
+
+
+def test_without_tokenward_url_the_app_fails_as_it_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fastapi_app
+
+    monkeypatch.delenv("TOKENWARD_URL", raising=False)
+    integration.set_default_verifier(None)
+    with pytest.raises(MissingConfiguration, match="TOKENWARD_URL"):
+        fastapi_app.create_app()
+    with pytest.raises(MissingConfiguration, match="TOKENWARD_URL"):
+        integration.require_token(audience="billing")
+    # A verifier given, or made default, says where tokenward is.
+    given = AsyncVerifier("http://127.0.0.1:8080")
+    integration.require_token(verifier=given)
+    integration.set_default_verifier(given)
+    try:
+        integration.require_token()
+    finally:
+        integration.set_default_verifier(None)
+    monkeypatch.setenv("TOKENWARD_URL", "http://127.0.0.1:8080")
+    fastapi_app.create_app()
+
+
+def test_a_plain_starlette_app_needs_no_fastapi() -> None:
+    """The security scheme is FastAPI's; without FastAPI installed the guard still guards."""
+    code = "\n".join(
+        [
+            "import sys",
+            "sys.modules['fastapi'] = None  # as if not installed: importing it fails",
+            "from tokenward.integrations import AsyncVerifier",
+            "from tokenward.integrations.fastapi import require_token",
+            "guard = require_token(verifier=AsyncVerifier('http://127.0.0.1:9'))",
+            "assert not hasattr(guard, 'model') and type(guard).__mro__[1:] == (object,)",
+        ]
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

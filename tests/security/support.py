@@ -35,6 +35,8 @@ PUBLIC = frozenset(
         "HEAD /docs/oauth2-redirect",
         "GET /redoc",
         "HEAD /redoc",
+        "GET /docs/assets/{package}/{name}",
+        "HEAD /docs/assets/{package}/{name}",
         "POST /v1/verify",
     }
 )

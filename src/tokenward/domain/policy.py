@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN.md): tenant bound, role bound, no escalation.
+"""Who may do what (docs/permissions.md): tenant bound, role bound, no escalation.
 
 Every rule raises a domain error; the service calls them, the faces never repeat them.
 """

@@ -75,7 +75,7 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class TokenSpec:
-    """What a caller asks for when issuing a token; defaults are DESIGN.md's."""
+    """What a caller asks for when issuing a token; the defaults are docs/api.md's."""
 
     name: str
     description: str = ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -80,6 +81,25 @@ class Requirement:
     @classmethod
     def of(cls, audience: str | None, scopes: Iterable[str], resource: str | None) -> Requirement:
         return cls(audience=audience, scopes=tuple(sorted(set(scopes))), resource=resource)
+
+
+#: Where the integrations find the server when no URL is given (the client's own default).
+URL_ENV = "TOKENWARD_URL"
+
+
+class MissingConfiguration(RuntimeError):
+    """The app is built without saying where tokenward is: raised when it is built, not on its
+    first request, which would otherwise answer a 500 and a traceback."""
+
+
+def require_url(url: str | None, where: str) -> None:
+    """``MissingConfiguration`` naming the setting, when neither ``url`` nor the environment
+    gives one."""
+    if not url and not os.environ.get(URL_ENV):
+        raise MissingConfiguration(
+            f"{where} does not know where tokenward is: set {URL_ENV} "
+            "(for example http://127.0.0.1:8080), or pass a verifier made with its URL"
+        )
 
 
 class Denied(Exception):

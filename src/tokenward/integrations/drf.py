@@ -12,7 +12,8 @@ Configure them in ``REST_FRAMEWORK`` (or per view) and tell them where tokenward
 verify when the server requires one; default ``$TOKENWARD_TOKEN``), ``AUDIENCE`` (this
 service's name; a view may set ``tokenward_audience``), ``CACHE_TTL`` (seconds a positive
 answer is reused: the bound on how long a revoked token can still pass, default 5),
-``CACHE_SIZE``, ``REALM``.
+``CACHE_SIZE``, ``REALM``. Without ``URL`` nor ``$TOKENWARD_URL``, the first request that
+needs tokenward raises Django's ``ImproperlyConfigured`` naming both.
 
 The authentication class verifies the bearer token for the audience and sets
 ``request.user`` (a ``TokenwardUser``) and ``request.auth`` (the ``Identity``). The permission
@@ -25,10 +26,12 @@ extra to use this module.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
@@ -37,6 +40,7 @@ from rest_framework.request import Request
 from tokenward.integrations._verifier import (
     DEFAULT_CACHE_SIZE,
     DEFAULT_CACHE_TTL,
+    URL_ENV,
     Denied,
     Identity,
     Requirement,
@@ -68,6 +72,13 @@ def verifier() -> Verifier:
         found = _verifiers.get(key)
         if found is None:
             url, credential, ttl, size, realm = key
+            if not (url or os.environ.get(URL_ENV)):
+                # Django's word for a bad setting, raised before the client would raise a
+                # ValueError from deep in the request.
+                raise ImproperlyConfigured(
+                    f'TOKENWARD["URL"] is not set and neither is {URL_ENV}: the tokenward '
+                    "integration does not know where tokenward is"
+                )
             found = Verifier(url, credential, cache_ttl=ttl, cache_size=size, realm=realm)
             _verifiers[key] = found
         return found

@@ -13,16 +13,42 @@ Refusals are ``HTTPException`` s with RFC 6750 ``WWW-Authenticate`` headers: 401
 tokenward cannot be asked. In a plain Starlette endpoint, ``await guard(request)`` does the
 same. Positive answers are cached for ``cache_ttl`` seconds (5 by default): the bound on how
 long a revoked token can still pass (see ``tokenward.integrations``).
+
+The dependency is a FastAPI security scheme (HTTP bearer), so the app's own ``/docs`` shows an
+"Authorize" button and marks the routes it protects. Without a ``verifier``, the app needs
+``TOKENWARD_URL`` when ``require_token`` is called: ``MissingConfiguration`` otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from tokenward.integrations._verifier import AsyncVerifier, Denied, Identity, Requirement
+from tokenward.integrations._verifier import (
+    AsyncVerifier,
+    Denied,
+    Identity,
+    Requirement,
+    require_url,
+)
+
+if TYPE_CHECKING:
+    from fastapi.openapi.models import HTTPBearer as BearerScheme
+    from fastapi.security.base import SecurityBase
+else:
+    try:
+        from fastapi.openapi.models import HTTPBearer as BearerScheme
+        from fastapi.security.base import SecurityBase
+    except ImportError:  # plain Starlette: no OpenAPI document to declare a scheme in
+        BearerScheme = None
+        SecurityBase = object
+
+#: The scheme's name in the app's OpenAPI document; every guard shares it, so the document
+#: has one scheme and "Authorize" asks for the token once.
+SCHEME_NAME = "tokenward"
 
 __all__ = ["ResourceOf", "TokenGuard", "default_verifier", "require_token", "set_default_verifier"]
 
@@ -46,8 +72,12 @@ def set_default_verifier(verifier: AsyncVerifier | None) -> None:
 ResourceOf = Callable[[Request], str | None]
 
 
-class TokenGuard:
-    """The dependency ``require_token`` returns; call it with a Starlette ``Request``."""
+class TokenGuard(SecurityBase):
+    """The dependency ``require_token`` returns; call it with a Starlette ``Request``.
+
+    A FastAPI security scheme (when FastAPI is installed): FastAPI declares an HTTP bearer
+    scheme for every route that depends on it. Its answers are its own, not ``HTTPBearer``'s.
+    """
 
     def __init__(
         self,
@@ -56,6 +86,11 @@ class TokenGuard:
         resource: str | ResourceOf | None,
         verifier: AsyncVerifier | None,
     ) -> None:
+        if verifier is None and _default is None:
+            require_url(None, "require_token()")
+        if BearerScheme is not None:
+            self.model = BearerScheme(description="A token issued by tokenward")
+            self.scheme_name = SCHEME_NAME
         self.audience = audience
         self.scopes = tuple(scopes)
         self.resource = resource
@@ -90,5 +125,7 @@ def require_token(
     ``resource`` (each checked by tokenward) and returns the token's ``Identity``.
 
     ``resource`` may be a function of the request, e.g. ``lambda r: r.path_params["broker"]``.
+    Without ``verifier`` (and no ``set_default_verifier``), ``TOKENWARD_URL`` must be set:
+    ``MissingConfiguration`` otherwise, so that a misconfigured app fails as it is built.
     """
     return TokenGuard(audience, scopes, resource, verifier)

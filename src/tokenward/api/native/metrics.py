@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from tokenward.api.dependencies import CoreDep, CredentialDep, client_address
 from tokenward.api.native.errors import translate
+from tokenward.api.native.schemas import ErrorBody
 from tokenward.api.routing import face_route
 from tokenward.service import auth, statistics
 from tokenward.service.core import Core
@@ -48,7 +49,25 @@ class _Snapshot(Collector):
         yield entries
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics",
+    description="This process's counters and a census of the tokens, in the Prometheus text "
+    "format. Root only, unless the server sets `TOKENWARD_METRICS_PUBLIC`.",
+    responses={
+        200: {"content": {"text/plain": {}}},
+        **{
+            status: {"model": ErrorBody, "description": text}
+            for status, text in (
+                (401, "`UNAUTHENTICATED`: no credential, or one that identifies no caller"),
+                (403, "`FORBIDDEN`: only root reads the metrics"),
+                (429, "`RATE_LIMITED`: too many failed authentications from this address"),
+                (503, "`UNAVAILABLE`: the database cannot be reached"),
+            )
+        },
+    },
+)
 def metrics(request: Request, core: CoreDep, credentials: CredentialDep) -> Response:
     """Counters of this process, and a census of the tokens. Root only unless
     ``TOKENWARD_METRICS_PUBLIC`` is set."""

@@ -52,16 +52,48 @@ router = APIRouter(route_class=face_route(translate))
 MAX_ID = 2**63 - 1
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Bad input"},
-    401: {"model": ErrorBody, "description": "Missing or invalid credential"},
-    403: {"model": ErrorBody, "description": "The caller may not do this"},
-    404: {"model": ErrorBody, "description": "Not found (or not visible to the caller)"},
-    409: {"model": ErrorBody, "description": "Conflicts with the current state"},
-    413: {"model": ErrorBody, "description": "Body larger than TOKENWARD_MAX_BODY_BYTES"},
-    422: {"model": ErrorBody, "description": "Wrong types, unknown fields, bad parameters"},
-    503: {"model": ErrorBody, "description": "The database cannot be reached"},
+#: What each error status of the native face means, with the codes it can carry
+#: (docs/api.md#errors). Each operation lists only the statuses it can really answer.
+_ERROR_TEXT: dict[int, str] = {
+    400: "`MALFORMED_JSON` (the body is not JSON) or `INVALID_ARGUMENT` (a value the rules refuse)",
+    401: "`UNAUTHENTICATED`: no credential, or one that identifies no caller; with "
+    "`WWW-Authenticate: Bearer`. Every bad credential reads the same",
+    403: "`FORBIDDEN`: the caller's role does not allow this",
+    404: "`NOT_FOUND`: no such tenant or token, or one of another tenant",
+    409: "Conflicts with the current state",
+    413: "`PAYLOAD_TOO_LARGE`: the body is larger than `TOKENWARD_MAX_BODY_BYTES`",
+    422: "`VALIDATION_FAILED`: wrong types, unknown fields, bad path or query parameters",
+    429: "`RATE_LIMITED`: too many failed authentications from this address; `Retry-After` "
+    "says when to come back",
+    500: "`KEY_MISMATCH`: the server's key cannot open the sealed secret",
+    503: "`UNAVAILABLE`: the database cannot be reached or is busy; try again later",
 }
+#: Every call that authenticates its caller can answer these.
+_AUTHENTICATED = (401, 429, 503)
+
+
+def _errors(*statuses: int, notes: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of an operation: its error statuses, described by ``_ERROR_TEXT`` or
+    by ``notes`` where the operation says more."""
+    notes = notes or {}
+    return {
+        status: {"model": ErrorBody, "description": notes.get(status, _ERROR_TEXT[status])}
+        for status in sorted(statuses)
+    }
+
+
+_ESCALATION = (
+    "`FORBIDDEN` (the caller's role may not do this), `ROLE_ESCALATION`, `SCOPE_ESCALATION`, "
+    "`EXPIRY_ESCALATION` (the result would be more powerful than the caller), "
+    "`OWNER_NOT_ALLOWED`, `USER_NOT_ALLOWED`"
+)
+_BAD_FIELDS = (
+    "`MALFORMED_JSON`, `INVALID_ARGUMENT` (a value the rules refuse), `RESTRICTED_ADMIN` "
+    "(a restricted token cannot be admin)"
+)
+#: A token of a tenant, named by id: each of these answers 404 alike for a missing token, a
+#: missing tenant and another tenant's, and 422 for an id out of range.
+_ONE_TOKEN = (*_AUTHENTICATED, 404, 422)
 
 
 def _with_secret(issued: IssuedToken, core: Core) -> TokenWithSecret:
@@ -69,28 +101,87 @@ def _with_secret(issued: IssuedToken, core: Core) -> TokenWithSecret:
     return TokenWithSecret(**public.model_dump(), secret=issued.secret)
 
 
-@router.post("/v1/tenants", status_code=201, tags=["tenants"], responses=_ERRORS)
+@router.post(
+    "/v1/tenants",
+    status_code=201,
+    tags=["tenants"],
+    summary="Create a tenant",
+    description="A new namespace for tokens. Root only. A name is 1 to 128 letters, digits and "
+    "`@ . _ : -`, starting with a letter or digit.",
+    responses=_errors(
+        *_AUTHENTICATED,
+        400,
+        403,
+        409,
+        413,
+        422,
+        notes={403: "`FORBIDDEN`: only root creates tenants", 409: "`TENANT_EXISTS`"},
+    ),
+)
 def create_tenant(body: TenantCreate, core: CoreDep, actor: ActorDep) -> TenantPublic:
     return TenantPublic.of(tenants.create(core, actor, name=body.name))
 
 
-@router.get("/v1/tenants", tags=["tenants"], responses=_ERRORS)
+@router.get(
+    "/v1/tenants",
+    tags=["tenants"],
+    summary="List tenants",
+    description="Root sees every tenant; a token sees only its own.",
+    responses=_errors(*_AUTHENTICATED),
+)
 def list_tenants(core: CoreDep, actor: ActorDep) -> TenantList:
     return TenantList(items=[TenantPublic.of(t) for t in tenants.list_all(core, actor)])
 
 
-@router.get("/v1/tenants/{tenant}", tags=["tenants"], responses=_ERRORS)
+@router.get(
+    "/v1/tenants/{tenant}",
+    tags=["tenants"],
+    summary="Get a tenant",
+    description="Another tenant's name is answered 404, as one that does not exist.",
+    responses=_errors(*_AUTHENTICATED, 404),
+)
 def get_tenant(tenant: str, core: CoreDep, actor: ActorDep) -> TenantPublic:
     return TenantPublic.of(tenants.get(core, actor, name=tenant))
 
 
-@router.delete("/v1/tenants/{tenant}", status_code=204, tags=["tenants"], responses=_ERRORS)
+@router.delete(
+    "/v1/tenants/{tenant}",
+    status_code=204,
+    tags=["tenants"],
+    summary="Delete a tenant and its tokens",
+    description="Root only. The tenant's tokens are deleted with it and stop verifying at "
+    "once. `default` cannot be deleted.",
+    responses=_errors(
+        *_AUTHENTICATED,
+        403,
+        404,
+        409,
+        notes={403: "`FORBIDDEN`: only root deletes tenants", 409: "`DEFAULT_TENANT`"},
+    ),
+)
 def delete_tenant(tenant: str, core: CoreDep, actor: ActorDep) -> Response:
     tenants.delete(core, actor, name=tenant)
     return Response(status_code=204)
 
 
-@router.post("/v1/tenants/{tenant}/tokens", status_code=201, tags=["tokens"], responses=_ERRORS)
+@router.post(
+    "/v1/tenants/{tenant}/tokens",
+    status_code=201,
+    tags=["tokens"],
+    summary="Issue a token",
+    description="Creates a token and answers it with its `secret`, shown this once (unless the "
+    "token is `recoverable`). The new token is never more powerful than the caller: its role, "
+    "scopes and expiry are bounded by the caller's (docs/permissions.md).",
+    responses=_errors(
+        *_AUTHENTICATED,
+        400,
+        403,
+        404,
+        413,
+        422,
+        notes={400: _BAD_FIELDS, 403: _ESCALATION},
+    ),
+)
 async def issue_token(
     tenant: str, body: TokenCreate, request: Request, actor: ActorDep
 ) -> TokenWithSecret:
@@ -121,7 +212,14 @@ def _issue_token(core: Core, actor: Actor, tenant: str, body: TokenCreate) -> To
     return _with_secret(issued, core)
 
 
-@router.get("/v1/tenants/{tenant}/tokens", tags=["tokens"], responses=_ERRORS)
+@router.get(
+    "/v1/tenants/{tenant}/tokens",
+    tags=["tokens"],
+    summary="List and search tokens",
+    description="Filters combine with AND. `total` counts every match, not only the page. "
+    "Tokens without an expiry or a last use sort last in either order; ties are broken by id.",
+    responses=_errors(*_AUTHENTICATED, 404, 422),
+)
 def list_tokens(
     tenant: str,
     core: CoreDep,
@@ -169,12 +267,25 @@ def list_tokens(
     )
 
 
-@router.get("/v1/tenants/{tenant}/tokens/{token_id}", tags=["tokens"], responses=_ERRORS)
+@router.get(
+    "/v1/tenants/{tenant}/tokens/{token_id}",
+    tags=["tokens"],
+    summary="Get a token",
+    description="The token's metadata; never its secret.",
+    responses=_errors(*_ONE_TOKEN),
+)
 def get_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> TokenPublic:
     return TokenPublic.of(tokens.get(core, actor, tenant=tenant, token_id=token_id), core.clock())
 
 
-@router.patch("/v1/tenants/{tenant}/tokens/{token_id}", tags=["tokens"], responses=_ERRORS)
+@router.patch(
+    "/v1/tenants/{tenant}/tokens/{token_id}",
+    tags=["tokens"],
+    summary="Change a token",
+    description="Only the fields present change; `expires_at: null` makes the token permanent. "
+    "The result is never more powerful than the caller.",
+    responses=_errors(*_ONE_TOKEN, 400, 403, 413, notes={400: _BAD_FIELDS, 403: _ESCALATION}),
+)
 def update_token(
     tenant: str, token_id: TokenId, body: TokenUpdate, core: CoreDep, actor: ActorDep
 ) -> TokenPublic:
@@ -189,26 +300,50 @@ def update_token(
 
 
 @router.delete(
-    "/v1/tenants/{tenant}/tokens/{token_id}", status_code=204, tags=["tokens"], responses=_ERRORS
+    "/v1/tenants/{tenant}/tokens/{token_id}",
+    status_code=204,
+    tags=["tokens"],
+    summary="Delete a token",
+    description="Its secret stops verifying at once.",
+    responses=_errors(*_ONE_TOKEN, 403),
 )
 def delete_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> Response:
     tokens.delete(core, actor, tenant=tenant, token_id=token_id)
     return Response(status_code=204)
 
 
-@router.post("/v1/tenants/{tenant}/tokens/{token_id}/enable", tags=["tokens"], responses=_ERRORS)
+@router.post(
+    "/v1/tenants/{tenant}/tokens/{token_id}/enable",
+    tags=["tokens"],
+    summary="Enable a token",
+    description="Idempotent. An enabled token verifies again, unless it has expired.",
+    responses=_errors(*_ONE_TOKEN, 403, notes={403: _ESCALATION}),
+)
 def enable_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> TokenPublic:
     token = tokens.enable(core, actor, tenant=tenant, token_id=token_id)
     return TokenPublic.of(token, core.clock())
 
 
-@router.post("/v1/tenants/{tenant}/tokens/{token_id}/disable", tags=["tokens"], responses=_ERRORS)
+@router.post(
+    "/v1/tenants/{tenant}/tokens/{token_id}/disable",
+    tags=["tokens"],
+    summary="Disable a token",
+    description="Idempotent. A disabled token verifies as `DISABLED` until it is enabled.",
+    responses=_errors(*_ONE_TOKEN, 403),
+)
 def disable_token(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> TokenPublic:
     token = tokens.disable(core, actor, tenant=tenant, token_id=token_id)
     return TokenPublic.of(token, core.clock())
 
 
-@router.post("/v1/tenants/{tenant}/tokens/{token_id}/rotate", tags=["tokens"], responses=_ERRORS)
+@router.post(
+    "/v1/tenants/{tenant}/tokens/{token_id}/rotate",
+    tags=["tokens"],
+    summary="Give a token a new secret",
+    description="Answers the token with its new `secret`. The old secret keeps verifying for "
+    "`grace_seconds` (0 to 30 days; 0, the default, stops it at once).",
+    responses=_errors(*_ONE_TOKEN, 400, 403, 413, notes={403: _ESCALATION}),
+)
 def rotate_token(
     tenant: str,
     token_id: TokenId,
@@ -221,13 +356,47 @@ def rotate_token(
     return _with_secret(issued, core)
 
 
-@router.get("/v1/tenants/{tenant}/tokens/{token_id}/secret", tags=["tokens"], responses=_ERRORS)
+@router.get(
+    "/v1/tenants/{tenant}/tokens/{token_id}/secret",
+    tags=["tokens"],
+    summary="Reveal a recoverable token's secret",
+    description="For a token created `recoverable`, whose secret is kept sealed. An admin of "
+    "the token's tenant, root, or the token's owner may reveal it; every reveal is audited.",
+    responses=_errors(
+        *_ONE_TOKEN,
+        403,
+        409,
+        500,
+        notes={409: "`NOT_RECOVERABLE`: the token was not created recoverable"},
+    ),
+)
 def reveal_secret(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep) -> SecretReveal:
     secret = tokens.reveal(core, actor, tenant=tenant, token_id=token_id)
     return SecretReveal(id=token_id, secret=secret)
 
 
-@router.post("/v1/verify", tags=["verification"], responses=_ERRORS)
+@router.post(
+    "/v1/verify",
+    tags=["verification"],
+    summary="Verify a token",
+    description="Answers 200 for every verdict: `valid`, the reason `code` (`VALID`, "
+    "`MALFORMED`, `NOT_FOUND`, `DISABLED`, `EXPIRED`, `AUDIENCE_MISMATCH`, "
+    "`INSUFFICIENT_SCOPE`, `RESOURCE_DENIED`) and the token's metadata when the secret was "
+    "found. Open unless the server sets `TOKENWARD_VERIFY_REQUIRES_AUTH`; then it needs a "
+    "credential like the management calls.",
+    responses=_errors(
+        400,
+        401,
+        413,
+        422,
+        503,
+        notes={
+            400: "`MALFORMED_JSON`: the body is not JSON",
+            401: "`UNAUTHENTICATED`: only when `TOKENWARD_VERIFY_REQUIRES_AUTH` is set and the "
+            "credential identifies no caller",
+        },
+    ),
+)
 def verify_token(
     body: VerifyRequest, request: Request, core: CoreDep, credentials: CredentialDep
 ) -> VerifyResponse:
@@ -244,7 +413,22 @@ def verify_token(
     return VerifyResponse(valid=result.valid, code=result.code, token=token)
 
 
-@router.get("/v1/audit", tags=["audit"], responses=_ERRORS)
+@router.get(
+    "/v1/audit",
+    tags=["audit"],
+    summary="Read the audit trail",
+    description="Newest first. Admins read their tenant's records, root every tenant's.",
+    responses=_errors(
+        *_AUTHENTICATED,
+        403,
+        404,
+        422,
+        notes={
+            403: "`FORBIDDEN`: the audit trail needs the admin role",
+            404: "`NOT_FOUND`: `tenant` names another tenant",
+        },
+    ),
+)
 def list_audit(
     core: CoreDep,
     actor: ActorDep,
@@ -274,12 +458,23 @@ def list_audit(
     )
 
 
-@router.get("/healthz", tags=["health"])
+@router.get(
+    "/healthz",
+    tags=["health"],
+    summary="Liveness",
+    description="200 while the process serves; reads nothing.",
+)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], responses={503: {"description": "Database unreachable"}})
+@router.get(
+    "/readyz",
+    tags=["health"],
+    summary="Readiness",
+    description="200 when the database answers and is migrated.",
+    responses=_errors(503, notes={503: "`NOT_READY`: the database is not reachable"}),
+)
 def readyz(request: Request, core: CoreDep) -> JSONResponse:
     if health.database_ready(core):
         return JSONResponse({"status": "ready"})

@@ -1,8 +1,9 @@
-"""Boomerang Flow's token API (seeds 000 and 002): create, delete and query under /api/v2/token.
+"""Boomerang Flow's token API: create, delete and query under /api/v2/token.
 
-Tokens live in the caller's tenant (root acts in ``default``). The seed says "no authorization
-required"; the product requires it and so does tokenward: every handler authenticates before it
-reads anything else, so a caller without a credential learns nothing about what is accepted.
+As tokenward speaks it: docs/compat/boomerang.md. Tokens live in the caller's tenant (root acts
+in ``default``). The product's document says "no authorization required"; the product requires
+it and so does tokenward: every handler authenticates before it reads anything else, so a
+caller without a credential learns nothing about what is accepted.
 """
 
 from __future__ import annotations

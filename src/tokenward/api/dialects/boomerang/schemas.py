@@ -1,4 +1,4 @@
-"""Wire models of Boomerang Flow's token API (seeds 000 and 002, flow.services' models).
+"""Wire models of Boomerang Flow's token API (docs/compat/boomerang.md; flow.services' models).
 
 Requests are parsed here, into the core's shapes, and every refusal is raised in the product's
 terms (``BoomerangError``). Responses are built from domain objects, never from store rows.

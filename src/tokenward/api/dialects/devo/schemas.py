@@ -56,7 +56,7 @@ def lifetime_seconds(token: Token) -> int:
 def masked(token: Token) -> str:
     """``tk.<hash>.<last 5>``: what a caller that may not reveal the secret sees instead.
 
-    ``<hash>`` is the start of the secret's SHA-256 (the seed does not say what it is); the
+    ``<hash>`` is the start of the secret's SHA-256 (the product's document does not say); the
     last characters are the hint's, which are checksum digits and tell nothing of the secret.
     """
     return f"tk.{token.secret_hash[:MASK_HASH_LENGTH]}.{token.secret_hint[-MASK_TAIL_LENGTH:]}"

@@ -1,4 +1,4 @@
-"""Query's ``/_/token`` endpoint (seed 001): tokens identified by name, admin only.
+"""Query's ``/_/token`` endpoint (docs/compat/query.md): tokens identified by name, admin only.
 
 Tokens live in the caller's tenant (root acts in ``default``). Every handler authenticates and
 checks the admin role before it reads the body, as the product does, so a caller without a

@@ -1,4 +1,6 @@
-"""Wire models of Query's ``/_/token`` endpoint (seed 001), and the time conversions it needs.
+"""Wire models of Query's ``/_/token`` endpoint, and the time conversions it needs.
+
+The endpoint as tokenward speaks it: docs/compat/query.md.
 
 The product reads its bodies with serde: unknown fields are ignored, a field of the wrong JSON
 type is refused, ``null`` is the same as an absent field. The models are strict for the same
