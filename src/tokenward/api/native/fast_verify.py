@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tokenward.api.middleware import REQUEST_ID_HEADER, read_body, request_id_of
 from tokenward.api.observability import record_request
 from tokenward.api.routing import BEARER_CHALLENGE
+from tokenward.domain import limits
 from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode
@@ -167,7 +168,7 @@ def token_document(token: Token, now: datetime) -> dict[str, Any]:
         "last_used_at": _instant(token.last_used_at),
         "secret_hint": token.secret_hint,
         "recoverable": token.recoverable,
-        "metadata": dict(token.metadata),
+        "metadata": dict(limits.answerable_metadata(token.metadata)),
     }
 
 
