@@ -7,6 +7,7 @@ working directory when there is one. Its keys are the settings' names without th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -52,9 +53,28 @@ class Settings(BaseSettings):
     cache_size: int = Field(default=DEFAULT_POSITIVE_SIZE, ge=1)
     #: How often each process reads the change log to drop changed tokens from its cache.
     cache_sync_seconds: float = 0.05
+    #: Addresses and networks (``10.0.0.1, 10.1.0.0/16``) of the reverse proxies whose
+    #: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. Empty: none, so the client
+    #: address (audit records, the failed-authentication limit) is always the connection's
+    #: peer, and no client can name another address for itself.
+    trusted_proxies: str = ""
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "TOKENWARD_TRUSTED_PROXIES must list IP addresses or networks separated "
+                    "by commas"
+                ) from None
+        return ",".join(entries)
 
     @field_validator("admin_token")
     @classmethod
