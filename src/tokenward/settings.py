@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = None
     max_body_bytes: int = 64 * 1024
     #: Failed authentications a client address may make in a minute before it is refused
-    #: (429) until the minute has passed; 0 turns the limit off. Not applied to verification.
+    #: (429) until the minute has passed; 0 turns the limit off. The secrets being verified
+    #: do not count, a bad credential for verification (``verify_requires_auth``) does.
     auth_failure_limit: int = Field(default=30, ge=0)
     last_use_flush_seconds: float = 1.0
     #: Tokens each process keeps in its verification cache (about 1.7 KB each).

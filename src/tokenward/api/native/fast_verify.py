@@ -26,7 +26,7 @@ from tokenward.api.middleware import REQUEST_ID_HEADER, read_body, request_id_of
 from tokenward.api.observability import record_request
 from tokenward.api.routing import BEARER_CHALLENGE
 from tokenward.domain import limits
-from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
+from tokenward.domain.errors import RateLimited, TokenwardError, Unauthenticated, Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode
 from tokenward.service import verification
@@ -104,6 +104,9 @@ class VerifyFastPath:
         except Unauthenticated as exc:
             status, body, _ = _error(401, exc.code, exc.message, request_id)
             return status, body, [(b"www-authenticate", BEARER_CHALLENGE.encode())]
+        except RateLimited as exc:  # failed credentials (TOKENWARD_VERIFY_REQUIRES_AUTH)
+            status, body, _ = _error(429, exc.code, exc.message, request_id)
+            return status, body, [(b"retry-after", str(exc.retry_after).encode())]
         except Unavailable as exc:  # a store read, on the loop (SQLite) or in a thread
             return _error(503, exc.code, exc.message, request_id)
         except TokenwardError as exc:
