@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     for router in faces:
         app.include_router(router)
     install_error_handlers(app)
-    return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
+    observed = RequestObservation(app, public_url=settings.public_url)
+    return VerifyFastPath(observed, max_body_bytes=settings.max_body_bytes)
 
 
 async def _every(

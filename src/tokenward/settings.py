@@ -11,6 +11,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -59,6 +60,10 @@ class Settings(BaseSettings):
     #: address (audit records, the failed-authentication limit) is always the connection's
     #: peer, and no client can name another address for itself.
     trusted_proxies: str = ""
+    #: The URL clients reach the server at (``https://tokens.example.com``, a path prefix
+    #: included), for the absolute ``Location`` of redirects and of Devo's created tokens;
+    #: without it they are paths. Never taken from the request's ``Host`` header.
+    public_url: str | None = None
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"
@@ -76,6 +81,25 @@ class Settings(BaseSettings):
                     "by commas"
                 ) from None
         return ",".join(entries)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or any(c.isspace() or not c.isprintable() for c in value)
+        ):
+            raise ValueError(
+                "TOKENWARD_PUBLIC_URL must be an http:// or https:// URL with a host and no "
+                "query, such as https://tokens.example.com"
+            )
+        return value.rstrip("/")
 
     @field_validator("admin_token")
     @classmethod
