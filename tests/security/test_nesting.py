@@ -61,13 +61,24 @@ def test_metadata_nested_deeper_is_refused_on_create_and_change(client: TestClie
 
 
 def test_bodies_nested_past_the_json_reader_are_4xx_on_every_face(client: TestClient) -> None:
+    made = issue(client, name="target")
+    calls = [
+        *BODY_CALLS.items(),
+        ("native change", ("PATCH", f"{TOKENS}/{made['id']}")),
+        ("native rotate", ("POST", f"{TOKENS}/{made['id']}/rotate")),
+        ("native tenant", ("POST", "/v1/tenants")),
+        ("query put", ("PUT", "/_/token")),
+        ("query delete", ("DELETE", "/_/token")),
+        ("devo rename", ("PUT", f"/v2/accounts/default/tokens/{made['id']}/rename")),
+    ]
     deep = b"[" * 60_000  # under the 64 KiB body limit, far past any parser's recursion
     inside = b'{"name": "n", "token": ' + b"[" * 60_000 + b"}"
-    for face, (method, path) in BODY_CALLS.items():
+    for face, (method, path) in calls:
         for body in (deep, inside):
             answer = client.request(method, path, content=body, headers=JSON_HEADERS)
             assert 400 <= answer.status_code < 500, (face, answer.status_code, answer.text[:200])
-    assert _total(client) == 0
+    assert _total(client) == 1  # nothing made, nothing changed
+    assert client.post("/v1/verify", json={"token": made["secret"]}).json()["valid"] is True
 
 
 def test_deep_metadata_stored_by_an_earlier_version_breaks_no_answer(
