@@ -96,7 +96,7 @@ def _log_request(
 def _location(value: bytes, origin: bytes) -> bytes:
     """``value``'s path and query after ``origin``: never the host a client named."""
     scheme = value.find(b"://")
-    if scheme == -1:
+    if scheme == -1 or value.startswith(b"/"):  # already a path ("://" in its query)
         path = value
     else:
         start = value.find(b"/", scheme + 3)
