@@ -161,7 +161,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         open_operations.append(("get", "/metrics"))
     docs.install(app, open_operations=open_operations)
     install_error_handlers(app)
-    return VerifyFastPath(RequestObservation(app), max_body_bytes=settings.max_body_bytes)
+    observed = RequestObservation(app, public_url=settings.public_url)
+    return VerifyFastPath(observed, max_body_bytes=settings.max_body_bytes)
 
 
 async def _every(

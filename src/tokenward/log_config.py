@@ -38,14 +38,41 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+#: Control characters (C0, DEL, C1) and Unicode's line and paragraph separators as escapes:
+#: a newline in a logged value (a token's ``user``, an exception's message) would otherwise
+#: start a line that reads as a record of its own.
+_ESCAPES = {
+    code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x09
+} | {0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _escaped(value: object) -> str:
+    return str(value).translate(_ESCAPES)
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record: what a record carries has its control characters escaped, and
+    the lines of a traceback are indented, so that no line but a record's first begins at
+    the margin (JSON escapes them by itself)."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        return f"{line} {extras}" if extras else line
+        line = (
+            f"{self.formatTime(record)} {record.levelname:<7} {_escaped(record.name)}: "
+            f"{_escaped(record.getMessage())}"
+        )
+        extras = " ".join(f"{_escaped(k)}={_escaped(v)}" for k, v in _extras(record).items())
+        if extras:
+            line = f"{line} {extras}"
+        for block in (
+            self.formatException(record.exc_info) if record.exc_info else None,
+            self.formatStack(record.stack_info) if record.stack_info else None,
+        ):
+            if block:
+                line += "".join(f"\n    {_escaped(part)}" for part in block.splitlines())
+        return line
 
 
 def configure_logging(level: str, style: str = "auto") -> None:

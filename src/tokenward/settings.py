@@ -7,9 +7,11 @@ working directory when there is one. Its keys are the settings' names without th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -45,16 +47,59 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = None
     max_body_bytes: int = 64 * 1024
     #: Failed authentications a client address may make in a minute before it is refused
-    #: (429) until the minute has passed; 0 turns the limit off. Not applied to verification.
+    #: (429) until the minute has passed; 0 turns the limit off. The secrets being verified
+    #: do not count, a bad credential for verification (``verify_requires_auth``) does.
     auth_failure_limit: int = Field(default=30, ge=0)
     last_use_flush_seconds: float = 1.0
     #: Tokens each process keeps in its verification cache (about 1.7 KB each).
     cache_size: int = Field(default=DEFAULT_POSITIVE_SIZE, ge=1)
     #: How often each process reads the change log to drop changed tokens from its cache.
     cache_sync_seconds: float = 0.05
+    #: Addresses and networks (``10.0.0.1, 10.1.0.0/16``) of the reverse proxies whose
+    #: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. Empty: none, so the client
+    #: address (audit records, the failed-authentication limit) is always the connection's
+    #: peer, and no client can name another address for itself.
+    trusted_proxies: str = ""
+    #: The URL clients reach the server at (``https://tokens.example.com``, a path prefix
+    #: included), for the absolute ``Location`` of redirects and of Devo's created tokens;
+    #: without it they are paths. Never taken from the request's ``Host`` header.
+    public_url: str | None = None
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "TOKENWARD_TRUSTED_PROXIES must list IP addresses or networks separated "
+                    "by commas"
+                ) from None
+        return ",".join(entries)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_an_origin(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or any(c.isspace() or not c.isprintable() for c in value)
+        ):
+            raise ValueError(
+                "TOKENWARD_PUBLIC_URL must be an http:// or https:// URL with a host and no "
+                "query, such as https://tokens.example.com"
+            )
+        return value.rstrip("/")
 
     @field_validator("admin_token")
     @classmethod

@@ -23,7 +23,7 @@ def test_create_list_delete(cli: Cli) -> None:
     assert names(cli) == ["default"]
     # Its tokens went with it.
     gone = cli.fails(1, "token", "list", "--tenant", "acme")
-    assert errors_of(gone) == ["error: tenant 'acme' not found"]
+    assert errors_of(gone) == ["error: tenant not found"]
 
 
 def test_delete_asks_first(cli: Cli) -> None:
@@ -42,10 +42,10 @@ def test_bad_name_duplicate_and_unknown(cli: Cli) -> None:
 
     cli.ok("tenant", "create", "acme")
     assert errors_of(cli.fails(1, "tenant", "create", "acme")) == [
-        "error: tenant 'acme' already exists"
+        "error: the tenant already exists"
     ]
     assert errors_of(cli.fails(1, "tenant", "delete", "nowhere", "--yes")) == [
-        "error: tenant 'nowhere' not found"
+        "error: tenant not found"
     ]
     # Without --yes the question is not even asked about a tenant that does not exist.
     missing = cli.fails(1, "tenant", "delete", "nowhere")

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
 from tokenward.service import auth
@@ -277,15 +278,38 @@ def test_verification_is_not_limited_by_address(limited: TestClient) -> None:
     assert good.status_code == 200 and good.json()["valid"] is True
 
 
-def test_verification_credentials_are_not_limited_either(settings: Settings) -> None:
-    with limited_client(settings, auth_failure_limit=LIMIT, verify_requires_auth=True) as client:
+@pytest.mark.parametrize("path", ["fast", "framework"])
+def test_verification_credentials_count_towards_the_limit(settings: Settings, path: str) -> None:
+    """With ``TOKENWARD_VERIFY_REQUIRES_AUTH`` a bad credential on /v1/verify is a failed
+    authentication like any other: otherwise verification would let an address guess
+    management credentials without limit. The secrets being verified never count."""
+    app = create_app(
+        settings.model_copy(update={"auth_failure_limit": LIMIT, "verify_requires_auth": True})
+    )
+    if path == "framework":  # the FastAPI route, which the fast path otherwise answers
+        assert isinstance(app, VerifyFastPath)
+        app = app.app
+    with TestClient(Peers(app)) as client:
         relay = "10.0.0.6"
-        for _ in range(LIMIT * 3):
+        for _ in range(LIMIT * 2):  # bad secrets under a good credential: never counted
+            answer = client.post(
+                "/v1/verify", json={"token": "x"}, headers=peer(relay, ROOT_HEADERS)
+            )
+            assert answer.status_code == 200 and answer.json()["valid"] is False
+        for _ in range(LIMIT):
             answer = client.post("/v1/verify", json={"token": "x"}, headers=peer(relay, BAD))
             assert answer.status_code == 401
-        answer = client.post("/v1/verify", json={"token": "x"}, headers=peer(relay, ROOT_HEADERS))
+        for headers in (BAD, ROOT_HEADERS):
+            answer = client.post("/v1/verify", json={"token": "x"}, headers=peer(relay, headers))
+            assert answer.status_code == 429, answer.text
+            assert answer.json()["error"]["code"] == "RATE_LIMITED"
+            assert 1 <= int(answer.headers["retry-after"]) <= WINDOW_SECONDS
+        assert client.get("/v1/tenants", headers=peer(relay, ROOT_HEADERS)).status_code == 429
+        # Another address is not slowed.
+        answer = client.post(
+            "/v1/verify", json={"token": "x"}, headers=peer("10.0.0.7", ROOT_HEADERS)
+        )
         assert answer.status_code == 200
-        assert client.get("/v1/tenants", headers=peer(relay, ROOT_HEADERS)).status_code == 200
 
 
 def test_zero_turns_the_limit_off(settings: Settings) -> None:

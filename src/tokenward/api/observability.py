@@ -22,12 +22,17 @@ class RequestObservation:
     carries; after the answer, counts it by route template and status and logs one line.
     ``POST /v1/verify`` does the same for itself, outside this layer (``VerifyFastPath``).
 
+    A ``Location`` the framework builds (a trailing-slash redirect, Devo's created token) is
+    absolute, from the request's ``Host`` header, which the client chooses: its origin is
+    replaced by ``public_url`` (``TOKENWARD_PUBLIC_URL``), or dropped when that is not set.
+
     Routes are labelled by template (``/v1/tenants/{tenant}``), never by raw path, so that
     metrics keep a bounded set of labels; unknown paths count as ``unmatched``.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, public_url: str | None = None) -> None:
         self.app = app
+        self.origin = (public_url or "").rstrip("/").encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,7 +49,11 @@ class RequestObservation:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                headers = [
+                    (name, _location(value, self.origin) if name == b"location" else value)
+                    for name, value in message.get("headers", [])
+                ]
+                message["headers"] = [*headers, header]
             await send(message)
 
         try:
@@ -82,6 +91,18 @@ def _log_request(
             "actor": state.get("actor"),
         },
     )
+
+
+def _location(value: bytes, origin: bytes) -> bytes:
+    """``value``'s path and query after ``origin``: never the host a client named."""
+    scheme = value.find(b"://")
+    if scheme == -1 or value.startswith(b"/"):  # already a path ("://" in its query)
+        path = value
+    else:
+        start = value.find(b"/", scheme + 3)
+        path = value[start:] if start != -1 else b"/"
+    # One leading slash: "//host/..." would be a reference to another host.
+    return origin + b"/" + path.lstrip(b"/")
 
 
 def _route_of(scope: Scope) -> str:

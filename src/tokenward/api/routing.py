@@ -54,11 +54,16 @@ def request_id(request: Request) -> str:
 
 
 def validation_messages(errors: Any) -> list[str]:
-    """Where and what, never the offending input: pydantic's ``input`` could echo a secret."""
-    return [
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-        for e in list(errors)[:10]
-    ]
+    """Where and what, never the offending input: pydantic's ``input`` could echo a secret,
+    and so could the name of an unknown field, which is the last part of its ``loc`` (a
+    secret pasted as a key): such errors name the object that holds it instead."""
+    messages: list[str] = []
+    for e in list(errors)[:10]:
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") == "extra_forbidden":
+            loc = loc[:-1]
+        messages.append(f"{'.'.join(str(p) for p in loc)}: {e.get('msg', 'invalid')}")
+    return list(dict.fromkeys(messages))  # several unknown fields: one message
 
 
 def is_bad_json(errors: Any) -> bool:

@@ -69,6 +69,10 @@ def serve(
             log_level=settings.log_level,
             # tokenward logs each request itself (api/observability.py), in its own format.
             access_log=False,
+            # Forwarded headers only from the proxies the operator names: uvicorn's default
+            # believes any loopback peer, so a client on the host could pick its address.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
             log_config=None,  # tokenward.log_config sets up logging in each worker
         )
     finally:

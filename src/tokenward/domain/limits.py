@@ -14,6 +14,11 @@ MAX_IDENTITY = 200
 MAX_LIST_ITEMS = 100
 MAX_ITEM = 200
 MAX_METADATA_BYTES = 8192
+#: Levels of objects and arrays in metadata, the metadata object itself counting as one.
+#: JSON writers stop far below what fits in 8 KiB (pydantic's at 255 levels, orjson's at
+#: 255, Python's at the interpreter's recursion limit), so a deeper value once stored broke
+#: every answer that held it.
+MAX_METADATA_DEPTH = 32
 MAX_TTL_SECONDS = 100 * 365 * 86400
 
 
@@ -49,6 +54,12 @@ def check_list(field: str, values: Iterable[str]) -> None:
 
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:
+    if not isinstance(metadata, Mapping):
+        raise Invalid("metadata must be a JSON object")
+    # Before anything walks the value recursively (json.dumps, _integers_fit): a deep one
+    # would raise RecursionError there.
+    if _deeper_than(metadata, MAX_METADATA_DEPTH):
+        raise Invalid(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
     try:
         # Python's JSON reader takes NaN and Infinity; JSON, orjson and PostgreSQL do not.
         text = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
@@ -83,3 +94,30 @@ def _integers_fit(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return all(_integers_fit(item) for item in value)
     return True
+
+
+def answerable_metadata(metadata: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``metadata`` as an answer may carry it: ``{}`` for a value nested deeper than
+    ``MAX_METADATA_DEPTH``, which only a version without that bound can have stored. Such a
+    value cannot be written as JSON by every face (it made lists and verifications of its
+    token fail), and its owner can replace it with a PATCH."""
+    if not metadata or not _deeper_than(metadata, MAX_METADATA_DEPTH):
+        return metadata
+    return {}
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels deep; one level
+    at a time rather than recursively, so any depth is measured without RecursionError."""
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, Mapping) else item
+            below.extend(c for c in children if isinstance(c, Mapping | list | tuple))
+        level = below
+    return False

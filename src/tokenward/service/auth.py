@@ -11,29 +11,27 @@ from tokenward.domain.errors import RateLimited, Unauthenticated
 from tokenward.service.core import Core
 
 
-def authenticate(
-    core: Core, credential: str | None, *, client: str | None = None, limited: bool = True
-) -> Actor:
+def authenticate(core: Core, credential: str | None, *, client: str | None = None) -> Actor:
     """The bootstrap credential, or a valid token whose audience includes ``tokenward``.
 
     Every failure reads the same, so the answer tells nothing about which tokens exist.
     Failures are counted per client address (``core.auth_failures``); an address over the
     limit is refused with ``RateLimited`` before its credential is looked at, a valid one
-    too, until its minute has passed. ``limited=False`` is for verification, which relays
-    many clients' tokens from one address and is never limited by address.
+    too, until its minute has passed. This holds for the credential that verification asks
+    for when ``TOKENWARD_VERIFY_REQUIRES_AUTH`` is set: otherwise /v1/verify would let any
+    address guess management credentials without limit. The secrets being verified are
+    never counted (a relay forwards many clients' bad tokens from one address).
     """
-    if limited:
-        wait = core.auth_failures.retry_after(client)
-        if wait is not None:
-            raise RateLimited(
-                "too many failed authentications from this address; try again later",
-                retry_after=wait,
-            )
+    wait = core.auth_failures.retry_after(client)
+    if wait is not None:
+        raise RateLimited(
+            "too many failed authentications from this address; try again later",
+            retry_after=wait,
+        )
     try:
         return _authenticate(core, credential, client)
     except Unauthenticated:
-        if limited:
-            core.auth_failures.failed(client)
+        core.auth_failures.failed(client)
         raise
 
 

@@ -2,9 +2,10 @@
 
 A sliding window of one minute: an address with ``limit`` failures in the last 60 seconds is
 refused (``RateLimited``) until the oldest of them is a minute old, whatever it presents, a
-valid credential too. Refusals are not failures: they do not extend the wait. Verification is
-never limited here (the service that calls it relays many clients' tokens; the negative cache
-protects the store from floods of bad tokens).
+valid credential too. Refusals are not failures: they do not extend the wait. The secrets
+being verified are never counted here (the service that calls verification relays many
+clients' tokens; the negative cache protects the store from floods of bad tokens), only the
+credential that verification asks for when it requires one.
 
 The counts live in this process: with N workers or N processes an address gets up to N times
 the limit. ``limit`` 0 turns the limiter off.

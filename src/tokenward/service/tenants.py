@@ -21,7 +21,7 @@ def create(core: Core, actor: Actor, *, name: str) -> Tenant:
     tenant = Tenant(name=name, created_at=now)
     with core.uow(write=True) as uow:
         if uow.tenants.get(name) is not None:
-            raise Conflict(f"tenant {name!r} already exists", code="TENANT_EXISTS")
+            raise Conflict("the tenant already exists", code="TENANT_EXISTS")
         uow.tenants.add(tenant)
         uow.audit.add(_entry(actor, "tenant.create", name, core))
         uow.commit()
@@ -40,7 +40,7 @@ def get(core: Core, actor: Actor, *, name: str) -> Tenant:
     with core.uow() as uow:
         tenant = uow.tenants.get(name)
     if tenant is None:
-        raise NotFound(f"tenant {name!r} not found")
+        raise NotFound("tenant not found")
     return tenant
 
 
@@ -52,7 +52,7 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
         raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
     with core.uow(write=True) as uow:
         if uow.tenants.get(name) is None:
-            raise NotFound(f"tenant {name!r} not found")
+            raise NotFound("tenant not found")
         uow.tenants.delete(name)
         uow.audit.add(_entry(actor, "tenant.delete", name, core))
         core.commit_change(uow, [None], at=core.clock())

@@ -79,11 +79,11 @@ def issue(
     )
     with core.uow(write=True) as uow:
         if uow.tenants.get(tenant) is None:
-            raise NotFound(f"tenant {tenant!r} not found")
+            raise NotFound("tenant not found")
         if unique_name:
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
         if unique_name and _named(uow, tenant, spec.name, now):
-            raise Conflict(f"a token named {spec.name!r} already exists", code="NAME_TAKEN")
+            raise Conflict("a token of this name already exists", code="NAME_TAKEN")
         token = uow.tokens.add(draft)
         _audit(uow, actor, "token.issue", token, now)
         core.commit_change(uow, [token.id], at=now)  # others learn that the secret exists
@@ -111,7 +111,7 @@ def search(
         raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     with core.uow() as uow:
         if uow.tenants.get(tenant) is None:
-            raise NotFound(f"tenant {tenant!r} not found")
+            raise NotFound("tenant not found")
         return uow.tokens.search(tenant, query, page, core.clock())
 
 
@@ -121,7 +121,7 @@ def find_by_name(core: Core, actor: Actor, *, tenant: str, name: str) -> Token |
         core, actor, tenant=tenant, query=TokenQuery(name=name), page=PageRequest(0, 2)
     ).items
     if len(found) > 1:
-        raise Conflict(f"more than one token is named {name!r}", code="NAME_AMBIGUOUS")
+        raise Conflict("more than one token has this name", code="NAME_AMBIGUOUS")
     return found[0] if found else None
 
 
@@ -429,7 +429,7 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
     now = core.clock()
     with core.uow(write=True) as uow:
         if uow.tenants.get(token.tenant) is None:
-            raise NotFound(f"tenant {token.tenant!r} not found")
+            raise NotFound("tenant not found")
         if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")
         stored = uow.tokens.add(token)

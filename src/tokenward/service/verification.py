@@ -41,7 +41,7 @@ def verify(
     """
     started = time.perf_counter()
     if core.verify_requires_auth:
-        authenticate(core, credential, client=client, limited=False)
+        authenticate(core, credential, client=client)
     result, source = _verify(core, secret, audience, scopes, resource)
     metrics.STATS.verified(result.code, time.perf_counter() - started, source)
     return result

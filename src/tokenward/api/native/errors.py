@@ -36,6 +36,9 @@ _HTTP_CODES = {
 }
 
 
+_UNREADABLE = "the request body is not valid JSON, or is nested too deeply to read"
+
+
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
@@ -61,6 +64,10 @@ def translate(request: Request, exc: Exception) -> Response:
     if isinstance(exc, BodyTooLarge):
         return error_response(request, 413, "PAYLOAD_TOO_LARGE", str(exc))
     if isinstance(exc, HTTPException):
+        if exc.status_code == 400:
+            # FastAPI's answer to a body its JSON reader gave up on with an error other than
+            # a syntax error: nested deeper than the reader recurses (RecursionError).
+            return error_response(request, 400, "MALFORMED_JSON", _UNREADABLE)
         return _http_error(request, exc)
     if isinstance(exc, SealError):
         log.error(

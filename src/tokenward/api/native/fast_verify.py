@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tokenward.api.middleware import REQUEST_ID_HEADER, read_body, request_id_of
 from tokenward.api.observability import record_request
 from tokenward.api.routing import BEARER_CHALLENGE
-from tokenward.domain.errors import TokenwardError, Unauthenticated, Unavailable
+from tokenward.domain import limits
+from tokenward.domain.errors import RateLimited, TokenwardError, Unauthenticated, Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode
 from tokenward.service import verification
@@ -103,6 +104,9 @@ class VerifyFastPath:
         except Unauthenticated as exc:
             status, body, _ = _error(401, exc.code, exc.message, request_id)
             return status, body, [(b"www-authenticate", BEARER_CHALLENGE.encode())]
+        except RateLimited as exc:  # failed credentials (TOKENWARD_VERIFY_REQUIRES_AUTH)
+            status, body, _ = _error(429, exc.code, exc.message, request_id)
+            return status, body, [(b"retry-after", str(exc.retry_after).encode())]
         except Unavailable as exc:  # a store read, on the loop (SQLite) or in a thread
             return _error(503, exc.code, exc.message, request_id)
         except TokenwardError as exc:
@@ -167,7 +171,7 @@ def token_document(token: Token, now: datetime) -> dict[str, Any]:
         "last_used_at": _instant(token.last_used_at),
         "secret_hint": token.secret_hint,
         "recoverable": token.recoverable,
-        "metadata": dict(token.metadata),
+        "metadata": dict(limits.answerable_metadata(token.metadata)),
     }
 
 
@@ -193,9 +197,9 @@ def _invalid(asked: Any) -> str | None:
     scopes = asked.get("scopes", [])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         return "body.scopes: Input should be a valid list of strings"
-    unknown = sorted(set(asked) - _FIELDS)
-    if unknown:
-        return f"body.{unknown[0]}: Extra inputs are not permitted"
+    if not _FIELDS.issuperset(asked):
+        # As validation_messages words it: never the unknown name, which may be a secret.
+        return "body: Extra inputs are not permitted"
     return None
 
 

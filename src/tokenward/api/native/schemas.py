@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from tokenward.domain import limits
 from tokenward.domain.audit import AuditRecord
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import Tenant
@@ -120,7 +121,7 @@ class TokenPublic(BaseModel):
             last_used_at=token.last_used_at,
             secret_hint=token.secret_hint,
             recoverable=token.recoverable,
-            metadata=dict(token.metadata),
+            metadata=dict(limits.answerable_metadata(token.metadata)),
         )
 
 
