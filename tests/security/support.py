@@ -45,6 +45,8 @@ ACME = "acme"  # the callers' tenant
 RIVAL = "rival"  # the other tenant's admin lives here
 #: Scopes every management caller holds, so that an editor may grant them to what it makes.
 SCOPES = ["flow/read"]
+#: The same for audiences: an editor grants only audiences it holds (docs/permissions.md).
+AUDIENCE = ["tokenward", "billing"]
 
 CALLERS = (
     "none",
@@ -128,7 +130,7 @@ def make_callers(client: TestClient) -> dict[str, Caller]:
         assert answer.status_code == 201, answer.text
 
     def manager(role: str, tenant: str = ACME, user: str | None = None, **fields: Any) -> str:
-        fields.setdefault("audience", ["tokenward"])
+        fields.setdefault("audience", AUDIENCE)
         body = issue(
             client, tenant, name=f"{role} caller", role=role, scopes=SCOPES, user=user, **fields
         )

@@ -62,7 +62,9 @@ EXPECTED: dict[str, str] = {
     "GET /v1/tenants/{tenant}/tokens/{token_id}": "......... AAA.A",
     "PATCH /v1/tenants/{tenant}/tokens/{token_id}": "......... .AA.A",
     "DELETE /v1/tenants/{tenant}/tokens/{token_id}": "......... .AA.A",
-    "POST /v1/tenants/{tenant}/tokens/{token_id}/enable": "......... .AA.A",
+    # Enabling puts a credential back in force: below admin, only a token acting for the
+    # caller (the target acts for root).
+    "POST /v1/tenants/{tenant}/tokens/{token_id}/enable": "......... ..A.A",
     "POST /v1/tenants/{tenant}/tokens/{token_id}/disable": "......... .AA.A",
     # Rotation hands over a credential: below admin, only of a token acting for the caller.
     "POST /v1/tenants/{tenant}/tokens/{token_id}/rotate": "......... ..A.A",
@@ -95,7 +97,7 @@ EXPECTED: dict[str, str] = {
     "GET /v2/accounts/{accountName}/tokens": "......... AAA.A",
     "GET /v2/accounts/{accountName}/tokens/{tokenId}": "......... mmA.A",
     "POST /v2/accounts/{accountName}/tokens": "......... .AA.A",
-    "PUT /v2/accounts/{accountName}/tokens/{tokenId}/enable": "......... .AA.A",
+    "PUT /v2/accounts/{accountName}/tokens/{tokenId}/enable": "......... ..A.A",
     "PUT /v2/accounts/{accountName}/tokens/{tokenId}/disable": "......... .AA.A",
     "PUT /v2/accounts/{accountName}/tokens/{tokenId}/rename": "......... .AA.A",
     "DELETE /v2/accounts/{accountName}/tokens/{tokenId}": "......... .AA.A",
@@ -559,6 +561,7 @@ def test_escalation_cases_of_design(matrix_client: TestClient) -> None:
     expiring_admin = {"Authorization": f"Bearer {short['secret']}"}
     core = core_of(client)
     not_mine, _ = make_target(core, ACME)
+    timed, _ = make_target(core, ACME, ttl_seconds=600)
     mine = client.post(
         f"/v1/tenants/{ACME}/tokens",
         json={"name": "eddie's", "recoverable": True, "scopes": SCOPES},
@@ -655,7 +658,15 @@ def test_escalation_cases_of_design(matrix_client: TestClient) -> None:
             expiring_admin,
             "POST",
             native,
-            {"json": {"name": "p"}},
+            {"json": {"name": "p", "expires_at": None}},
+            403,
+        ),
+        (
+            "expiring admin mints permanent (devo)",
+            expiring_admin,
+            "POST",
+            f"/v2/accounts/{ACME}/tokens",
+            {"json": {"audience": "x", "expiresInSeconds": -1}},
             403,
         ),
         (
@@ -686,7 +697,7 @@ def test_escalation_cases_of_design(matrix_client: TestClient) -> None:
             "expiring admin makes one permanent",
             expiring_admin,
             "PATCH",
-            f"{native}/{mine['id']}",
+            f"{native}/{timed.id}",
             {"json": {"expires_at": None}},
             403,
         ),

@@ -5,7 +5,8 @@ TokenwardError            .message .code .status .request_id
 └── (an error answer, by status)
     ├── BadRequest        400  INVALID_ARGUMENT, RESTRICTED_ADMIN, MALFORMED_JSON
     ├── Unauthorized      401  UNAUTHENTICATED
-    ├── Forbidden         403  FORBIDDEN, ROLE_ESCALATION, SCOPE_ESCALATION, EXPIRY_ESCALATION
+    ├── Forbidden         403  FORBIDDEN, ROLE_/SCOPE_/AUDIENCE_/RESOURCE_/EXPIRY_ESCALATION,
+    │                          USER_NOT_ALLOWED, OWNER_NOT_ALLOWED
     ├── NotFound          404  NOT_FOUND
     ├── Conflict          409  CONFLICT, TENANT_EXISTS, DEFAULT_TENANT, NOT_RECOVERABLE, ...
     ├── PayloadTooLarge   413  PAYLOAD_TOO_LARGE

@@ -21,6 +21,11 @@ class Actor:
     expires_at: datetime | None
     token_id: int | None
     client: str | None = None
+    #: What the caller's own token reaches, for the no-escalation rule (domain/policy.py).
+    #: Root has no token: an empty audience, unrestricted.
+    audience: frozenset[str] = frozenset()
+    restricted: bool = False
+    resources: frozenset[str] = frozenset()
 
     @property
     def is_root(self) -> bool:
@@ -59,4 +64,7 @@ class Actor:
             expires_at=token.expires_at,
             token_id=token.id,
             client=client,
+            audience=frozenset(token.audience),
+            restricted=token.restricted,
+            resources=frozenset(token.resources),
         )

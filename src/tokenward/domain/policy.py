@@ -1,11 +1,11 @@
 """Who may do what (docs/permissions.md): tenant bound, role bound, no escalation.
 
-Every rule raises a domain error; the service calls them, the faces never repeat them.
+Every rule raises a domain error; the service calls them, the faces never repeat them. The one
+no-escalation rule is ``check_within``; ``widens`` says when a change must obey it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from tokenward.domain.actors import ROOT_IDENTITY, Actor
@@ -36,38 +36,95 @@ def require_root(actor: Actor, doing: str) -> None:
     require_role(actor, Role.ROOT, doing)
 
 
-def check_grant(
-    actor: Actor,
-    *,
-    role: Role,
-    scopes: Iterable[str],
-    expires_at: datetime | None,
-) -> None:
-    """A token never mints or raises a token above itself."""
-    if role is Role.ROOT or not actor.role.at_least(role):
+def check_within(actor: Actor, credential: Token) -> None:
+    """The caller could have minted exactly ``credential``: it may come to hold, hand out or put
+    back in force nothing more powerful than itself (docs/permissions.md, field by field).
+
+    Root passes every check but the role (no token is root). The messages name the dimension,
+    never the request's values: a scope or a name pasted by mistake may be a secret.
+    """
+    if credential.role is Role.ROOT or not actor.role.at_least(credential.role):
         raise Forbidden(
-            f"cannot grant role {role}: the caller is {actor.role}", code="ROLE_ESCALATION"
+            f"cannot grant role {credential.role}: the caller is {actor.role}",
+            code="ROLE_ESCALATION",
         )
-    if not actor.role.at_least(Role.ADMIN):
-        missing = sorted(set(scopes) - actor.scopes)
-        if missing:
-            raise Forbidden(
-                f"cannot grant scopes the caller does not hold: {', '.join(missing)}",
-                code="SCOPE_ESCALATION",
-            )
-    if actor.expires_at is not None and (expires_at is None or expires_at > actor.expires_at):
+    # Scopes and audiences are the consuming services' vocabulary: an admin of the tenant is
+    # trusted with all of it, an editor hands out only the words it holds itself.
+    below_admin = not actor.role.at_least(Role.ADMIN)
+    if below_admin and not set(credential.scopes) <= actor.scopes:
+        raise Forbidden("cannot grant scopes the caller does not hold", code="SCOPE_ESCALATION")
+    # `tokenward` in the audience is management power, which the role above already bounds.
+    if below_admin and not set(credential.audience) - {MANAGEMENT_AUDIENCE} <= actor.audience:
+        raise Forbidden(
+            "cannot grant an audience the caller does not hold", code="AUDIENCE_ESCALATION"
+        )
+    if actor.restricted and not (
+        credential.restricted and set(credential.resources) <= actor.resources
+    ):
+        raise Forbidden(
+            "a restricted caller grants only restricted tokens within its own resources",
+            code="RESOURCE_ESCALATION",
+        )
+    if actor.expires_at is not None and (
+        credential.expires_at is None or credential.expires_at > actor.expires_at
+    ):
         raise Forbidden(
             "cannot grant an expiry later than the caller's own", code="EXPIRY_ESCALATION"
+        )
+    check_acting_for(actor, credential.user)
+
+
+def widens(before: Token, after: Token) -> bool:
+    """Whether a change gives the token any power it did not have; then the whole result must
+    be within the caller (``check_within``). A change that only narrows needs ``check_change``.
+
+    Every dimension of ``check_within`` counts, and ``active`` too: enabling puts the token
+    back in force, as does an expiry moved later or cleared.
+    """
+    return (
+        after.role.rank > before.role.rank
+        or not set(after.scopes) <= set(before.scopes)
+        or not set(after.audience) <= set(before.audience)
+        or _reaches_further(before, after)
+        or (after.active and not before.active)
+        or _later(after.expires_at, before.expires_at)
+        or after.user != before.user
+    )
+
+
+def _reaches_further(before: Token, after: Token) -> bool:
+    """An unrestricted token reaches every resource; a restricted one only those it lists."""
+    if not before.restricted:
+        return False
+    return not after.restricted or not set(after.resources) <= set(before.resources)
+
+
+def _later(after: datetime | None, before: datetime | None) -> bool:
+    """``None`` is never: later than any instant."""
+    if before is None:
+        return False
+    return after is None or after > before
+
+
+def check_owner(actor: Actor, owner: str) -> None:
+    """Below admin the owner is the creator: an owner reveals what it owns. An admin may issue
+    on behalf of another owner of its tenant (the tenant is bound before this is asked); root
+    for anyone."""
+    if owner != actor.identity and not actor.role.at_least(Role.ADMIN):
+        raise Forbidden(
+            "only an admin may issue a token on behalf of another owner", code="OWNER_NOT_ALLOWED"
         )
 
 
 def check_acting_for(actor: Actor, user: str | None) -> None:
-    """Below admin, a new token acts only for its creator: a token acting for ``alice`` could
-    reveal alice's secrets, so naming her is no editor's to do."""
+    """Below admin, a token acts only for the caller: a token acting for ``alice`` could reveal
+    alice's secrets, so naming her, or handing out or widening a token that acts for her, is no
+    editor's to do."""
     if user is None or user == actor.identity or actor.role.at_least(Role.ADMIN):
         return
     raise Forbidden(
-        "only an admin may issue a token that acts for another user", code="USER_NOT_ALLOWED"
+        "only an admin may issue or widen a token that acts for another user",
+        code="USER_NOT_ALLOWED",
     )
 
 
@@ -80,14 +137,15 @@ def check_change(actor: Actor, token: Token) -> None:
 
 def check_reveal(actor: Actor, token: Token) -> None:
     """Admins reveal any secret of their tenant; an editor only those of tokens that it owns
-    or that act for it (the token's owner or user is the editor's identity), and only when
-    it could have minted that token itself: a revealed secret is a credential in hand.
+    or that act for it (the token's owner or user is the editor's identity). And, for every
+    caller, only a secret it could have minted itself (``check_within``): a revealed secret is
+    a credential in hand, and an admin that expires in ten minutes must not take home a
+    permanent one.
 
     The identity ``root`` never counts here: a token acting for it owns nothing of root's.
     """
-    if actor.role.at_least(Role.ADMIN):
-        return
-    mine = actor.identity in (token.owner, token.user) and actor.identity != ROOT_IDENTITY
-    if not (actor.role.at_least(Role.EDITOR) and mine):
-        raise Forbidden("only an admin or the token's owner may reveal its secret")
-    check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)
+    if not actor.role.at_least(Role.ADMIN):
+        mine = actor.identity in (token.owner, token.user) and actor.identity != ROOT_IDENTITY
+        if not (actor.role.at_least(Role.EDITOR) and mine):
+            raise Forbidden("only an admin or the token's owner may reveal its secret")
+    check_within(actor, token)

@@ -91,6 +91,10 @@ class TokenSpec:
     expires_at: datetime | None = None
     #: Alternative to ``expires_at``: a lifetime counted from the moment of issue.
     ttl_seconds: int | None = None
+    #: No expiry was asked for in so many words (native ``"expires_at": null``, Devo
+    #: ``expiresInSeconds: -1``). Without it, naming no expiry gives an expiring caller's
+    #: token the caller's own expiry; with it, an expiring caller is refused.
+    permanent: bool = False
     recoverable: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ from tokenward.domain import clock, limits, policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
-from tokenward.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from tokenward.domain.errors import Conflict, Invalid, NotFound
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tokens import (
     IssuedToken,
@@ -39,7 +39,8 @@ def issue(
     secret_prefix: str = secret_format.DEFAULT_PREFIX,
     unique_name: bool = False,
 ) -> IssuedToken:
-    """Mints a token in ``tenant``. ``owner`` defaults to the caller; only root names another.
+    """Mints a token in ``tenant``. ``owner`` defaults to the caller; an admin names another of
+    its tenant, root anyone.
 
     ``unique_name`` is for faces that identify tokens by name: an existing name is a conflict.
     """
@@ -48,8 +49,9 @@ def issue(
     now = core.clock()
     _check_spec(spec, now)
     expires_at = _expiry(spec, now)
-    policy.check_grant(actor, role=spec.role, scopes=spec.scopes, expires_at=expires_at)
-    policy.check_acting_for(actor, spec.user)
+    if expires_at is None and not spec.permanent:
+        # Naming no expiry is not asking to outlive the caller: the token ends when it does.
+        expires_at = actor.expires_at
     owner = _owner_for(actor, owner)
     secret = secret_format.generate(secret_prefix)
     secret_hash = secret_format.hash_secret(secret)
@@ -77,6 +79,7 @@ def issue(
         sealed_secret=core.sealer.seal(secret, bound_to=secret_hash) if spec.recoverable else None,
         metadata=dict(spec.metadata),
     )
+    policy.check_within(actor, draft)
     with core.uow(write=True) as uow:
         if uow.tenants.get(tenant) is None:
             raise NotFound("tenant not found")
@@ -214,7 +217,10 @@ def _change(
 ) -> tuple[Token, str | None]:
     """Applies ``given`` and, when ``rotate_grace`` is set, a new secret, in one transaction.
 
-    Rotation hands the caller a working credential, so it obeys the rules of minting one.
+    The no-escalation rule is asked of the resulting token: a change that only narrows needs
+    the right to change the token; one that widens anything (docs/permissions.md), and every
+    rotation, which hands the caller a working credential, needs the whole result within the
+    caller.
     """
     policy.require_tenant(actor, tenant)
     now = core.clock()
@@ -222,19 +228,18 @@ def _change(
         raise Invalid(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
     if given.get("expires_at") is not None:
         given["expires_at"] = _future_instant(given["expires_at"], now)
+    for key in ("scopes", "audience", "resources"):
+        if key in given:
+            given[key] = tuple(dict.fromkeys(given[key]))
     with core.uow(write=True) as uow:
         token = _load(uow, tenant, token_id, for_update=True)
         policy.check_change(actor, token)
-        _check_grant_of_change(actor, token, given)
-        if (
-            given.get("restricted", token.restricted)
-            and given.get("role", token.role) is Role.ADMIN
-        ):
+        after = dataclasses.replace(token, **given)
+        if rotate_grace is not None or policy.widens(token, after):
+            policy.check_within(actor, after)
+        if after.restricted and after.role is Role.ADMIN:
             raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
         if given:
-            for key in ("scopes", "audience", "resources"):
-                if key in given:
-                    given[key] = tuple(dict.fromkeys(given[key]))
             uow.tokens.update(token.id, {**given, "updated_at": now})
             token = _load(uow, tenant, token.id)
             _audit(uow, actor, action, token, now, fields=sorted(given))
@@ -247,28 +252,11 @@ def _change(
     return token, secret
 
 
-def _check_grant_of_change(actor: Actor, token: Token, given: dict[str, Any]) -> None:
-    """A change may not hand out more than the caller could mint. Raising the role or
-    enabling a disabled token puts the whole token in force again, so all of its scopes count;
-    otherwise only the scopes the change adds."""
-    role = given.get("role", token.role)
-    scopes = given.get("scopes", token.scopes)
-    expires_at = given.get("expires_at", token.expires_at)
-    whole = (given.get("active") is True and not token.active) or role != token.role
-    if whole:
-        policy.check_grant(actor, role=role, scopes=scopes, expires_at=expires_at)
-    elif {"scopes", "expires_at"} & given.keys():
-        added = set(scopes) - set(token.scopes)
-        policy.check_grant(actor, role=role, scopes=added, expires_at=expires_at)
-
-
 def _replace_secret(
     core: Core, uow: UnitOfWork, actor: Actor, token: Token, now: datetime, grace_seconds: int
 ) -> str:
-    # The new secret is a credential in the caller's hands: the rules of minting one apply,
-    # and below admin it must not act for someone else (else rotating takes over an identity).
-    policy.check_grant(actor, role=token.role, scopes=token.scopes, expires_at=token.expires_at)
-    policy.check_acting_for(actor, token.user)
+    # The new secret is a credential in the caller's hands: `_change` has asked that the whole
+    # token be within the caller (below admin, acting for no one else) before this runs.
     # The hint keeps the prefix: a Boomerang `bft_` token stays a `bft_` token.
     secret = secret_format.generate(secret_format.prefix_of(token.secret_hint))
     secret_hash = secret_format.hash_secret(secret)
@@ -297,10 +285,7 @@ def _named(uow: UnitOfWork, tenant: str, name: str, now: datetime) -> bool:
 def _owner_for(actor: Actor, owner: str | None) -> str:
     if owner is None or owner == actor.identity:
         return actor.identity
-    if not actor.is_root:
-        raise Forbidden(
-            "only root may issue a token on behalf of another owner", code="OWNER_NOT_ALLOWED"
-        )
+    policy.check_owner(actor, owner)
     limits.check_text("owner", owner, limits.MAX_IDENTITY, required=True)
     return owner
 
@@ -426,6 +411,7 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
     )
     if len(token.secret_hash) != 64 or not set(token.secret_hash) <= set("0123456789abcdef"):
         raise Invalid("secret_hash must be 64 lower-case hex digits")
+    policy.check_within(actor, token)  # holds for root; asked so that no path goes without it
     now = core.clock()
     with core.uow(write=True) as uow:
         if uow.tenants.get(token.tenant) is None:

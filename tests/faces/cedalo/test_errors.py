@@ -205,7 +205,13 @@ def test_a_viewer_may_list_but_not_create_or_delete(client: TestClient) -> None:
     [
         ({"role": "editor"}, {"role": "admin"}, "ROLE_ESCALATION"),
         ({"role": "viewer"}, {"role": "viewer"}, "FORBIDDEN"),
-        ({"role": "editor", "ttl_seconds": 3600}, {"role": "viewer"}, "EXPIRY_ESCALATION"),
+        # A restricted caller hands out only restricted tokens (an absent valid_date is no
+        # escalation: the token gets the caller's expiry, docs/permissions.md).
+        (
+            {"role": "editor", "restricted": True, "resources": ["b1"]},
+            {"role": "viewer"},
+            "RESOURCE_ESCALATION",
+        ),
         (
             {"role": "editor", "ttl_seconds": 3600},
             {"role": "viewer", "valid_date": "2100-01-01"},

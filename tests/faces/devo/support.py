@@ -49,6 +49,9 @@ def account(client: TestClient, name: str = ACCOUNT) -> str:
 
 
 def manager_headers(client: TestClient, tenant: str = ACCOUNT, **fields: Any) -> dict[str, str]:
+    # An editor grants only audiences it holds (docs/permissions.md): the managers of these
+    # tests make tokens for `apiv2`, the face's default audience in the tests.
+    fields.setdefault("audience", ["tokenward", "apiv2"])
     return {"Authorization": f"Bearer {manager(client, tenant, **fields)['secret']}"}
 
 

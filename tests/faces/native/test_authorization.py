@@ -97,10 +97,15 @@ def test_editor_cannot_rotate_a_token_with_scopes_it_lacks(client: TestClient) -
 
 
 def test_expiring_admin_cannot_mint_longer_lived_tokens(client: TestClient) -> None:
-    admin = bearer(manager(client, role="admin", ttl_seconds=3600)["secret"])
-    permanent = client.post(BASE, json={"name": "p"}, headers=admin)
+    mine = manager(client, role="admin", ttl_seconds=3600)
+    admin = bearer(mine["secret"])
+    permanent = client.post(BASE, json={"name": "p", "expires_at": None}, headers=admin)
     assert permanent.status_code == 403
     assert permanent.json()["error"]["code"] == "EXPIRY_ESCALATION"
+    # Naming no expiry is not asking for a permanent token: it ends with its creator.
+    unnamed = client.post(BASE, json={"name": "p"}, headers=admin)
+    assert unnamed.status_code == 201
+    assert unnamed.json()["expires_at"] == mine["expires_at"]
     longer = client.post(BASE, json={"name": "p", "ttl_seconds": 7200}, headers=admin)
     assert longer.status_code == 403
     shorter = client.post(BASE, json={"name": "p", "ttl_seconds": 60}, headers=admin)
@@ -131,15 +136,21 @@ def test_tenant_admin_is_bound_to_its_tenant(client: TestClient) -> None:
     assert client.get(f"{BASE}/{other['id']}", headers=ROOT_HEADERS).json()["active"] is True
 
 
-def test_only_root_names_another_owner(client: TestClient) -> None:
+def test_an_admin_or_root_names_another_owner_an_editor_does_not(client: TestClient) -> None:
     by_root = issue(client, owner="dave")
     assert by_root["owner"] == "dave" and by_root["user"] == "dave"
     admin = bearer(manager(client, role="admin", user="erin")["secret"])
-    answer = client.post(BASE, json={"name": "x", "owner": "dave"}, headers=admin)
-    assert answer.status_code == 403
-    assert answer.json()["error"]["code"] == "OWNER_NOT_ALLOWED"
+    # A tenant admin issues on behalf of others of its tenant (Devo's seed payload does).
+    for_dave = client.post(BASE, json={"name": "x", "owner": "dave"}, headers=admin)
+    assert for_dave.status_code == 201
+    assert for_dave.json()["owner"] == "dave" and for_dave.json()["user"] == "dave"
     own = client.post(BASE, json={"name": "x"}, headers=admin).json()
     assert own["owner"] == "erin"
+    editor = bearer(manager(client, role="editor", user="fred")["secret"])
+    answer = client.post(BASE, json={"name": "x", "owner": "dave"}, headers=editor)
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "OWNER_NOT_ALLOWED"
+    assert "dave" not in answer.text
 
 
 def test_reveal_by_owner_editor_not_by_other_editor(client: TestClient) -> None:

@@ -205,6 +205,7 @@ def _issue_token(core: Core, actor: Actor, tenant: str, body: TokenCreate) -> To
         active=body.active,
         expires_at=body.expires_at,
         ttl_seconds=body.ttl_seconds,
+        permanent="expires_at" in body.model_fields_set and body.expires_at is None,
         recoverable=body.recoverable,
         metadata=body.metadata,
     )

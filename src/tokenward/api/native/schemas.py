@@ -41,7 +41,9 @@ class TokenCreate(_Request):
     description: str = ""
     type: TokenType = TokenType.GLOBAL
     principal: str | None = Field(default=None, description="Required unless type is global")
-    owner: str | None = Field(default=None, description="Root only; default: the caller")
+    owner: str | None = Field(
+        default=None, description="An admin of the tenant or root; default: the caller"
+    )
     user: str | None = Field(default=None, description="Default: the owner")
     role: Role = Role.VIEWER
     scopes: list[str] = Field(default_factory=list)

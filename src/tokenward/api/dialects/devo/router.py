@@ -19,6 +19,7 @@ from starlette.routing import Match
 from tokenward.api.dependencies import ActorDep, CoreDep
 from tokenward.api.dialects.devo.errors import ACCOUNT_NOT_FOUND, CID_HEADER, translate
 from tokenward.api.dialects.devo.schemas import (
+    PERMANENT,
     DevoError,
     DevoRename,
     DevoToken,
@@ -140,6 +141,7 @@ def create_token(
         scopes=body.scope_words,
         audience=body.audience or (),
         ttl_seconds=body.ttl_seconds,
+        permanent=body.expires_in_seconds == PERMANENT,
         # Devo shows the secret again on GET: it is kept sealed, never in plaintext.
         recoverable=True,
     )
