@@ -111,14 +111,18 @@ def test_an_editor_may_not_change_an_admin_token(client: TestClient) -> None:
         assert_error(answer, 403)
 
 
-def test_only_root_names_another_owner(client: TestClient) -> None:
+def test_an_editor_names_no_other_owner_or_user(client: TestClient) -> None:
+    """docs/compat/devo.md: naming another owner or user is an admin's power (403)."""
     account(client)
     alice = manager_headers(client, role="editor", user=ALICE, scopes=["default"])
     message = assert_error(post(client, ACCOUNT, alice, audience="apiv2", owner=BOB), 403)
     assert "owner" in message
-    assert create(client, headers=alice, owner=ALICE)["owner"] == ALICE
+    assert_error(post(client, ACCOUNT, alice, audience="apiv2", user=BOB), 403)
+    assert create(client, headers=alice, owner=ALICE, user=ALICE)["owner"] == ALICE
     assert create(client, headers=alice)["owner"] == ALICE
     assert create(client, owner=BOB)["owner"] == BOB  # root
+    made = [t["user"] for t in listed(client) if t["audience"] == "apiv2"]
+    assert made == [ALICE, ALICE, BOB]
 
 
 @pytest.mark.parametrize(
