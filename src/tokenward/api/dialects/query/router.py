@@ -88,8 +88,8 @@ def _parse(model: type[Model], raw: bytes) -> Model:
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input (text/plain)"},
-    401: {"description": "Missing or invalid credential (empty body)"},
-    403: {"description": "The caller is not an admin (text/plain)"},
+    401: {"description": "Missing or invalid credential, or not an admin's (empty body)"},
+    403: {"description": "An expiring admin minting past its own expiry (text/plain)"},
     409: {"description": "The name is taken, or names two tokens (text/plain)"},
 }
 
