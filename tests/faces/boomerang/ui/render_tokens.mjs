@@ -89,8 +89,8 @@ function flowWebTokenSection(data) {
 
 // flow.web src/Features/GlobalTokens/GlobalTokens.tsx: `tokensData?.content?.length > 0 ?
 // <DataTable rows={arrayPagination(tokensData?.content, ...)} ...> : <EmptyState />`. The
-// page's client-side paging and sorting (Utils/arrayHelper) reorder rows; they read
-// `creationDate` and the other header keys only, which renderTable reads too.
+// page's client-side paging and sorting (`arrayPagination`, `sortByProp` of Utils/arrayHelper)
+// are not transcribed: their source was not at hand. Rows render in the answer's order.
 function flowWebGlobalTokens(data) {
   return data?.content?.length > 0 ? renderTable(data.content) : "EmptyState(No tokens found)";
 }
