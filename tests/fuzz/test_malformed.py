@@ -31,7 +31,8 @@ def _boomerang_format(answer: httpx.Response) -> None:
     if answer.status_code == 400 and not answer.content:
         return  # an unknown id on delete: the product's empty 400
     body = answer.json()
-    assert set(body) == {"timestamp", "code", "reason", "message", "status"}, body
+    assert set(body) == {"timestamp", "code", "reason", "message", "status", "cause"}, body
+    assert body["cause"] is None, body
     assert isinstance(body["code"], int) and isinstance(body["message"], str)
     assert body["status"].startswith(f"{answer.status_code} "), body
 

@@ -9,8 +9,8 @@ the outcome back from the answer *and from the store*:
     m  Devo's get answered the target's metadata with the secret masked
     o  2xx that left the target alone (a face that acts in the caller's own tenant, or a
        no-op the product answers with 200, such as RFC 7009 revocation of a foreign token)
-    .  refused: 401 for a credential that identifies no one, else 403/404 (400 or 405 where
-       the product answers so), in the face's own error format
+    .  refused: 401 for a credential that identifies no one, else 403/404 (400, 401 or 405
+       where the product answers so), in the face's own error format
 
 A cell is "wrongly allowed" when it reached further than its row says (. < o < m < A).
 """
@@ -194,7 +194,8 @@ class Route:
     request: Callable[[Cell], Request]
     observe: Observe = lambda cell, answer: "A"
     target: bool = True
-    #: Only Boomerang's delete answers an unknown (or foreign) id with its product's 400.
+    #: Only Boomerang's delete answers an unknown (or foreign) id with its product's 400;
+    #: Query answers a credential that is not an admin's with its product's 401.
     deny: frozenset[int] = frozenset({403, 404})
     active: bool = True
 
@@ -208,6 +209,7 @@ def _devo(cell: Cell, tail: str = "") -> str:
 
 
 CATCH_ALL = frozenset({404, 405})
+QUERY_DENY = frozenset({401, 403, 404})
 
 
 def _routes() -> dict[str, Route]:
@@ -296,24 +298,29 @@ def _routes() -> dict[str, Route]:
             lambda c: {"json": {"name": c.extra.setdefault("new", unique("q"))}},
             lambda c, a: _yes(_named_in(c, c.extra["new"])),
             target=False,
+            deny=QUERY_DENY,
         ),
         "GET /_/token": Route(
             lambda c: {},
             lambda c, a: _yes(
                 c.target is not None and c.target.name in [t["name"] for t in a.json()["data"]]
             ),
+            deny=QUERY_DENY,
         ),
         "PUT /_/token": Route(
             lambda c: {"json": {"name": c.target.name, "active": False}},  # type: ignore[union-attr]
             lambda c, a: _yes(not getattr(c.now(), "active", True)),
+            deny=QUERY_DENY,
         ),
         "DELETE /_/token": Route(
             lambda c: {"json": {"name": c.target.name}},  # type: ignore[union-attr]
             lambda c, a: _yes(c.now() is None),
+            deny=QUERY_DENY,
         ),
         "GET /_/token/value": Route(
             lambda c: {"params": {"name": c.target.name}},  # type: ignore[union-attr]
             lambda c, a: _yes(a.json()["data"] == [{"token": c.secret}]),
+            deny=QUERY_DENY,
         ),
         "GET /v2/accounts/{accountName}/tokens": Route(
             lambda c: {"url": f"/v2/accounts/{c.tenant}/tokens"},
@@ -709,7 +716,7 @@ def test_escalation_cases_of_design(matrix_client: TestClient) -> None:
             "GET",
             "/_/token/value",
             {"params": {"name": "eddie's"}},
-            403,
+            401,  # Query answers a credential that is not an admin's with its empty 401
         ),
         # a non-owner editor revealing another's secret
         (

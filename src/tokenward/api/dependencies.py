@@ -29,9 +29,15 @@ async def get_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
-    """On the event loop when no store read is needed (the admin token), else in a thread:
-    a sync dependency would cost a thread hop on every management request."""
-    presented = credentials.credentials if credentials else None
+    """The actor of an ``Authorization: Bearer`` credential."""
+    return await authenticate(request, credentials.credentials if credentials else None)
+
+
+async def authenticate(request: Request, presented: str | None) -> Actor:
+    """The actor of a presented credential, for faces that read the header their own way.
+
+    On the event loop when no store read is needed (the admin token), else in a thread: a
+    sync dependency would cost a thread hop on every management request."""
     core, client = get_core(request), client_address(request)
     if auth.reads_store(core, presented):
         actor = await run_in_threadpool(auth.authenticate, core, presented, client=client)

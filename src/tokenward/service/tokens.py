@@ -118,11 +118,22 @@ def search(
         return uow.tokens.search(tenant, query, page, core.clock())
 
 
-def find_by_name(core: Core, actor: Actor, *, tenant: str, name: str) -> Token | None:
-    """The one token called ``name``; two of that name are a conflict, not a guess."""
-    found = search(
-        core, actor, tenant=tenant, query=TokenQuery(name=name), page=PageRequest(0, 2)
-    ).items
+def find_by_name(
+    core: Core, actor: Actor, *, tenant: str, name: str, excluding_audience: str | None = None
+) -> Token | None:
+    """The one token called ``name``; two of that name are a conflict, not a guess.
+
+    ``excluding_audience``: tokens whose audience holds it are not there at all (Query's face
+    keeps tokenward's own management tokens out of its reach).
+    """
+    limit = 2 if excluding_audience is None else None
+    found = [
+        token
+        for token in search(
+            core, actor, tenant=tenant, query=TokenQuery(name=name), page=PageRequest(0, limit)
+        ).items
+        if excluding_audience is None or excluding_audience not in token.audience
+    ]
     if len(found) > 1:
         raise Conflict("more than one token has this name", code="NAME_AMBIGUOUS")
     return found[0] if found else None

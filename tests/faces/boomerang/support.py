@@ -66,7 +66,8 @@ def assert_error(answer: httpx.Response, status: int, code: int, reason: str) ->
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["x-request-id"]
     body: dict[str, Any] = answer.json()
-    assert set(body) == {"timestamp", "code", "reason", "message", "status"}
+    assert set(body) == {"timestamp", "code", "reason", "message", "status", "cause"}
+    assert body["cause"] is None
     assert DATE.fullmatch(body["timestamp"]), body["timestamp"]
     assert body["code"] == code and isinstance(body["code"], int)
     assert body["reason"] == reason

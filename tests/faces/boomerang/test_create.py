@@ -87,6 +87,51 @@ def test_role_maps_to_the_token_role(client: TestClient) -> None:
         assert native(client, made["id"])["role"] == role
 
 
+def test_the_products_role_names(client: TestClient) -> None:
+    """flow.service.workflow RoleEnum: owner, editor, reader."""
+    for role, native_role in (("reader", "viewer"), ("editor", "editor"), ("owner", "admin")):
+        made = created(client, name=role, role=role)
+        assert native(client, made["id"])["role"] == native_role
+
+
+def test_a_date_is_its_start_in_utc(client: TestClient) -> None:
+    """Jackson reads ``2031-01-01`` into a Date at midnight UTC; the UIs' date pickers mean
+    "expiring at the start of the entered day"."""
+    made = created(client, expirationDate="2031-01-01")
+    assert made["expirationDate"] == "2031-01-01T00:00:00.000+00:00"
+
+
+# The 2024 UI (boomerang-io/flow.client.web, release-4.0.0, CreateToken/Form/index.tsx) sends
+# `**/${principal}/Read` etc.; its global token page passes principal "**".
+@pytest.mark.parametrize(
+    ("kind", "principal", "sent", "stored"),
+    [
+        ("team", "t1", ["**/t1/Read", "**/t1/Write"], ["**/read", "**/write"]),
+        ("workflow", "w1", ["**/w1/Action", "**/w1/Delete"], ["**/action", "**/delete"]),
+        ("global", "**", ["**/**/Read"], ["**/read"]),
+        # The captured 2024 answer (flow.client.web src/ApiServer/fixtures/tokens.js) spells
+        # the actions in capitals.
+        ("team", "64b8d5a5040e205ee3383ab1", ["**/64b8d5a5040e205ee3383ab1/READ"], ["**/read"]),
+        # A global token for one principal stays bound to it: never wider than asked.
+        ("global", None, ["workflow/t7/Read", "**/read"], ["workflow/t7/read", "**/read"]),
+        # The current UI's form, unchanged.
+        ("team", "t1", ["**/read", "**/write"], ["**/read", "**/write"]),
+    ],
+)
+def test_both_generations_of_permissions(
+    client: TestClient, kind: str, principal: str | None, sent: list[str], stored: list[str]
+) -> None:
+    made = created(client, type=kind, principal=principal, permissions=sent)
+    assert native(client, made["id"])["scopes"] == stored
+
+
+def test_a_2024_permission_for_another_principal_is_refused(client: TestClient) -> None:
+    """The 2024 service refuses a team or workflow permission for another principal (1012)."""
+    for kind in ("team", "workflow"):
+        answer = create(client, type=kind, name="x", principal="t1", permissions=["**/t2/Read"])
+        assert_error(answer, 400, 1012, "TOKEN_INVALID_PERMISSION")
+
+
 @pytest.mark.parametrize(
     "sent",
     [
@@ -122,7 +167,17 @@ def test_soon_expiring_token_verifies_until_then(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "sent",
-    ["2099-08-02T10:15:30", "2099-08-02", "next week", "", True, 1.5, {"at": 1}, -(10**16)],
+    [
+        "2099-08-02T10:15:30",
+        "2099-02-30",
+        "2099-8-2",
+        "next week",
+        "",
+        True,
+        1.5,
+        {"at": 1},
+        -(10**16),
+    ],
 )
 def test_bad_expiration_dates(client: TestClient, sent: object) -> None:
     body = assert_error(
@@ -178,7 +233,7 @@ def test_session_tokens_are_refused_first(client: TestClient) -> None:
         {"type": "user", "name": "x"},
         {"type": "workflow", "name": "x", "principal": "w"},
         {"type": "global", "name": "x", "permissions": ["**/**"], "role": "root"},
-        {"type": "global", "name": "x", "permissions": ["**/**"], "role": "owner"},
+        {"type": "global", "name": "x", "permissions": ["**/**"], "role": "superuser"},
         {"type": "global", "name": "x", "permissions": ["**/**"], "description": 5},
     ],
 )
@@ -192,9 +247,10 @@ def test_bad_requests(client: TestClient, body: dict[str, Any]) -> None:
         "workflow",
         "workflow/",
         "/read",
-        "workflow/Read",
         "workflow/execute",
-        "team/t1/read",
+        "team/t1/execute",
+        "a/b/c/read",
+        "team/t_1/read",
         "work_flow/read",
         "workflow/read ",
         "*/read",

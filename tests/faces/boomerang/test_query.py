@@ -111,7 +111,10 @@ def test_token_fields(client: TestClient, population: dict[str, Any]) -> None:
     assert token["expirationDate"] == expiry
     assert token["valid"] is True
     assert token["principal"] == "p9"
-    assert token["permissions"] == ["workflow/read", "team/write"]
+    # The product's ResolvedPermissions (boomerang-io/docs flow/apis/models).
+    assert token["permissions"] == [
+        {"scope": "team", "principal": "p9", "actions": ["workflow/read", "team/write"]}
+    ]
     assert made["token"] not in str(page)
 
     global_token = query(client, types="global")["content"][0]
@@ -141,7 +144,9 @@ def test_tokens_of_every_face_are_listed(client: TestClient) -> None:
     page = query(client)
     assert [t["name"] for t in page["content"]] == ["native", "boomerang"]
     assert page["content"][0]["type"] == "global"
-    assert page["content"][0]["permissions"] == ["a"]
+    assert page["content"][0]["permissions"] == [
+        {"scope": "global", "principal": "**", "actions": ["a"]}
+    ]
 
 
 def test_type_and_principal_filters(client: TestClient, population: dict[str, Any]) -> None:

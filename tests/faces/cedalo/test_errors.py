@@ -78,6 +78,34 @@ def test_bad_json_and_bodies_that_are_not_objects(client: TestClient) -> None:
     assert any("name" in line for line in info["errors"])
 
 
+@pytest.mark.parametrize(
+    "content_type", [None, "application/x-www-form-urlencoded", "text/plain; charset=utf-8"]
+)
+def test_a_json_body_is_read_whatever_its_content_type(
+    client: TestClient, content_type: str | None
+) -> None:
+    """The product's document names no media type, and `curl -d` sends a form type; the
+    Boomerang and Query faces read the same bytes, so Cedalo does too."""
+    project(client, "plant")
+    headers = {**ROOT_HEADERS, **({"content-type": content_type} if content_type else {})}
+    made = client.post(tokens_path("plant"), content=b'{"name": "ci"}', headers=headers)
+    assert made.status_code == 200, made.text
+    assert [t["name"] for t in listed(client, "plant")] == ["ci"]
+    bad = client.post(tokens_path("plant"), content=b"name=ci", headers=headers)
+    assert_error(bad, 400, "INVALID")
+
+
+def test_other_methods_are_405_in_the_products_body(client: TestClient) -> None:
+    project(client, "plant")
+    for method, path, allow in (
+        ("PUT", tokens_path("plant"), "GET, POST"),
+        ("GET", f"{tokens_path('plant')}/1", "DELETE"),
+    ):
+        answer = client.request(method, path, headers=ROOT_HEADERS)
+        assert assert_error(answer, 405, "METHOD_NOT_ALLOWED")["status"] == 405
+        assert answer.headers["allow"] == allow
+
+
 def test_unknown_fields_are_ignored(client: TestClient) -> None:
     project(client, "plant")
     body = {"name": "extra", "project_id": "elsewhere", "hash": "x", "id": "7", "token": "t"}
@@ -198,6 +226,19 @@ def test_a_viewer_may_list_but_not_create_or_delete(client: TestClient) -> None:
     deleting = client.delete(f"{tokens_path('plant')}/{token['id']}", headers=viewer)
     assert_error(deleting, 403, "NOT_ALLOWED")
     assert len(listed(client, "plant")) == 2
+
+
+def test_only_those_who_handle_secrets_see_their_hashes(client: TestClient) -> None:
+    """The product documents ``hash`` on the created token only, which a viewer never gets;
+    docs/compat/cedalo.md gives the reason."""
+    project(client, "plant")
+    token = create(client, "plant", name="target")
+    for role, shown in (("viewer", False), ("editor", True), ("admin", True)):
+        caller = bearer(manager(client, "plant", role=role, name=role)["secret"])
+        [item] = [t for t in listed(client, "plant", caller) if t["name"] == "target"]
+        assert item["hash"] == (token["hash"] if shown else None)
+    [item] = [t for t in listed(client, "plant") if t["name"] == "target"]
+    assert item["hash"] == token["hash"]
 
 
 @pytest.mark.parametrize(

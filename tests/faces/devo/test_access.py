@@ -111,14 +111,18 @@ def test_an_editor_may_not_change_an_admin_token(client: TestClient) -> None:
         assert_error(answer, 403)
 
 
-def test_only_root_names_another_owner(client: TestClient) -> None:
+def test_an_editor_names_no_other_owner_or_user(client: TestClient) -> None:
+    """docs/compat/devo.md: naming another owner or user is an admin's power (403)."""
     account(client)
     alice = manager_headers(client, role="editor", user=ALICE, scopes=["default"])
     message = assert_error(post(client, ACCOUNT, alice, audience="apiv2", owner=BOB), 403)
     assert "owner" in message
-    assert create(client, headers=alice, owner=ALICE)["owner"] == ALICE
+    assert_error(post(client, ACCOUNT, alice, audience="apiv2", user=BOB), 403)
+    assert create(client, headers=alice, owner=ALICE, user=ALICE)["owner"] == ALICE
     assert create(client, headers=alice)["owner"] == ALICE
     assert create(client, owner=BOB)["owner"] == BOB  # root
+    made = [t["user"] for t in listed(client) if t["audience"] == "apiv2"]
+    assert made == [ALICE, ALICE, BOB]
 
 
 @pytest.mark.parametrize(
@@ -204,3 +208,30 @@ def test_a_token_without_the_management_audience_is_401(client: TestClient) -> N
     account(client)
     made_here = create(client, audience="apiv2 aggregations")
     assert_error(client.get(tokens_path(), headers=bearer(made_here["token"])), 401)
+
+
+def test_the_documents_example_payload_works_for_an_account_admin(client: TestClient) -> None:
+    """The create payload of Devo's document, which names both `owner` and `user`, sent by an
+    admin of the account (not root): an admin may issue on behalf of a user of its account.
+
+    Needs the service side of issue 14 item 6 (the escalation branch); fails until it lands.
+    """
+    account(client)
+    admin = manager_headers(client, role="admin", user="admin@devo.com")
+    payload = {
+        "name": "string",
+        "owner": "web-testing+auto-admin@devo.com",
+        "user": "analyst@devo.com",
+        "audience": "apiv2-admin aggregations apiv2",
+        "scopes": "table://*.** level://admin",
+        "expiresInSeconds": 86400,
+    }
+    answer = post(client, ACCOUNT, admin, **payload)
+    assert answer.status_code == 201, answer.text
+    created = answer.json()
+    assert created["owner"] == "web-testing+auto-admin@devo.com"
+    assert created["user"] == "analyst@devo.com"
+    assert created["expires_in_seconds"] == 86400
+    assert answer.headers["location"].endswith(f"/tokens/{created['id']}")
+    # The admin sees the secret again; the token acts for the named user.
+    assert get(client, created["id"], admin)["token"] == created["token"]

@@ -100,8 +100,8 @@ def test_create_defaults_and_list_fields(client: TestClient) -> None:
         "created_at",
         "updated_at",
     }
-    assert item["active"] is True
-    assert item["write"] is True
+    assert item["active"] == 1
+    assert item["write"] == 1
     assert item["expiration_date"] is None  # absent: never expires
     assert before - 1 <= item["created_at"] <= after + 1  # milliseconds, not seconds
     assert item["updated_at"] == item["created_at"]
@@ -124,9 +124,9 @@ def test_create_read_only_and_inactive(client: TestClient) -> None:
     reader = created_secret(client, name="reader", write=False)
     off = created_secret(client, name="off", active=False)
     tokens = listed(client)
-    assert tokens["reader"]["write"] is False
-    assert tokens["reader"]["active"] is True
-    assert tokens["off"] == {**tokens["off"], "active": False, "write": True}
+    assert tokens["reader"]["write"] == 0
+    assert tokens["reader"]["active"] == 1
+    assert tokens["off"] == {**tokens["off"], "active": 0, "write": 1}
     assert native(client, "reader")[0]["role"] == "viewer"
     assert native(client, "off")[0]["role"] == "editor"
     assert verify(client, reader)["valid"] is True
@@ -214,7 +214,8 @@ def test_created_token_verifies_and_matches_the_native_record(client: TestClient
     assert record["id"] == item["id"]
     assert record["tenant"] == "default"
     assert record["role"] == "viewer"
-    assert record["active"] is item["active"] is True
+    assert record["active"] is True
+    assert item["active"] == 1
     assert record["recoverable"] is True  # sealed for `/value`, never plaintext
     assert record["audience"] == []
     assert iso_ms(record["expires_at"]) == item["expiration_date"] == expires
@@ -226,7 +227,7 @@ def test_created_token_verifies_and_matches_the_native_record(client: TestClient
 def test_list_includes_tokens_made_elsewhere_without_secrets(client: TestClient) -> None:
     made = issue(client, name="native-made", role="admin", recoverable=True)
     item = listed(client)["native-made"]
-    assert item["write"] is True  # an admin token writes
+    assert item["write"] == 1  # an admin token writes
     assert made["secret"] not in client.get(PATH, headers=ROOT_HEADERS).text
     assert value(client, "native-made").json() == {"data": [{"token": made["secret"]}]}
 
@@ -254,8 +255,8 @@ def test_put_keeps_omitted_fields_and_changes_given_ones(client: TestClient) -> 
     kept = listed(client)["u"]
     assert {k: kept[k] for k in ("expiration_date", "active", "write")} == {
         "expiration_date": expires,
-        "active": False,
-        "write": False,
+        "active": 0,
+        "write": 0,
     }
     assert kept["created_at"] == before["created_at"]
 
@@ -264,14 +265,14 @@ def test_put_keeps_omitted_fields_and_changes_given_ones(client: TestClient) -> 
         put(client, name="u", write=True, active=True, expiration_date=later_s).status_code == 200
     )
     changed = listed(client)["u"]
-    assert changed["write"] is True
-    assert changed["active"] is True
+    assert changed["write"] == 1
+    assert changed["active"] == 1
     assert changed["expiration_date"] == later_s * 1000
     assert changed["updated_at"] >= before["updated_at"]
     assert native(client, "u")[0]["role"] == "editor"
 
     new = put(client, name="u", active=False).json()["data"][0]["token"]
-    assert listed(client)["u"]["active"] is False
+    assert listed(client)["u"]["active"] == 0
     assert verify(client, new)["code"] == "DISABLED"
 
 
@@ -291,7 +292,7 @@ def test_put_past_expiration_is_400_and_changes_nothing(client: TestClient) -> N
     secret = created_secret(client, name="p")
     text = assert_text(put(client, name="p", expiration_date=1_600_000_000_000, active=False), 400)
     assert "expiration_date" in text
-    assert listed(client)["p"]["active"] is True
+    assert listed(client)["p"]["active"] == 1
     assert verify(client, secret)["valid"] is True
 
 
@@ -299,7 +300,7 @@ def test_put_bad_body_is_400(client: TestClient) -> None:
     created_secret(client, name="b")
     assert_text(put(client, active=False), 400)
     assert_text(put(client, name="b", active="no"), 400)
-    assert listed(client)["b"]["active"] is True
+    assert listed(client)["b"]["active"] == 1
 
 
 # --- DELETE --------------------------------------------------------------------------------
@@ -381,13 +382,29 @@ def test_a_token_without_the_management_audience_is_401(client: TestClient) -> N
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor"])
-def test_non_admin_management_tokens_are_403(client: TestClient, role: str) -> None:
+def test_non_admin_management_tokens_are_401_empty(client: TestClient, role: str) -> None:
+    """As the product answers a user that is not an admin (its validate_is_no_admin.hurl)."""
     created_secret(client, name="x")
     caller = bearer(manager(client, role=role)["secret"])
     for response in _every_call(client, caller):
-        assert_text(response, 403)
+        assert response.status_code == 401
+        assert response.content == b""
+        assert response.headers["www-authenticate"].startswith("Bearer")
     assert "x" in listed(client)
-    assert listed(client)["x"]["write"] is True
+    assert listed(client)["x"]["write"] == 1
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "Token", "Basic"])
+def test_the_credential_is_the_second_word_whatever_the_scheme(
+    client: TestClient, scheme: str
+) -> None:
+    """The product's get_token: ``split(' ').nth(1)`` of ``Authorization``."""
+    from tests.helpers import ROOT_TOKEN
+
+    response = client.get(PATH, headers={"Authorization": f"{scheme} {ROOT_TOKEN}"})
+    assert response.status_code == 200, response.text
+    for header in (ROOT_TOKEN, f"Bearer  {ROOT_TOKEN}", "Bearer "):
+        assert client.get(PATH, headers={"Authorization": header}).status_code == 401
 
 
 def test_tenants_do_not_see_each_other(client: TestClient) -> None:
@@ -404,7 +421,7 @@ def test_tenants_do_not_see_each_other(client: TestClient) -> None:
     assert len(native(client, "acme-only", tenant="acme")) == 1
     assert native(client, "acme-only") == []
 
-    assert set(listed(client, acme)) == {"acme admin", "acme-only"}
+    assert set(listed(client, acme)) == {"acme-only"}
     assert "acme-only" not in listed(client, other)
     assert "acme-only" not in listed(client)
     assert value(client, "acme-only", other).json() == {"data": []}
@@ -419,11 +436,47 @@ def test_tenants_do_not_see_each_other(client: TestClient) -> None:
 # --- the rest of the surface ---------------------------------------------------------------
 
 
-def test_other_methods_are_405(client: TestClient) -> None:
-    response = client.patch(PATH, json={"name": "x"}, headers=ROOT_HEADERS)
-    assert response.status_code == 405
-    assert "PUT" in response.headers["allow"]
-    assert client.post(f"{PATH}/value", headers=ROOT_HEADERS).status_code == 405
+def test_other_methods_are_the_products_404(client: TestClient) -> None:
+    """The product routes by method and path; anything else is its not-found."""
+    for response in (
+        client.patch(PATH, json={"name": "x"}, headers=ROOT_HEADERS),
+        client.post(f"{PATH}/value", headers=ROOT_HEADERS),
+        client.delete(f"{PATH}/value"),
+    ):
+        assert assert_text(response, 404) == "404 Not Found"
+
+
+# --- tokenward's own management tokens are outside this face ------------------------------
+
+
+def test_management_tokens_are_out_of_reach(client: TestClient) -> None:
+    """An admin's ``PUT {"name": <a management token's name>, "write": false}`` once rotated
+    and demoted that token, locking its holder out. The product's API never touches admin
+    credentials: here they are not listed, not changed, not deleted, not revealed."""
+    admin = bearer(manager(client, role="admin", name="admin")["secret"])
+    other = manager(client, role="admin", name="ops", recoverable=True)
+    created_secret(client, name="plain")
+
+    assert set(listed(client, admin)) == {"plain"}
+    assert set(listed(client)) == {"plain"}
+    assert_text(put(client, admin, name="ops", write=False), 404)
+    assert_text(put(client, admin, name="admin", active=False), 404)
+    assert delete(client, {"name": "ops"}, admin).status_code == 200
+    assert value(client, "ops", admin).json() == {"data": []}
+
+    assert verify(client, other["secret"])["valid"] is True
+    [record] = native(client, "ops")
+    assert record["role"] == "admin"
+    assert record["active"] is True
+    assert client.get(PATH, headers=admin).status_code == 200
+
+
+def test_a_name_shared_with_a_management_token_is_not_ambiguous(client: TestClient) -> None:
+    manager(client, role="admin", name="shared")
+    issue(client, name="shared", recoverable=True)
+    assert put(client, name="shared", write=False).status_code == 200
+    assert listed(client)["shared"]["write"] == 0
+    assert [t["role"] for t in native(client, "shared")] == ["admin", "viewer"]
 
 
 def test_openapi_documents_the_bodies(client: TestClient) -> None:
@@ -445,3 +498,90 @@ def test_an_expiring_admin_cannot_mint_past_itself(client: TestClient) -> None:
     soon = now_ms() + 60_000
     assert create(client, admin, name="brief", expiration_date=soon).status_code == 201
     assert native(client, "brief")[0]["owner"] == "root"  # the manager acts for its issuer
+
+
+# --- Query's CLI (gc-victor/query, crates/cli/src/commands/token.rs and utils.rs) -----------
+
+
+def _cli(client: TestClient, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    """utils.rs ``http_client``: ``<url>/_/<path>``, ``Authorization: Bearer <token>``, the
+    body as a plain string (reqwest sends no Content-Type for it); a failure is the body's
+    text or the status; an empty body is null; JSON when it parses, else the text."""
+    import json
+
+    response = client.request(
+        method,
+        f"/_/{path}",
+        content=b"" if body is None else json.dumps(body).encode(),
+        headers=ROOT_HEADERS,
+    )
+    assert "content-type" not in response.request.headers
+    assert response.is_success, response.text or str(response.status_code)
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _table(rows: Any) -> list[list[str]]:
+    """utils.rs ``json_to_table``: the first object's keys as the header, then every object's
+    values in its own order; a row whose keys differ would be misaligned."""
+    import json
+
+    assert isinstance(rows, list) and rows
+    keys = list(rows[0])
+    table = [[key.upper() for key in keys]]
+    for row in rows:
+        assert list(row) == keys
+        # serde_json's Value::to_string: JSON text ("cli" with its quotes, null, 1)
+        table.append([json.dumps(value) for value in row.values()])
+    return table
+
+
+def test_the_query_cli_token_commands_work_unchanged(client: TestClient) -> None:
+    later = now_ms() + DAY_MS
+    # TokenCommands::Create: every prompt answered; the expiration prompt may be skipped.
+    _cli(
+        client,
+        "POST",
+        "token",
+        {"name": "cli", "expiration_date": later, "active": True, "write": True},
+    )
+    _cli(
+        client,
+        "POST",
+        "token",
+        {"name": "cli-ro", "expiration_date": None, "active": True, "write": False},
+    )
+    # TokenCommands::List
+    listing = _cli(client, "GET", "token", None)
+    table = _table(listing["data"])
+    assert table[0] == [
+        "ID",
+        "NAME",
+        "EXPIRATION_DATE",
+        "ACTIVE",
+        "WRITE",
+        "CREATED_AT",
+        "UPDATED_AT",
+    ]
+    assert [row[1:5] for row in table[1:]] == [
+        ['"cli"', str(later), "1", "1"],
+        ['"cli-ro"', "null", "1", "0"],
+    ]
+    # TokenCommands::Value: `v["data"][0]["token"]` must be a string.
+    shown = _cli(client, "GET", "token/value?name=cli", None)
+    assert isinstance(shown["data"][0]["token"], str)
+    # TokenCommands::Update: every field again.
+    _cli(
+        client,
+        "PUT",
+        "token",
+        {"name": "cli", "expiration_date": later, "active": False, "write": False},
+    )
+    assert listed(client)["cli"]["active"] == 0
+    # TokenCommands::Delete
+    _cli(client, "DELETE", "token", {"name": "cli"})
+    assert "cli" not in listed(client)

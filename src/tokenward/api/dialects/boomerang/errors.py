@@ -122,6 +122,9 @@ def error_response(kind: Kind, message: str, headers: dict[str, str] | None = No
         "reason": kind.reason,
         "message": message,
         "status": f"{kind.http} {HTTP_NAMES.get(kind.http, 'ERROR')}",
+        # The product's RestErrorResponse has a cause, set only when configured to include
+        # it; Jackson writes the unset field as null. Never set here: causes stay in the log.
+        "cause": None,
     }
     if kind.http == 401:
         headers = {**(headers or {}), "WWW-Authenticate": BEARER_CHALLENGE}

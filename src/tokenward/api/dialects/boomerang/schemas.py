@@ -49,8 +49,26 @@ SECRET_PREFIXES = {
     TokenType.SESSION: "bfs",
 }
 
-#: ``resource/action``, as the product's TokenService checks a permission.
-PERMISSION = re.compile(r"(\*\*|[0-9A-Za-z-]+)/(\*\*|read|write|action|delete)")
+#: ``resource/action``: what the current UI sends (flow.web CreateToken/Form ``**/read``).
+PERMISSION = re.compile(r"(\*\*|[0-9A-Za-z-]+)/(\*\*|read|write|action|delete)", re.IGNORECASE)
+#: ``scope/principal/Action``: what the 2024 UI sends (flow.client.web release-4.0.0
+#: CreateToken/Form ``**/<principal>/Read``) and the 2024 service checks (flow.services
+#: TokenService ``TOKEN_PERMISSION_REGEX``; its captured answers also write ``READ``).
+PERMISSION_2024 = re.compile(
+    r"(\*\*|[0-9A-Za-z-]+)/(\*\*|[0-9A-Za-z-]+)/(\*\*|read|write|action|delete)",
+    re.IGNORECASE,
+)
+#: The principal of a global token's permissions: every one (the current UI sends ``**``).
+ANY_PRINCIPAL = "**"
+
+#: The product's role names (flow.service.workflow ``RoleEnum``) and tokenward's own.
+ROLES = {
+    "reader": Role.VIEWER,
+    "viewer": Role.VIEWER,
+    "editor": Role.EDITOR,
+    "owner": Role.ADMIN,
+    "admin": Role.ADMIN,
+}
 
 BoomerangDate = Annotated[datetime, BeforeValidator(parse_date)]
 
@@ -67,15 +85,17 @@ class TokenCreateRequest(BaseModel):
     expiration_date: BoomerangDate | None = Field(
         default=None,
         alias="expirationDate",
-        description="ISO-8601 with an offset, or epoch milliseconds; absent: never expires",
+        description="ISO-8601 with an offset, a date (its start, UTC), or epoch milliseconds; "
+        "absent: never expires",
     )
     permissions: list[str] | None = Field(
         default=None,
-        description="`resource/action`, action one of read, write, action, delete, **; "
-        "required unless type is user",
+        description="`resource/action` or `resource/principal/action`, action one of read, "
+        "write, action, delete, **; required unless type is user",
     )
-    role: Literal["viewer", "editor", "admin"] | None = Field(
-        default=None, description="The token's role; default viewer"
+    role: Literal["reader", "editor", "owner", "viewer", "admin"] | None = Field(
+        default=None,
+        description="reader (or viewer), editor, owner (or admin); default reader",
     )
 
 
@@ -111,22 +131,49 @@ def parse_create(raw: bytes) -> TokenSpec:
     permissions = body.permissions or []
     if body.type is not TokenType.USER and not permissions:
         raise BoomerangError(TOKEN_INVALID_REQ, f"a {body.type} token needs permissions")
-    for permission in permissions:
-        if PERMISSION.fullmatch(permission) is None:
-            raise BoomerangError(
-                TOKEN_INVALID_PERMISSION,
-                "a permission is `resource/action` with action one of "
-                "read, write, action, delete or **",
-            )
+    scopes = tuple(
+        dict.fromkeys(scope_of(permission, body.type, principal) for permission in permissions)
+    )
     return TokenSpec(
         name=body.name,
         description=body.description or "",
         type=body.type,
         principal=principal,
-        role=Role(body.role) if body.role else Role.VIEWER,
-        scopes=tuple(permissions),
+        role=ROLES[body.role] if body.role else Role.VIEWER,
+        scopes=scopes,
         expires_at=body.expiration_date,
     )
+
+
+def scope_of(permission: str, kind: TokenType, principal: str | None) -> str:
+    """The scope a permission of either UI generation grants; never wider than it asked.
+
+    ``resource/action`` is stored as sent (the action in lower case). The 2024 form
+    ``resource/principal/Action`` names the principal the permission is for: on a team or
+    workflow token it must be the token's own (the 2024 service refuses another, 1012), and as
+    the token's principal already binds it, it is stored as ``resource/action``; ``**`` on a
+    global token (which has no principal) is every principal, stored the same way. Any other
+    principal stays in the scope (``resource/principal/action``), so the token is no wider
+    than the request.
+    """
+    two = PERMISSION.fullmatch(permission)
+    if two is not None:
+        return f"{two[1]}/{two[2].lower()}"
+    three = PERMISSION_2024.fullmatch(permission)
+    if three is None:
+        raise BoomerangError(
+            TOKEN_INVALID_PERMISSION,
+            "a permission is `resource/action` or `resource/principal/action` with action "
+            "one of read, write, action, delete or **",
+        )
+    resource, bound, action = three[1], three[2], three[3].lower()
+    if bound == (principal or ANY_PRINCIPAL):
+        return f"{resource}/{action}"
+    if kind in (TokenType.TEAM, TokenType.WORKFLOW):
+        raise BoomerangError(
+            TOKEN_INVALID_PERMISSION, f"a {kind} token's permissions are for its own principal"
+        )
+    return f"{resource}/{bound}/{action}"
 
 
 def token_id_of(text: str) -> int | None:
@@ -152,6 +199,33 @@ class TokenCreateResponse(BaseModel):
         )
 
 
+class ResolvedPermissions(BaseModel):
+    """The product's ``ResolvedPermissions`` (boomerang-io/docs flow/apis/models): what the
+    current UI reads (flow.web TokenSection ``TokenPermissions``: ``actions.map``)."""
+
+    scope: str = Field(description="The token's type")
+    principal: str = Field(description="The principal the actions are for; ** for every one")
+    actions: list[str] = Field(description="`resource/action` grants")
+
+    @classmethod
+    def of(cls, token: Token) -> list[ResolvedPermissions]:
+        """One entry per principal, in the order the scopes first name it. A scope
+        ``resource/principal/action`` is for that principal; any other is for the token's
+        (``**`` when it has none)."""
+        grouped: dict[str, list[str]] = {}
+        for scope in token.scopes:
+            parts = scope.split("/")
+            if len(parts) == 3:
+                principal, action = parts[1], f"{parts[0]}/{parts[2]}"
+            else:
+                principal, action = token.principal or ANY_PRINCIPAL, scope
+            grouped.setdefault(principal, []).append(action)
+        return [
+            cls(scope=token.type.value, principal=principal, actions=actions)
+            for principal, actions in grouped.items()
+        ]
+
+
 class TokenPublic(BaseModel):
     """The product's ``Token``: metadata only, never the secret."""
 
@@ -163,7 +237,7 @@ class TokenPublic(BaseModel):
     expirationDate: str | None
     valid: bool = Field(description="Active and not expired")
     principal: str | None
-    permissions: list[str]
+    permissions: list[ResolvedPermissions]
 
     @classmethod
     def of(cls, token: Token, now: datetime) -> TokenPublic:
@@ -176,7 +250,7 @@ class TokenPublic(BaseModel):
             expirationDate=format_optional(token.expires_at),
             valid=token.is_valid(now),
             principal=token.principal,
-            permissions=list(token.scopes),
+            permissions=ResolvedPermissions.of(token),
         )
 
 

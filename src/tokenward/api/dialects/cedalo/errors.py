@@ -40,6 +40,8 @@ CODE_OF_STATUS: dict[int, str] = {
     401: "UNAUTHORIZED",
     403: "NOT_ALLOWED",
     404: "NOT_FOUND",
+    # The product's document lists no code for 405; this face's own, in the product's body.
+    405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     413: "PAYLOAD_TOO_LARGE",
     429: "TOO_MANY_REQUESTS",

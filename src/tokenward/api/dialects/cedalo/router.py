@@ -7,9 +7,11 @@ product's shape; every error leaves through ``errors.translate`` in the product'
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from tokenward.api.dependencies import ActorDep, CoreDep
 from tokenward.api.dialects.cedalo.errors import error_response, translate
@@ -19,8 +21,10 @@ from tokenward.api.dialects.cedalo.schemas import (
     CedaloTokenCreate,
     CedaloTokenCreated,
 )
-from tokenward.api.routing import face_route
-from tokenward.domain.errors import NotFound
+from tokenward.api.routing import RawBody, face_route, request_body_doc
+from tokenward.domain import policy
+from tokenward.domain.actors import Actor
+from tokenward.domain.errors import Forbidden, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import PageRequest, TokenSpec
 from tokenward.service import tenants, tokens
@@ -49,17 +53,48 @@ _CREATE_ERRORS = {
 _TOKEN_ID = re.compile(r"[0-9]{1,18}")
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _parse(model: type[Model], raw: bytes) -> Model:
+    """The body as JSON whatever its ``Content-Type`` says: the product's document names no
+    media type, and ``curl -d`` sends a form type (the Boomerang and Query faces read alike)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from None
+
+
 @router.get(BASE, responses=_ERRORS, summary="List the project's tokens")
 def list_tokens(project_id: ProjectId, core: CoreDep, actor: ActorDep) -> list[CedaloToken]:
     # The product's list is not paged: every token of the project, oldest first.
     found = tokens.search(core, actor, tenant=project_id, page=PageRequest(0, None))
-    return [CedaloToken.of(token) for token in found.items]
+    show_hash = _handles_secrets(actor)
+    return [CedaloToken.of(token, show_hash=show_hash) for token in found.items]
 
 
-@router.post(BASE, responses=_CREATE_ERRORS, summary="Create a project token")
+def _handles_secrets(actor: Actor) -> bool:
+    """Whether the list shows each token's full SHA-256. The product documents ``hash`` only
+    on the created token, which only an editor or an admin receives; a viewer handles no
+    secrets, and a hash lets whoever holds a candidate secret confirm offline that it is a
+    live credential of the project, and which. So a viewer's list has ``hash: null``."""
+    try:
+        policy.require_role(actor, Role.EDITOR, "seeing the hashes of secrets")
+    except Forbidden:
+        return False
+    return True
+
+
+@router.post(
+    BASE,
+    responses=_CREATE_ERRORS,
+    summary="Create a project token",
+    openapi_extra=request_body_doc(CedaloTokenCreate),
+)
 def create_token(
-    project_id: ProjectId, body: CedaloTokenCreate, core: CoreDep, actor: ActorDep
+    project_id: ProjectId, core: CoreDep, actor: ActorDep, raw: RawBody
 ) -> CedaloTokenCreated:
+    body = _parse(CedaloTokenCreate, raw)
     spec = TokenSpec(
         name=body.name,
         role=Role(body.role),

@@ -124,7 +124,9 @@ class CedaloToken(BaseModel):
     role_id: Role
     issuer: str
     name: str
-    hash: str = Field(description="SHA-256 of the secret, hex")
+    hash: str | None = Field(
+        description="SHA-256 of the secret, hex; null in a viewer's list (see docs/compat)"
+    )
     issue_date: int = Field(description="Epoch milliseconds")
     valid_date: int | None = Field(description="Epoch milliseconds; null: never expires")
     last_used_date: int | None = Field(description="Epoch milliseconds; null: never used")
@@ -132,14 +134,14 @@ class CedaloToken(BaseModel):
     type: TokenKind
 
     @classmethod
-    def of(cls, token: Token) -> CedaloToken:
+    def of(cls, token: Token, *, show_hash: bool = True) -> CedaloToken:
         return cls(
             id=str(token.id),
             project_id=token.tenant,
             role_id=token.role,
             issuer=token.owner,
             name=token.name,
-            hash=token.secret_hash,
+            hash=token.secret_hash if show_hash else None,
             issue_date=clock.to_millis(token.created_at),
             valid_date=_millis(token.expires_at),
             last_used_date=_millis(token.last_used_at),

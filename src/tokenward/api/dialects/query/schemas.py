@@ -10,6 +10,7 @@ reason: ``"true"`` is not a boolean and ``1.5`` is not a millisecond count.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
@@ -63,11 +64,14 @@ class TokenValueList(BaseModel):
 
 
 class TokenPublic(BaseModel):
+    """One row of the list, as the product writes its SQLite row: ``active`` and ``write`` are
+    the numbers 1 and 0 (its own ``hurl/token/list.hurl`` asserts ``active == 1``)."""
+
     id: int
     name: str
     expiration_date: int | None
-    active: bool
-    write: bool
+    active: Literal[0, 1]
+    write: Literal[0, 1]
     created_at: int
     updated_at: int
 
@@ -77,8 +81,8 @@ class TokenPublic(BaseModel):
             id=token.id,
             name=token.name,
             expiration_date=None if token.expires_at is None else clock.to_millis(token.expires_at),
-            active=token.active,
-            write=is_write(token.role),
+            active=1 if token.active else 0,
+            write=1 if is_write(token.role) else 0,
             created_at=clock.to_millis(token.created_at),
             updated_at=clock.to_millis(token.updated_at),
         )
