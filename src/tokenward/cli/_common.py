@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import (
@@ -31,12 +30,13 @@ from tokenward.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from tokenward.settings import Settings
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
     from sqlalchemy import Engine
 
     from tokenward.service.core import Core
+    from tokenward.settings import Settings
 
 EXIT_REFUSED = 1
 EXIT_INVALID = 2
@@ -191,6 +191,10 @@ def load_settings(
     operator mode reads them, so a server URL is refused here, except by ``serve``: it is
     the server, and a ``TOKENWARD_URL`` meant for clients in its environment must not stop
     it from starting."""
+    from pydantic import ValidationError
+
+    from tokenward.settings import Settings
+
     if ctx is not None and refuse_url:
         require_operator_mode(ctx)
     outer = ctx.find_root().obj if ctx is not None else None
@@ -280,6 +284,8 @@ def apply_migrations(engine: Engine) -> list[str]:
 
 
 def print_json(data: BaseModel | Mapping[str, Any] | Sequence[Any]) -> None:
+    from pydantic import BaseModel
+
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
     typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
 from tokenward.cli._common import DatabaseUrlOption, DataDirOption, load_settings
-from tokenward.keys import KEY_FILE_NAME
-from tokenward.settings import Settings, config_file
+
+if TYPE_CHECKING:
+    from tokenward.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,8 @@ def doctor(
     data_dir: DataDirOption = None,
 ) -> None:
     """Check configuration, database, migrations and key file; exit 1 if anything needs fixing."""
+    from tokenward.settings import config_file
+
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
     path = config_file()
     findings = [Finding(True, f"configuration file: {path or 'none (defaults and environment)'}")]
@@ -50,6 +54,8 @@ def _data_dir(settings: Settings) -> list[Finding]:
 
 
 def _key(settings: Settings) -> list[Finding]:
+    from tokenward.keys import KEY_FILE_NAME
+
     if settings.secret_key is not None:
         if len(settings.secret_key) < 32:
             return [
@@ -115,6 +121,7 @@ def _database(settings: Settings) -> list[Finding]:
 
 def _root(settings: Settings) -> Finding:
     from tokenward.app import build_core, open_engine
+    from tokenward.keys import KEY_FILE_NAME
     from tokenward.service import bootstrap
 
     if settings.admin_token is not None:

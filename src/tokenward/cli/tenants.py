@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from tokenward.api.native.schemas import TenantList
 from tokenward.cli._backend import backend
 from tokenward.cli._common import (
     DatabaseUrlOption,
@@ -47,6 +46,8 @@ def list_(
     data_dir: DataDirOption = None,
 ) -> None:
     """List every tenant (in remote mode: those the credential may see)."""
+    from tokenward.api.native.schemas import TenantList
+
     with backend(ctx, database_url, data_dir) as tw:
         found = tw.list_tenants()
     if as_json:

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tokenward.api.native.schemas import TokenPublic, TokenWithSecret
 from tokenward.cli._backend import backend
 from tokenward.cli._common import (
     EXIT_REFUSED,
@@ -27,6 +26,9 @@ from tokenward.cli._common import (
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import DEFAULT_TENANT
 from tokenward.domain.tokens import SortOrder, TokenQuery, TokenSort, TokenSpec, TokenType
+
+if TYPE_CHECKING:
+    from tokenward.api.native.schemas import TokenPublic, TokenWithSecret
 
 app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
 

@@ -16,7 +16,6 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from tokenward.api.native.schemas import TokenPublic
 from tokenward.cli._common import (
     EXIT_INVALID,
     DatabaseUrlOption,
@@ -28,7 +27,6 @@ from tokenward.cli._common import (
 from tokenward.domain.errors import Conflict, Invalid, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import PageRequest, Token, TokenType
-from tokenward.service import tenants, tokens
 
 _PAGE = 1000
 
@@ -49,6 +47,8 @@ def export(
 ) -> None:
     """Write every token's metadata as JSON Lines; never a secret."""
     from rich.progress import Progress
+
+    from tokenward.service import tenants, tokens
 
     with operator(ctx, database_url, data_dir) as op:
         names = tenant or [t.name for t in tenants.list_all(op.core, op.actor)]
@@ -89,6 +89,8 @@ def import_(
     """Store tokens from an export; their secrets keep working. Already stored ones are skipped."""
     from rich.progress import Progress
 
+    from tokenward.service import tokens
+
     if str(source) == "-":
         lines = sys.stdin.readlines()
     else:
@@ -128,6 +130,8 @@ def _stderr_console() -> Any:
 def _record(token: Token, include_sealed: bool, now: datetime) -> dict[str, Any]:
     """The native API's token document, plus what a restore needs: the secret's hash and,
     when asked for, the sealed copy of a recoverable secret."""
+    from tokenward.api.native.schemas import TokenPublic
+
     record = TokenPublic.of(token, now).model_dump(mode="json")
     record["secret_hash"] = token.secret_hash
     if include_sealed and token.sealed_secret is not None:

@@ -1,0 +1,127 @@
+"""Remote mode's backend: the native API through ``tokenward.client`` (see ``_backend.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tokenward.api.native.schemas import (
+    SecretReveal,
+    TenantPublic,
+    TokenPage,
+    TokenPublic,
+    TokenWithSecret,
+    VerifyResponse,
+)
+from tokenward.domain.tokens import TokenQuery, TokenSpec
+
+if TYPE_CHECKING:
+    from tokenward import client
+
+
+class RemoteBackend:
+    """The native API through ``tokenward.client``, with the caller's credential."""
+
+    def __init__(self, http: client.Client) -> None:
+        self._http = http
+
+    def create_tenant(self, name: str) -> TenantPublic:
+        return _tenant(self._http.create_tenant(name))
+
+    def list_tenants(self) -> list[TenantPublic]:
+        return [_tenant(t) for t in self._http.list_tenants()]
+
+    def get_tenant(self, name: str) -> TenantPublic:
+        return _tenant(self._http.get_tenant(name))
+
+    def delete_tenant(self, name: str) -> None:
+        self._http.delete_tenant(name)
+
+    def issue_token(self, tenant: str, spec: TokenSpec, *, owner: str | None) -> TokenWithSecret:
+        issued = self._http.create_token(
+            tenant,
+            name=spec.name,
+            description=spec.description,
+            type=spec.type.value,
+            principal=spec.principal,
+            owner=owner,
+            user=spec.user,
+            role=spec.role.value,
+            scopes=spec.scopes,
+            audience=spec.audience,
+            resources=spec.resources,
+            restricted=spec.restricted,
+            active=spec.active,
+            expires_at=spec.expires_at,
+            ttl_seconds=spec.ttl_seconds,
+            recoverable=spec.recoverable,
+            metadata=spec.metadata or None,
+        )
+        return TokenWithSecret.model_validate(dataclasses.asdict(issued))
+
+    def search_tokens(self, tenant: str, query: TokenQuery, *, page: int, limit: int) -> TokenPage:
+        found = self._http.list_tokens(
+            tenant,
+            type=[t.value for t in query.types] if query.types else None,
+            principal=list(query.principals) if query.principals else None,
+            owner=query.owner,
+            user=query.user,
+            role=None if query.role is None else query.role.value,
+            active=query.active,
+            expired=query.expired,
+            name=query.name_contains,
+            created_after=query.created_after,
+            created_before=query.created_before,
+            expires_after=query.expires_after,
+            expires_before=query.expires_before,
+            sort=query.sort.value,
+            order=query.order.value,
+            page=page,
+            limit=limit,
+        )
+        return TokenPage(
+            items=[_token(t) for t in found.items],
+            total=found.total,
+            page=found.page,
+            limit=found.limit,
+        )
+
+    def get_token(self, tenant: str, token_id: int) -> TokenPublic:
+        return _token(self._http.get_token(tenant, token_id))
+
+    def enable_token(self, tenant: str, token_id: int) -> TokenPublic:
+        return _token(self._http.enable_token(tenant, token_id))
+
+    def disable_token(self, tenant: str, token_id: int) -> TokenPublic:
+        return _token(self._http.disable_token(tenant, token_id))
+
+    def rename_token(self, tenant: str, token_id: int, name: str) -> TokenPublic:
+        return _token(self._http.update_token(tenant, token_id, name=name))
+
+    def rotate_token(self, tenant: str, token_id: int, *, grace_seconds: int) -> TokenWithSecret:
+        rotated = self._http.rotate_token(tenant, token_id, grace_seconds=grace_seconds)
+        return TokenWithSecret.model_validate(dataclasses.asdict(rotated))
+
+    def delete_token(self, tenant: str, token_id: int) -> None:
+        self._http.delete_token(tenant, token_id)
+
+    def reveal_secret(self, tenant: str, token_id: int) -> SecretReveal:
+        return SecretReveal(id=token_id, secret=self._http.reveal_secret(tenant, token_id))
+
+    def verify(
+        self, secret: str, *, audience: str | None, scopes: Sequence[str], resource: str | None
+    ) -> VerifyResponse:
+        verdict = self._http.verify(secret, audience=audience, scopes=scopes, resource=resource)
+        token = None if verdict.token is None else dataclasses.asdict(verdict.token)
+        return VerifyResponse.model_validate(
+            {"valid": verdict.valid, "code": verdict.code, "token": token}
+        )
+
+
+def _tenant(tenant: client.Tenant) -> TenantPublic:
+    return TenantPublic(name=tenant.name, created_at=tenant.created_at)
+
+
+def _token(token: client.Token) -> TokenPublic:
+    return TokenPublic.model_validate(dataclasses.asdict(token))
