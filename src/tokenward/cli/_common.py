@@ -221,16 +221,20 @@ def _setting_problems(exc: ValidationError) -> list[str]:
 
 @contextlib.contextmanager
 def operator(
-    ctx: typer.Context, database_url: str | None = None, data_dir: Path | None = None
+    ctx: typer.Context,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    *,
+    create: bool = False,
 ) -> Iterator[Operator]:
     """Opens the database (applying pending migrations, as ``serve`` does) and yields the
     service's dependencies with the root actor; domain errors become ``error:`` and an exit
-    code."""
+    code. ``create``: the command may create a SQLite store that is not there yet."""
     from tokenward.app import build_core
     from tokenward.service.sealing import SealError
 
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
-    engine = open_database(settings)
+    engine = open_database(settings, create=create)
     apply_migrations(engine)
     try:
         try:
@@ -249,16 +253,61 @@ def operator(
         engine.dispose()
 
 
-def open_database(settings: Settings) -> Engine:
-    """An engine on the configured database; a bad URL ends the command with a message."""
+#: The databases tokenward stores its data in, by SQLAlchemy backend name.
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def sqlite_store_path(url: str) -> Path | None:
+    """The file of a SQLite store URL; None for other databases, memory and URI names.
+    Raises ``ArgumentError`` for a URL that does not parse."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") in ("true", "1"):
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).resolve()
+
+
+def open_database(settings: Settings, *, create: bool = False) -> Engine:
+    """An engine on the configured database; a bad URL ends the command with a message.
+
+    Only ``serve``, ``migrate`` and ``import`` pass ``create``: a mistyped data directory must
+    not quietly become a new, empty store (and its directories) under a read-only command.
+    The path of a store being created is echoed, so that a typo shows at once."""
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     from tokenward.app import open_engine
 
+    url = settings.resolved_database_url
+    try:
+        backend = make_url(url).get_backend_name()
+        store = sqlite_store_path(url)
+    except ArgumentError as exc:
+        fail(f"invalid database URL: {exc}", EXIT_INVALID)
+    if backend not in SUPPORTED_DATABASES:
+        fail(
+            f"unsupported database {backend!r} in TOKENWARD_DATABASE_URL / --database-url: "
+            "tokenward stores its data in SQLite (sqlite:///PATH) or PostgreSQL "
+            "(postgresql://USER@HOST/DATABASE)",
+            EXIT_INVALID,
+        )
+    if store is not None and not store.exists():
+        if not create:
+            fail(
+                f"no store at {store}: check --data-dir / TOKENWARD_DATA_DIR (or "
+                "--database-url); 'tokenward migrate' or 'tokenward serve' creates a new one",
+                EXIT_INVALID,
+            )
+        note(f"creating a new store at {store}")
     try:
         return open_engine(settings)
     except ArgumentError as exc:
         fail(f"invalid database URL: {exc}", EXIT_INVALID)
+    except ImportError as exc:  # a driver named in the URL that is not installed
+        fail(f"the database driver of the URL is not installed: {exc}", EXIT_INVALID)
     except OSError as exc:
         fail(f"cannot prepare the data directory: {exc}", EXIT_INVALID)
 

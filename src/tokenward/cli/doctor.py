@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tokenward.cli._common import DatabaseUrlOption, DataDirOption, load_settings
+from tokenward.cli._common import (
+    DatabaseUrlOption,
+    DataDirOption,
+    load_settings,
+    sqlite_store_path,
+)
 
 if TYPE_CHECKING:
     from tokenward.settings import Settings
@@ -88,8 +93,19 @@ def _database(settings: Settings) -> list[Finding]:
     url = settings.resolved_database_url
     shown = url.split("@")[-1] if "@" in url else url
     try:
+        store = sqlite_store_path(url)
+        if store is not None and not store.exists():
+            # Opening it would create it: a check must not change anything.
+            return [
+                Finding(
+                    False,
+                    f"no store at {store}",
+                    "'tokenward migrate' or 'tokenward serve' creates it there; or fix "
+                    "TOKENWARD_DATA_DIR / TOKENWARD_DATABASE_URL",
+                )
+            ]
         engine = open_engine(settings)
-    except ArgumentError as exc:
+    except (ArgumentError, ImportError) as exc:
         return [Finding(False, f"database URL is not valid: {exc}", "fix TOKENWARD_DATABASE_URL")]
     try:
         pending = migrate.pending(engine)

@@ -35,6 +35,13 @@ def serve(
         Path | None, typer.Option(help="Directory for the database and key")
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes")] = None,
+    print_root_credential: Annotated[
+        bool,
+        typer.Option(
+            "--print-root-credential",
+            help="Print a generated root credential even when standard error is not a terminal",
+        ),
+    ] = False,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API."""
     import uvicorn
@@ -47,12 +54,12 @@ def serve(
     if settings.database_url is not None:
         os.environ["TOKENWARD_DATABASE_URL"] = settings.database_url
     os.environ["TOKENWARD_DATA_DIR"] = str(settings.data_dir)
-    engine = open_database(settings)
+    engine = open_database(settings, create=True)
     apply_migrations(engine)
     secret = bootstrap.ensure_root_credential(build_core(settings, engine))
     engine.dispose()
     if secret is not None:
-        _announce_root_credential(secret)
+        _announce_root_credential(secret, print_root_credential)
     worker_count = workers or settings.workers
     shared_counts = None
     if worker_count > 1 and settings.metrics_dir is None:
@@ -82,7 +89,8 @@ def migrate(
     data_dir: DataDirOption = None,
 ) -> None:
     """Apply pending database migrations."""
-    engine = open_database(load_settings(ctx, database_url=database_url, data_dir=data_dir))
+    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
+    engine = open_database(settings, create=True)
     try:
         applied = apply_migrations(engine)
     finally:
@@ -120,7 +128,20 @@ def reset(
     )
 
 
-def _announce_root_credential(secret: str) -> None:
+def _announce_root_credential(secret: str, asked: bool) -> None:
+    """Shows a generated root credential on the terminal: written to standard error, never
+    as a log record, and not at all when standard error is not a terminal (a log collector
+    or a file would keep it) unless ``--print-root-credential`` asks for it."""
+    if not asked and not sys.stderr.isatty():
+        print(
+            "tokenward generated its root credential and stored only its hash; it is not shown "
+            "because standard error is not a terminal. Get a new one with 'tokenward "
+            "admin-token reset', or start with --print-root-credential, or set "
+            "TOKENWARD_ADMIN_TOKEN.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
     print(
         "\n"
         "tokenward generated its root credential. It is shown this once and stored only as a\n"

@@ -101,7 +101,7 @@ def import_(
             fail(f"cannot read {source}: {exc}", EXIT_INVALID)
     imported = skipped = 0
     with (
-        operator(ctx, database_url, data_dir) as op,
+        operator(ctx, database_url, data_dir, create=True) as op,
         Progress(transient=True, console=_stderr_console()) as progress,
     ):
         task = progress.add_task("importing", total=len(lines))
