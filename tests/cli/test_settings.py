@@ -68,7 +68,7 @@ def test_only_migrate_serve_and_import_create_a_store(
 ) -> None:
     monkeypatch.delenv("TOKENWARD_DATABASE_URL")
     typo = tmp_path / "fersh"
-    for command in (("tenant", "list"), ("token", "list"), ("export",), ("admin-token", "reset")):
+    for command in (("tenant", "list"), ("token", "list"), ("export",), ("audit",)):
         result = cli.fails(2, "--data-dir", str(typo), *command)
         assert errors_of(result)[0].startswith(f"error: no store at {typo / 'tokenward.db'}: ")
         assert not typo.exists()

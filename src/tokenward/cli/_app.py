@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenward.cli import doctor, server, tenants, tokens, transfer
+from tokenward.cli import audit, doctor, server, tenants, tokens, transfer
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
@@ -17,7 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Issue, manage and verify API tokens.",
     epilog=(
-        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token and verify commands ask "
+        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token, verify and audit "
+        "commands ask "
         "that server, sending --token (or TOKENWARD_TOKEN) as the credential; the other "
         "commands work only on the database. "
         "Exit codes: 0 success; 1 refused (not found, forbidden, conflict, a secret that does "
@@ -44,6 +45,7 @@ app.command()(server.migrate)
 app.add_typer(tenants.app, name="tenant")
 app.add_typer(tokens.app, name="token")
 app.command()(tokens.verify)
+app.command()(audit.audit)
 app.add_typer(server.admin_app, name="admin-token")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)

@@ -25,11 +25,13 @@ from tokenward.cli._common import (
     operator,
     remote_of,
 )
-from tokenward.domain.tokens import TokenQuery, TokenSpec
+from tokenward.domain.audit import AuditQuery
+from tokenward.domain.tokens import TokenChanges, TokenQuery, TokenSpec
 
 if TYPE_CHECKING:
     from tokenward import client
     from tokenward.api.native.schemas import (
+        AuditPage,
         SecretReveal,
         TenantPublic,
         TokenPage,
@@ -41,6 +43,11 @@ if TYPE_CHECKING:
 
 
 class Backend(Protocol):
+    #: The tenant a command looked in, named in its "not found" message (``tenant_for``).
+    searched: str | None
+
+    def credential_tenant(self) -> str | None: ...
+
     def create_tenant(self, name: str) -> TenantPublic: ...
 
     def list_tenants(self) -> list[TenantPublic]: ...
@@ -65,6 +72,10 @@ class Backend(Protocol):
 
     def rename_token(self, tenant: str, token_id: int, name: str) -> TokenPublic: ...
 
+    def update_token(self, tenant: str, token_id: int, changes: TokenChanges) -> TokenPublic: ...
+
+    def list_audit(self, query: AuditQuery, *, page: int, limit: int) -> AuditPage: ...
+
     def rotate_token(
         self, tenant: str, token_id: int, *, grace_seconds: int
     ) -> TokenWithSecret: ...
@@ -88,9 +99,14 @@ def backend(
     if remote is None:
         # Imported here: the service layer and its store are operator mode's alone.
         from tokenward.cli._local import OperatorBackend
+        from tokenward.domain.errors import NotFound
 
         with operator(ctx, database_url, data_dir) as op:
-            yield OperatorBackend(op)
+            local = OperatorBackend(op)
+            try:
+                yield local
+            except NotFound as exc:
+                fail(searched_in(exc.message, local.searched), EXIT_REFUSED)
         return
     if database_url is not None or data_dir is not None:
         fail(
@@ -100,8 +116,10 @@ def backend(
         )
     from tokenward.cli._remote import RemoteBackend
 
-    with _remote_errors(remote), _client(remote) as http:
-        yield RemoteBackend(http)
+    with _client(remote) as http:
+        server = RemoteBackend(http, remote.token)
+        with _remote_errors(remote, server):
+            yield server
 
 
 @contextlib.contextmanager
@@ -124,10 +142,27 @@ def exit_code_of_answer(error: client.TokenwardError) -> int:
     return EXIT_INVALID if error.status in _INVALID_STATUSES else EXIT_REFUSED
 
 
+def tenant_for(tw: Backend, given: str | None) -> str:
+    """The tenant a command acts in: ``--tenant`` when given, else the one the credential is
+    bound to (remote mode, a tenant's token), else ``default``."""
+    from tokenward.domain.tenants import DEFAULT_TENANT
+
+    tenant = given or tw.credential_tenant() or DEFAULT_TENANT
+    tw.searched = tenant
+    return tenant
+
+
+def searched_in(message: str, tenant: str | None) -> str:
+    """A "not found" message that says which tenant was searched, when it does not yet."""
+    if tenant is None or repr(tenant) in message:
+        return message
+    return f"{message} in tenant {tenant!r} (another tenant: --tenant)"
+
+
 @contextlib.contextmanager
-def _remote_errors(remote: Remote) -> Iterator[None]:
+def _remote_errors(remote: Remote, server: Backend) -> Iterator[None]:
     """The client's errors (it translates httpx's) become ``error: ...`` and an exit code."""
-    from tokenward.client import TokenwardError, TransportError, Unauthorized
+    from tokenward.client import NotFound, TokenwardError, TransportError, Unauthorized
 
     try:
         yield
@@ -137,7 +172,8 @@ def _remote_errors(remote: Remote) -> Iterator[None]:
             EXIT_UNAVAILABLE,
         )
     except TokenwardError as exc:
-        message = f"{exc.message} (request id {exc.request_id})"
+        found = searched_in(exc.message, server.searched) if isinstance(exc, NotFound) else None
+        message = f"{found or exc.message} (request id {exc.request_id})"
         if isinstance(exc, Unauthorized) and remote.token is None:
             message += "; pass --token or set TOKENWARD_TOKEN"
         fail(message, exit_code_of_answer(exc))

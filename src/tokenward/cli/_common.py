@@ -104,7 +104,15 @@ TokenOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant of the token")]
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        "-t",
+        help="Tenant of the token [default: the credential's own tenant, else 'default']",
+        show_default=False,
+    ),
+]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 

@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from tokenward.api.native.schemas import (
+    AuditPage,
+    AuditPublic,
     SecretReveal,
     TenantPublic,
     TokenPage,
@@ -18,6 +20,7 @@ from tokenward.api.native.schemas import (
     VerifyResponse,
 )
 from tokenward.cli._common import Operator
+from tokenward.domain.audit import AuditQuery
 from tokenward.domain.tokens import (
     IssuedToken,
     PageRequest,
@@ -26,7 +29,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
-from tokenward.service import tenants, tokens, verification
+from tokenward.service import audit, tenants, tokens, verification
 
 
 class OperatorBackend:
@@ -34,6 +37,10 @@ class OperatorBackend:
 
     def __init__(self, op: Operator) -> None:
         self._op = op
+        self.searched: str | None = None
+
+    def credential_tenant(self) -> str | None:
+        return None  # root, bound to no tenant
 
     def _public(self, token: Token) -> TokenPublic:
         return TokenPublic.of(token, self._op.now())
@@ -88,6 +95,21 @@ class OperatorBackend:
         changes = TokenChanges(name=name)
         token = tokens.update(op.core, op.actor, tenant=tenant, token_id=token_id, changes=changes)
         return self._public(token)
+
+    def update_token(self, tenant: str, token_id: int, changes: TokenChanges) -> TokenPublic:
+        op = self._op
+        token = tokens.update(op.core, op.actor, tenant=tenant, token_id=token_id, changes=changes)
+        return self._public(token)
+
+    def list_audit(self, query: AuditQuery, *, page: int, limit: int) -> AuditPage:
+        op = self._op
+        found = audit.search(op.core, op.actor, query=query, page=PageRequest(page, limit))
+        return AuditPage(
+            items=[AuditPublic.of(r) for r in found.items],
+            total=found.total,
+            page=found.page,
+            limit=limit,
+        )
 
     def rotate_token(self, tenant: str, token_id: int, *, grace_seconds: int) -> TokenWithSecret:
         op = self._op

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tokenward.api.native.schemas import (
+    AuditPage,
     SecretReveal,
     TenantPublic,
     TokenPage,
@@ -14,7 +15,8 @@ from tokenward.api.native.schemas import (
     TokenWithSecret,
     VerifyResponse,
 )
-from tokenward.domain.tokens import TokenQuery, TokenSpec
+from tokenward.domain.audit import AuditQuery
+from tokenward.domain.tokens import TokenChanges, TokenQuery, TokenSpec
 
 if TYPE_CHECKING:
     from tokenward import client
@@ -23,8 +25,21 @@ if TYPE_CHECKING:
 class RemoteBackend:
     """The native API through ``tokenward.client``, with the caller's credential."""
 
-    def __init__(self, http: client.Client) -> None:
+    def __init__(self, http: client.Client, credential: str | None) -> None:
         self._http = http
+        self._credential = credential
+        self.searched: str | None = None
+
+    def credential_tenant(self) -> str | None:
+        """The tenant the credential is bound to, or None (root, or no credential).
+
+        The native API has no "who am I" call; verifying the credential itself answers it:
+        a tenant's token comes back with its tenant, the root credential as unknown. This
+        records a use of the credential, as the command itself does."""
+        if self._credential is None:
+            return None
+        verdict = self._http.verify(self._credential)
+        return verdict.token.tenant if verdict.valid and verdict.token is not None else None
 
     def create_tenant(self, name: str) -> TenantPublic:
         return _tenant(self._http.create_tenant(name))
@@ -98,6 +113,23 @@ class RemoteBackend:
 
     def rename_token(self, tenant: str, token_id: int, name: str) -> TokenPublic:
         return _token(self._http.update_token(tenant, token_id, name=name))
+
+    def update_token(self, tenant: str, token_id: int, changes: TokenChanges) -> TokenPublic:
+        given = changes.given()
+        if "role" in given:
+            given["role"] = given["role"].value
+        return _token(self._http.update_token(tenant, token_id, **given))
+
+    def list_audit(self, query: AuditQuery, *, page: int, limit: int) -> AuditPage:
+        found = self._http.list_audit(**dataclasses.asdict(query), page=page, limit=limit)
+        return AuditPage.model_validate(
+            {
+                "items": [dataclasses.asdict(r) for r in found.items],
+                "total": found.total,
+                "page": found.page,
+                "limit": found.limit,
+            }
+        )
 
     def rotate_token(self, tenant: str, token_id: int, *, grace_seconds: int) -> TokenWithSecret:
         rotated = self._http.rotate_token(tenant, token_id, grace_seconds=grace_seconds)

@@ -12,7 +12,9 @@ import typer
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
+    JsonOption,
     load_settings,
+    print_json,
     sqlite_store_path,
 )
 
@@ -29,6 +31,7 @@ class Finding:
 
 def doctor(
     ctx: typer.Context,
+    as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -40,7 +43,14 @@ def doctor(
     findings = [Finding(True, f"configuration file: {path or 'none (defaults and environment)'}")]
     for check in (_data_dir, _key, _database):
         findings += check(settings)
-    for finding in findings:
+    if as_json:
+        print_json(
+            {
+                "ok": all(f.ok for f in findings),
+                "findings": [{"ok": f.ok, "what": f.what, "fix": f.fix} for f in findings],
+            }
+        )
+    for finding in [] if as_json else findings:
         mark = typer.style("ok  ", fg="green") if finding.ok else typer.style("FIX ", fg="red")
         typer.echo(f"{mark} {finding.what}")
         if finding.fix:

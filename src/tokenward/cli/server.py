@@ -12,10 +12,13 @@ from typing import Annotated
 import typer
 
 from tokenward.cli._common import (
+    EXIT_INVALID,
     DatabaseUrlOption,
     DataDirOption,
     JsonOption,
+    YesOption,
     apply_migrations,
+    fail,
     load_settings,
     open_database,
     operator,
@@ -85,22 +88,27 @@ def serve(
 
 def migrate(
     ctx: typer.Context,
+    as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Apply pending database migrations."""
+    """Apply pending database migrations (creating a new SQLite store if there is none)."""
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
     engine = open_database(settings, create=True)
     try:
         applied = apply_migrations(engine)
     finally:
         engine.dispose()
+    if as_json:
+        print_json({"applied": applied})
+        return
     typer.echo(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
 
 
 @admin_app.command()
 def reset(
     ctx: typer.Context,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
@@ -109,6 +117,19 @@ def reset(
     from tokenward.service import bootstrap
 
     with operator(ctx, database_url, data_dir) as op:
+        if not yes:
+            # Asked before anything changes: every client holding the old credential breaks.
+            if not sys.stdin.isatty():
+                fail(
+                    "this replaces the root credential, and the old one stops working at once; "
+                    "not on a terminal, so pass --yes to confirm",
+                    EXIT_INVALID,
+                )
+            typer.confirm(
+                "Replace the root credential? The current one stops working at once.",
+                abort=True,
+                err=True,
+            )
         secret = bootstrap.reset_root_credential(op.core)
         overridden = op.settings.admin_token is not None
     if overridden:

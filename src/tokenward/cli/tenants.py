@@ -16,7 +16,7 @@ from tokenward.cli._common import (
     print_table,
 )
 
-app = typer.Typer(no_args_is_help=True, help="Create, list and delete tenants.")
+app = typer.Typer(no_args_is_help=True, help="Create, list, show and delete tenants.")
 
 NameArgument = Annotated[str, typer.Argument(help="Tenant name", show_default=False)]
 
@@ -54,6 +54,23 @@ def list_(
         print_json(TenantList(items=found))
     else:
         print_table(("name", "created"), [(t.name, t.created_at.isoformat()) for t in found])
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: NameArgument,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show one tenant."""
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tw.get_tenant(name)
+    if as_json:
+        print_json(tenant)
+    else:
+        print_table(("name", "created"), [(tenant.name, tenant.created_at.isoformat())])
 
 
 @app.command()

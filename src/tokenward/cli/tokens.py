@@ -4,12 +4,13 @@ database or with a credential on a server (``_backend.py``)."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tokenward.cli._backend import backend
+from tokenward.cli._backend import backend, tenant_for
 from tokenward.cli._common import (
     EXIT_REFUSED,
     DatabaseUrlOption,
@@ -24,8 +25,14 @@ from tokenward.cli._common import (
     warn,
 )
 from tokenward.domain.roles import Role
-from tokenward.domain.tenants import DEFAULT_TENANT
-from tokenward.domain.tokens import SortOrder, TokenQuery, TokenSort, TokenSpec, TokenType
+from tokenward.domain.tokens import (
+    SortOrder,
+    TokenChanges,
+    TokenQuery,
+    TokenSort,
+    TokenSpec,
+    TokenType,
+)
 
 if TYPE_CHECKING:
     from tokenward.api.native.schemas import TokenPublic, TokenWithSecret
@@ -33,6 +40,16 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
 
 _FROM_STDIN = "-"
+
+
+class TokenRole(StrEnum):
+    """The roles a token may be given (``TOKEN_ROLES``): root belongs to the bootstrap
+    credential alone, so the help does not offer it."""
+
+    VIEWER = Role.VIEWER.value
+    EDITOR = Role.EDITOR.value
+    ADMIN = Role.ADMIN.value
+
 
 IdArgument = Annotated[int, typer.Argument(help="Token id", show_default=False)]
 
@@ -76,7 +93,7 @@ def _state(public: TokenPublic) -> str:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="Label of the token", show_default=False)],
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     description: Annotated[str, typer.Option(help="Free text")] = "",
     type_: Annotated[
         TokenType, typer.Option("--type", help="Whom the token stands for")
@@ -90,7 +107,7 @@ def create(
     owner: Annotated[
         str | None, typer.Option(help="Identity recorded as creator (default: root)")
     ] = None,
-    role: Annotated[Role, typer.Option(help="Role of the token")] = Role.VIEWER,
+    role: Annotated[TokenRole, typer.Option(help="Role of the token")] = TokenRole.VIEWER,
     scope: Annotated[
         list[str] | None, typer.Option("--scope", help="A scope it grants (repeatable)")
     ] = None,
@@ -128,7 +145,7 @@ def create(
         type=type_,
         principal=principal,
         user=user,
-        role=role,
+        role=Role(role),
         scopes=tuple(scope or ()),
         audience=tuple(audience or ()),
         resources=tuple(resource or ()),
@@ -139,6 +156,7 @@ def create(
         recoverable=recoverable,
     )
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         result = tw.issue_token(tenant, spec, owner=owner)
     if as_json:
         print_json(result)
@@ -154,7 +172,7 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     type_: Annotated[
         list[TokenType] | None, typer.Option("--type", help="Only these types (repeatable)")
     ] = None,
@@ -163,7 +181,7 @@ def list_(
     ] = None,
     owner: Annotated[str | None, typer.Option(help="Only tokens created by this identity")] = None,
     user: Annotated[str | None, typer.Option(help="Only tokens acting for this user")] = None,
-    role: Annotated[Role | None, typer.Option(help="Only tokens of this role")] = None,
+    role: Annotated[TokenRole | None, typer.Option(help="Only tokens of this role")] = None,
     active: Annotated[
         bool | None, typer.Option("--active/--inactive", help="Only enabled / disabled tokens")
     ] = None,
@@ -188,7 +206,7 @@ def list_(
         principals=tuple(principal) if principal else None,
         owner=owner,
         user=user,
-        role=role,
+        role=None if role is None else Role(role),
         active=active,
         expired=expired,
         name_contains=name,
@@ -196,6 +214,7 @@ def list_(
         order=order,
     )
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         found = tw.search_tokens(tenant, query, page=page, limit=limit)
     items = found.items
     if as_json:
@@ -233,13 +252,14 @@ def _print_token(public: TokenPublic, as_json: bool) -> None:
 def show(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Show one token's metadata."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         _print_token(tw.get_token(tenant, token_id), as_json)
 
 
@@ -247,13 +267,14 @@ def show(
 def enable(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Enable a token: it verifies again."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         _report(tw.enable_token(tenant, token_id), as_json, "enabled")
 
 
@@ -261,13 +282,14 @@ def enable(
 def disable(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Disable a token: it stops verifying until enabled."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         _report(tw.disable_token(tenant, token_id), as_json, "disabled")
 
 
@@ -276,15 +298,98 @@ def rename(
     ctx: typer.Context,
     token_id: IdArgument,
     name: Annotated[str, typer.Argument(help="New name", show_default=False)],
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Give a token a new name."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         token = tw.rename_token(tenant, token_id, name)
         _report(token, as_json, f"renamed to {token.name!r}")
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = None,
+    name: Annotated[str | None, typer.Option(help="New name")] = None,
+    description: Annotated[str | None, typer.Option(help="New description")] = None,
+    role: Annotated[TokenRole | None, typer.Option(help="New role")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Replace the scopes with these (repeatable)"),
+    ] = None,
+    no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove every scope")] = False,
+    audience: Annotated[
+        list[str] | None,
+        typer.Option("--audience", help="Replace the audience with these (repeatable)"),
+    ] = None,
+    no_audience: Annotated[
+        bool, typer.Option("--no-audience", help="Remove every audience")
+    ] = False,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="Replace the resources with these (repeatable)"),
+    ] = None,
+    no_resources: Annotated[
+        bool, typer.Option("--no-resources", help="Remove every resource")
+    ] = False,
+    restricted: Annotated[
+        bool | None,
+        typer.Option("--restricted/--unrestricted", help="Limit it to its resources, or not"),
+    ] = None,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(parser=_rfc3339, metavar="RFC3339", help="New expiry"),
+    ] = None,
+    ttl: Annotated[
+        int | None, typer.Option(metavar="SECONDS", help="Expire this many seconds from now")
+    ] = None,
+    never_expires: Annotated[
+        bool, typer.Option("--never-expires", help="Remove the expiry")
+    ] = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Change a token's name, description, role, scopes, audience, resources or expiry; only
+    the options given change (the native API's PATCH)."""
+    given: dict[str, object] = {}
+    for key, value in (("name", name), ("description", description)):
+        if value is not None:
+            given[key] = value
+    if role is not None:
+        given["role"] = Role(role)
+    for key, values, clear in (
+        ("scopes", scope, no_scopes),
+        ("audience", audience, no_audience),
+        ("resources", resource, no_resources),
+    ):
+        if values and clear:
+            raise typer.BadParameter(f"give values for {key} or clear them, not both")
+        if values or clear:
+            given[key] = tuple(values or ())
+    if restricted is not None:
+        given["restricted"] = restricted
+    expiries = [expires_at is not None, ttl is not None, never_expires]
+    if sum(expiries) > 1:
+        raise typer.BadParameter("give one of --expires-at, --ttl and --never-expires")
+    if expires_at is not None:
+        given["expires_at"] = expires_at
+    elif ttl is not None:
+        given["expires_at"] = datetime.now(UTC) + timedelta(seconds=ttl)
+    elif never_expires:
+        given["expires_at"] = None
+    if not given:
+        raise typer.BadParameter("nothing to change: give at least one option (see --help)")
+    changes = TokenChanges(**given)  # type: ignore[arg-type]
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
+        token = tw.update_token(tenant, token_id, changes)
+    _report(token, as_json, "updated")
 
 
 def _report(token: TokenPublic, as_json: bool, done: str) -> None:
@@ -298,7 +403,7 @@ def _report(token: TokenPublic, as_json: bool, done: str) -> None:
 def rotate(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     grace: Annotated[
         int, typer.Option(metavar="SECONDS", help="How long the old secret keeps working")
     ] = 0,
@@ -308,6 +413,7 @@ def rotate(
 ) -> None:
     """Give a token a new secret and print it."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         result = tw.rotate_token(tenant, token_id, grace_seconds=grace)
     if as_json:
         print_json(result)
@@ -321,7 +427,7 @@ def rotate(
 def delete(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     yes: YesOption = False,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
@@ -329,6 +435,7 @@ def delete(
 ) -> None:
     """Delete a token: it stops verifying at once."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         if not yes:
             token = tw.get_token(tenant, token_id)
             typer.confirm(
@@ -345,13 +452,14 @@ def delete(
 def reveal(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Print the secret of a recoverable token (audited)."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         revealed = tw.reveal_secret(tenant, token_id)
     if as_json:
         print_json(revealed)
