@@ -37,6 +37,10 @@ def main() -> None:
     if missing:
         print(f"error: {SERVER_EXTRA_HINT} (missing: {', '.join(missing)})", file=sys.stderr)
         raise SystemExit(2)
+    # httpx imports its own command line (httpx._main: rich, click, pygments) whenever those
+    # are installed, as they are beside typer; that was half of a remote command's start.
+    # tokenward never runs httpx's command, and httpx falls back to a stub without it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from tokenward.cli._app import app
 
     app()
