@@ -3,8 +3,8 @@
 Every measurement of issue 4 in one bounded run (under 10 minutes on a 2-core machine):
 in-process verification on SQLite and PostgreSQL at 10k and 1M tokens, HTTP verification
 against a raw ASGI hello and the Django REST framework API-key reference, an invalid-token
-flood, management list/search at 10k/100k/1M, create throughput, worker memory, and
-revocation propagation. It prints a table of figures and ratios against the targets and
+flood, management list/search at 10k/100k/1M, create throughput, worker memory,
+revocation propagation, and the CLI's start time (issue 16). It prints a table of figures and ratios against the targets and
 writes bench/RESULTS.md. A missed target is a FAIL row, not a non-zero exit: the table is
 the result. Load goes to 127.0.0.1 only; every server started here is stopped in ``finally``.
 """

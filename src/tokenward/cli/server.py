@@ -157,7 +157,7 @@ def _announce_root_credential(secret: str, asked: bool) -> None:
         print(
             "tokenward generated its root credential and stored only its hash; it is not shown "
             "because standard error is not a terminal. Get a new one with 'tokenward "
-            "admin-token reset', or start with --print-root-credential, or set "
+            "admin-token reset --yes', or start with --print-root-credential, or set "
             "TOKENWARD_ADMIN_TOKEN.",
             file=sys.stderr,
             flush=True,
