@@ -111,3 +111,27 @@ def test_every_operator_command_takes_json(local: ModeCli) -> None:
     assert found.keys() == {"ok", "findings"}
     assert all(f.keys() == {"ok", "what", "fix"} for f in found["findings"])
     assert report.exit_code == (0 if found["ok"] else 1)
+
+
+def test_json_output_is_the_apis_own_json(remote: ModeCli, local: ModeCli, tenant: str) -> None:
+    """Both modes print through the client's types; what they print is what the API answers."""
+    import httpx
+
+    url = remote.prefix[1]
+    auth = {"Authorization": f"Bearer {test_remote.ROOT}"}
+    local.ok("tenant", "create", tenant)
+    token = local.create("-t", tenant, "--recoverable", "--ttl", "3600", "--scope", "s")
+    path = f"{url}/v1/tenants/{tenant}/tokens"
+    for mode in (remote, local):
+        api = httpx.get(f"{path}/{token['id']}", headers=auth).json()  # last use changes
+        assert mode.json("token", "show", str(token["id"]), "-t", tenant) == api
+        assert mode.json("token", "list", "-t", tenant) == httpx.get(path, headers=auth).json()
+        assert mode.json("tenant", "show", tenant) == (
+            httpx.get(f"{url}/v1/tenants/{tenant}", headers=auth).json()
+        )
+        audit = httpx.get(f"{url}/v1/audit", params={"tenant": tenant}, headers=auth).json()
+        assert mode.json("audit", "-t", tenant) == audit
+        verdict = httpx.post(f"{url}/v1/verify", json={"token": token["secret"]}).json()
+        mine = mode.json("verify", token["secret"])
+        assert {**mine, "token": None} == {**verdict, "token": None}
+        assert mine["token"].keys() == verdict["token"].keys()

@@ -10,10 +10,12 @@ also a rejected credential or a rate limit); 2 bad input or a bad setting (usage
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -32,7 +34,7 @@ from tokenward.domain.errors import (
 )
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import ValidationError
     from sqlalchemy import Engine
 
     from tokenward.service.core import Core
@@ -340,11 +342,34 @@ def apply_migrations(engine: Engine) -> list[str]:
 # --- output ------------------------------------------------------------------------------
 
 
-def print_json(data: BaseModel | Mapping[str, Any] | Sequence[Any]) -> None:
-    from pydantic import BaseModel
+@dataclass(frozen=True, slots=True)
+class Revealed:
+    """The answer of ``token reveal``: the native API's ``SecretReveal``."""
 
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    id: int
+    secret: str = field(repr=False)
+
+
+def wire(value: Any) -> Any:
+    """A command's result in the native API's JSON form: the client's dataclasses as their
+    wire models, instants as pydantic writes them (``Z`` for UTC), tuples as lists. Both
+    modes print through here; remote mode never loads the server's pydantic models."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(wire(data), indent=2, ensure_ascii=False))
 
 
 def cell(value: Any) -> str:

@@ -6,15 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tokenward.api.native.schemas import (
-    AuditPage,
-    SecretReveal,
-    TenantPublic,
-    TokenPage,
-    TokenPublic,
-    TokenWithSecret,
-    VerifyResponse,
-)
+from tokenward.cli._common import Revealed
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.tokens import TokenChanges, TokenQuery, TokenSpec
 
@@ -41,20 +33,22 @@ class RemoteBackend:
         verdict = self._http.verify(self._credential)
         return verdict.token.tenant if verdict.valid and verdict.token is not None else None
 
-    def create_tenant(self, name: str) -> TenantPublic:
-        return _tenant(self._http.create_tenant(name))
+    def create_tenant(self, name: str) -> client.Tenant:
+        return self._http.create_tenant(name)
 
-    def list_tenants(self) -> list[TenantPublic]:
-        return [_tenant(t) for t in self._http.list_tenants()]
+    def list_tenants(self) -> list[client.Tenant]:
+        return list(self._http.list_tenants())
 
-    def get_tenant(self, name: str) -> TenantPublic:
-        return _tenant(self._http.get_tenant(name))
+    def get_tenant(self, name: str) -> client.Tenant:
+        return self._http.get_tenant(name)
 
     def delete_tenant(self, name: str) -> None:
         self._http.delete_tenant(name)
 
-    def issue_token(self, tenant: str, spec: TokenSpec, *, owner: str | None) -> TokenWithSecret:
-        issued = self._http.create_token(
+    def issue_token(
+        self, tenant: str, spec: TokenSpec, *, owner: str | None
+    ) -> client.TokenWithSecret:
+        return self._http.create_token(
             tenant,
             name=spec.name,
             description=spec.description,
@@ -73,10 +67,11 @@ class RemoteBackend:
             recoverable=spec.recoverable,
             metadata=spec.metadata or None,
         )
-        return TokenWithSecret.model_validate(dataclasses.asdict(issued))
 
-    def search_tokens(self, tenant: str, query: TokenQuery, *, page: int, limit: int) -> TokenPage:
-        found = self._http.list_tokens(
+    def search_tokens(
+        self, tenant: str, query: TokenQuery, *, page: int, limit: int
+    ) -> client.Page[client.Token]:
+        return self._http.list_tokens(
             tenant,
             type=[t.value for t in query.types] if query.types else None,
             principal=list(query.principals) if query.principals else None,
@@ -95,65 +90,42 @@ class RemoteBackend:
             page=page,
             limit=limit,
         )
-        return TokenPage(
-            items=[_token(t) for t in found.items],
-            total=found.total,
-            page=found.page,
-            limit=found.limit,
-        )
 
-    def get_token(self, tenant: str, token_id: int) -> TokenPublic:
-        return _token(self._http.get_token(tenant, token_id))
+    def get_token(self, tenant: str, token_id: int) -> client.Token:
+        return self._http.get_token(tenant, token_id)
 
-    def enable_token(self, tenant: str, token_id: int) -> TokenPublic:
-        return _token(self._http.enable_token(tenant, token_id))
+    def enable_token(self, tenant: str, token_id: int) -> client.Token:
+        return self._http.enable_token(tenant, token_id)
 
-    def disable_token(self, tenant: str, token_id: int) -> TokenPublic:
-        return _token(self._http.disable_token(tenant, token_id))
+    def disable_token(self, tenant: str, token_id: int) -> client.Token:
+        return self._http.disable_token(tenant, token_id)
 
-    def rename_token(self, tenant: str, token_id: int, name: str) -> TokenPublic:
-        return _token(self._http.update_token(tenant, token_id, name=name))
+    def rename_token(self, tenant: str, token_id: int, name: str) -> client.Token:
+        return self._http.update_token(tenant, token_id, name=name)
 
-    def update_token(self, tenant: str, token_id: int, changes: TokenChanges) -> TokenPublic:
+    def update_token(self, tenant: str, token_id: int, changes: TokenChanges) -> client.Token:
         given = changes.given()
         if "role" in given:
             given["role"] = given["role"].value
-        return _token(self._http.update_token(tenant, token_id, **given))
+        return self._http.update_token(tenant, token_id, **given)
 
-    def list_audit(self, query: AuditQuery, *, page: int, limit: int) -> AuditPage:
-        found = self._http.list_audit(**dataclasses.asdict(query), page=page, limit=limit)
-        return AuditPage.model_validate(
-            {
-                "items": [dataclasses.asdict(r) for r in found.items],
-                "total": found.total,
-                "page": found.page,
-                "limit": found.limit,
-            }
-        )
+    def list_audit(
+        self, query: AuditQuery, *, page: int, limit: int
+    ) -> client.Page[client.AuditRecord]:
+        return self._http.list_audit(**dataclasses.asdict(query), page=page, limit=limit)
 
-    def rotate_token(self, tenant: str, token_id: int, *, grace_seconds: int) -> TokenWithSecret:
-        rotated = self._http.rotate_token(tenant, token_id, grace_seconds=grace_seconds)
-        return TokenWithSecret.model_validate(dataclasses.asdict(rotated))
+    def rotate_token(
+        self, tenant: str, token_id: int, *, grace_seconds: int
+    ) -> client.TokenWithSecret:
+        return self._http.rotate_token(tenant, token_id, grace_seconds=grace_seconds)
 
     def delete_token(self, tenant: str, token_id: int) -> None:
         self._http.delete_token(tenant, token_id)
 
-    def reveal_secret(self, tenant: str, token_id: int) -> SecretReveal:
-        return SecretReveal(id=token_id, secret=self._http.reveal_secret(tenant, token_id))
+    def reveal_secret(self, tenant: str, token_id: int) -> Revealed:
+        return Revealed(id=token_id, secret=self._http.reveal_secret(tenant, token_id))
 
     def verify(
         self, secret: str, *, audience: str | None, scopes: Sequence[str], resource: str | None
-    ) -> VerifyResponse:
-        verdict = self._http.verify(secret, audience=audience, scopes=scopes, resource=resource)
-        token = None if verdict.token is None else dataclasses.asdict(verdict.token)
-        return VerifyResponse.model_validate(
-            {"valid": verdict.valid, "code": verdict.code, "token": token}
-        )
-
-
-def _tenant(tenant: client.Tenant) -> TenantPublic:
-    return TenantPublic(name=tenant.name, created_at=tenant.created_at)
-
-
-def _token(token: client.Token) -> TokenPublic:
-    return TokenPublic.model_validate(dataclasses.asdict(token))
+    ) -> client.Verification:
+        return self._http.verify(secret, audience=audience, scopes=scopes, resource=resource)

@@ -46,12 +46,10 @@ def list_(
     data_dir: DataDirOption = None,
 ) -> None:
     """List every tenant (in remote mode: those the credential may see)."""
-    from tokenward.api.native.schemas import TenantList
-
     with backend(ctx, database_url, data_dir) as tw:
         found = tw.list_tenants()
     if as_json:
-        print_json(TenantList(items=found))
+        print_json({"items": found})
     else:
         print_table(("name", "created"), [(t.name, t.created_at.isoformat()) for t in found])
 

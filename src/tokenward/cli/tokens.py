@@ -23,6 +23,7 @@ from tokenward.cli._common import (
     print_record,
     print_table,
     warn,
+    wire,
 )
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
@@ -35,7 +36,7 @@ from tokenward.domain.tokens import (
 )
 
 if TYPE_CHECKING:
-    from tokenward.api.native.schemas import TokenPublic, TokenWithSecret
+    from tokenward.client import Token, TokenWithSecret
 
 app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
 
@@ -83,7 +84,7 @@ def _when(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%d %H:%MZ")
 
 
-def _state(public: TokenPublic) -> str:
+def _state(public: Token) -> str:
     if not public.active:
         return "disabled"
     return "expired" if public.expired else "active"
@@ -241,11 +242,11 @@ def list_(
     )
 
 
-def _print_token(public: TokenPublic, as_json: bool) -> None:
+def _print_token(public: Token, as_json: bool) -> None:
     if as_json:
         print_json(public)
     else:
-        print_record(public.model_dump(mode="json"))
+        print_record(wire(public))
 
 
 @app.command()
@@ -392,7 +393,7 @@ def update(
     _report(token, as_json, "updated")
 
 
-def _report(token: TokenPublic, as_json: bool, done: str) -> None:
+def _report(token: Token, as_json: bool, done: str) -> None:
     if as_json:
         print_json(token)
     else:
@@ -488,7 +489,7 @@ def verify(
     if as_json:
         print_json(result)
     else:
-        typer.echo(result.code.value)
+        typer.echo(result.code)
         if token is not None:
             typer.echo(f"token {token.id} {token.name!r} of tenant {token.tenant}", err=True)
     if not result.valid:
