@@ -45,6 +45,8 @@ def test_root_is_not_offered_as_a_token_role() -> None:
     for command in (["token", "create", "--help"], ["token", "list", "--help"]):
         shown = runner.invoke(app, command, env={"COLUMNS": "200"}).stdout
         assert "viewer|editor|admin" in shown and "|root" not in shown
+    shown = runner.invoke(app, ["token", "show", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "default: the credential's own tenant, else 'default'" in shown
     refused = runner.invoke(app, ["token", "create", "--name", "x", "--role", "root"])
     assert refused.exit_code == 2
 

@@ -111,7 +111,7 @@ TenantOption = Annotated[
     typer.Option(
         "--tenant",
         "-t",
-        help="Tenant of the token [default: the credential's own tenant, else 'default']",
+        help="Tenant of the token (default: the credential's own tenant, else 'default')",
         show_default=False,
     ),
 ]
