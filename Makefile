@@ -13,8 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# No --host or --port: TOKENWARD_HOST / TOKENWARD_PORT and tokenward.toml choose them, and the
+# settings' defaults (127.0.0.1:8080) apply when nothing does.
 run: install
-	$(BIN)/tokenward serve --host 127.0.0.1 --port 8080
+	$(BIN)/tokenward serve
 
 lint: install
 	$(BIN)/ruff check src tests
@@ -27,9 +29,10 @@ test: lint typecheck
 	$(BIN)/pytest
 
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
-# operation and property, more kill points, more concurrent writes.
+# operation and property, more kill points, more concurrent writes; and the packaging test's
+# server half (builds the wheel, installs it with the server extra in a fresh environment).
 test-long: install
-	TOKENWARD_TEST_LONG=1 $(BIN)/pytest tests/fuzz tests/reliability
+	TOKENWARD_TEST_LONG=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

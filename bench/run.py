@@ -3,8 +3,8 @@
 Every measurement of issue 4 in one bounded run (under 10 minutes on a 2-core machine):
 in-process verification on SQLite and PostgreSQL at 10k and 1M tokens, HTTP verification
 against a raw ASGI hello and the Django REST framework API-key reference, an invalid-token
-flood, management list/search at 10k/100k/1M, create throughput, worker memory, and
-revocation propagation. It prints a table of figures and ratios against the targets and
+flood, management list/search at 10k/100k/1M, create throughput, worker memory,
+revocation propagation, and the CLI's start time (issue 16). It prints a table of figures and ratios against the targets and
 writes bench/RESULTS.md. A missed target is a FAIL row, not a non-zero exit: the table is
 the result. Load goes to 127.0.0.1 only; every server started here is stopped in ``finally``.
 """
@@ -1296,6 +1296,59 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
     (BENCH / "RESULTS.md").write_text("\n".join(lines))
 
 
+CLI_START_TARGET_S = 0.3
+
+
+def cli_start(runs: int = 9) -> None:
+    """Issue 16: how long the ``tokenward`` command takes before it does anything, for
+    ``--help`` and for a remote command (``--url``: ``token list`` against a stub server that
+    answers 401 at once, so the figure is the command's start and one request). Best of
+    ``runs`` wall times, as the machine is shared; the median is shown beside it."""
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"error": {"code": "UNAUTHENTICATED", "message": "no", "request_id": "b"}}'
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    stub = http.server.ThreadingHTTPServer((HOST, 0), Refuse)
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+    url = f"http://{HOST}:{stub.server_address[1]}"
+    exe = str(VENV_BIN / "tokenward")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
+    cases = {
+        "tokenward --help": [exe, "--help"],
+        "remote command (--url ... token list)": [
+            *(exe, "--url", url, "--token", ROOT_TOKEN, "token", "list", "--tenant", "t"),
+        ],
+    }
+    try:
+        for what, argv in cases.items():
+            seconds = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                subprocess.run(argv, env=env, capture_output=True, check=False)
+                seconds.append(time.perf_counter() - t0)
+            best, median = min(seconds), statistics.median(seconds)
+            R.add(
+                "cli start",
+                f"{what}: best of {runs}",
+                f"{best * 1000:.0f} ms (median {median * 1000:.0f} ms)",
+                f"< {CLI_START_TARGET_S * 1000:.0f} ms",
+                best < CLI_START_TARGET_S,
+            )
+    finally:
+        stub.shutdown()
+
+
 def main() -> int:
     started = dt.datetime.now(dt.UTC)
     LOADAVG.append(loadavg())
@@ -1307,6 +1360,11 @@ def main() -> int:
     store: Store | None = None
     try:
         sha256_figure()
+        try:
+            cli_start()
+        except Exception as exc:
+            failed.append(f"CLI start: {exc!r}")
+            log(f"FAILED: {exc!r}")
         log("phase: SQLite store 10k -> 100k -> 1M, in-process figures")
         try:
             store = phase_sqlite()
@@ -1339,4 +1397,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["cli-start"]:  # this measurement alone; RESULTS.md is not written
+        cli_start()
+        print(R.table())
+        raise SystemExit(0)
     raise SystemExit(main())

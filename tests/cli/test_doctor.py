@@ -38,7 +38,9 @@ def test_problems_are_named_with_their_fix(tmp_path: Path, monkeypatch: pytest.M
     code, output = run()
     assert code == 1
     assert f"chmod 600 {key}" in output
-    assert "migration(s) pending" in output and "tokenward migrate" in output
+    # No store there yet: doctor says so and creates nothing.
+    assert f"no store at {data / 'tokenward.db'}" in output and "tokenward migrate" in output
+    assert not (data / "tokenward.db").exists()
 
     code, output = run("--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert code == 1 and "is not reachable" in output

@@ -215,7 +215,7 @@ def test_a_tenant_token_sees_only_its_tenant(remote: ModeCli, served: Served, te
     assert [t["id"] for t in scoped.json("token", "list", "-t", tenant)["items"]] == [manager["id"]]
     issued = scoped.create("--tenant", tenant, name="by the manager")
     assert issued["tenant"] == tenant
-    scoped.fails(1, "token", "list")  # the default tenant is not its own
+    scoped.fails(1, "token", "list", "-t", "default")  # the default tenant is not its own
     scoped.fails(1, "tenant", "create", f"{tenant}-2")
 
 

@@ -63,15 +63,35 @@ def test_options_override_the_environment(
     assert both["total"] == 1
 
 
-def test_operator_commands_migrate_a_new_database(
+def test_only_migrate_serve_and_import_create_a_store(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TOKENWARD_DATABASE_URL")
+    typo = tmp_path / "fersh"
+    for command in (("tenant", "list"), ("token", "list"), ("export",), ("audit",)):
+        result = cli.fails(2, "--data-dir", str(typo), *command)
+        assert errors_of(result)[0].startswith(f"error: no store at {typo / 'tokenward.db'}: ")
+        assert not typo.exists()
+
     fresh = tmp_path / "fresh"
+    created = cli.ok("migrate", "--data-dir", str(fresh))
+    assert f"creating a new store at {fresh / 'tokenward.db'}" in created.stderr
     listed = cli.json("--data-dir", str(fresh), "tenant", "list")
     assert [t["name"] for t in listed["items"]] == ["default"]
-    assert (fresh / "tokenward.db").exists()
     assert cli.ok("migrate", "--data-dir", str(fresh)).stdout == "database is up to date\n"
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://tokenward@127.0.0.1/tokenward", "oracle://scott@db/orcl", "mongodb://x/y"]
+)
+@pytest.mark.parametrize("command", [("tenant", "list"), ("migrate",), ("serve",)])
+def test_an_unsupported_database_is_a_message_and_exit_2(
+    cli: Cli, url: str, command: tuple[str, ...]
+) -> None:
+    result = cli.fails(2, "--database-url", url, *command)
+    (error,) = errors_of(result)
+    assert error.startswith("error: unsupported database ")
+    assert "sqlite:///PATH" in error and "postgresql://" in error
 
 
 def test_migrate(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,9 @@ def test_create_with_every_option_and_the_secret_verifies(cli: Cli, core: Core) 
     assert verdict.stdout.strip() == "VALID"
 
 
+NOT_FOUND_999 = "error: token 999 not found in tenant 'default' (another tenant: --tenant)"
+
+
 def test_create_prints_the_secret_once_with_a_warning(cli: Cli, core: Core) -> None:
     result = cli.ok("token", "create", "--name", "plain")
     secret = result.stdout.split()[-1]
@@ -85,8 +88,9 @@ def test_create_with_ttl(cli: Cli) -> None:
         (("--type", "user"), "error: a user token needs a principal"),
         (("--principal", "p"), "error: a global token has no principal"),
         (("--type", "robot"), "Invalid value for '--type'"),
-        # Root too is bound by the rules: no root-role token, no restricted admin.
-        (("--role", "root"), "error: role must be one of viewer, editor, admin"),
+        # Root too is bound by the rules: no root-role token (not even offered), no
+        # restricted admin.
+        (("--role", "root"), "Invalid value for '--role'"),
         (("--restricted", "--role", "admin"), "error: a restricted token cannot have"),
     ],
 )
@@ -185,11 +189,11 @@ def test_show(cli: Cli) -> None:
     table = cli.ok("token", "show", str(created["id"])).stdout
     assert "shown" in table and created["secret_hint"] in table and "read" in table
 
-    assert errors_of(cli.fails(1, "token", "show", "999")) == ["error: token 999 not found"]
+    assert errors_of(cli.fails(1, "token", "show", "999")) == [NOT_FOUND_999]
     cli.ok("tenant", "create", "acme")
     # Another tenant's token is not found there.
     assert errors_of(cli.fails(1, "token", "show", str(created["id"]), "--tenant", "acme")) == [
-        f"error: token {created['id']} not found"
+        f"error: token {created['id']} not found in tenant 'acme' (another tenant: --tenant)"
     ]
     assert "Invalid value" in cli.fails(2, "token", "show", "abc").stderr
 
@@ -204,8 +208,8 @@ def test_disable_and_enable(cli: Cli) -> None:
     assert cli.json("token", "show", ident)["active"] is True
     assert cli.ok("verify", secret).stdout.strip() == "VALID"
     assert cli.ok("token", "disable", ident).stdout.strip() == f"token {ident} disabled"
-    assert errors_of(cli.fails(1, "token", "enable", "999")) == ["error: token 999 not found"]
-    assert errors_of(cli.fails(1, "token", "disable", "999")) == ["error: token 999 not found"]
+    assert errors_of(cli.fails(1, "token", "enable", "999")) == [NOT_FOUND_999]
+    assert errors_of(cli.fails(1, "token", "disable", "999")) == [NOT_FOUND_999]
 
 
 def test_rename(cli: Cli) -> None:
@@ -217,7 +221,7 @@ def test_rename(cli: Cli) -> None:
     )
     too_long = cli.fails(2, "token", "rename", ident, "x" * 1000)
     assert errors_of(too_long) == ["error: name is longer than 200 characters"]
-    assert errors_of(cli.fails(1, "token", "rename", "999", "x")) == ["error: token 999 not found"]
+    assert errors_of(cli.fails(1, "token", "rename", "999", "x")) == [NOT_FOUND_999]
 
 
 def test_rotate(cli: Cli) -> None:
@@ -241,7 +245,7 @@ def test_rotate(cli: Cli) -> None:
         "grace_seconds must be between"
         in cli.fails(2, "token", "rotate", ident, "--grace", "-1").stderr
     )
-    assert errors_of(cli.fails(1, "token", "rotate", "999")) == ["error: token 999 not found"]
+    assert errors_of(cli.fails(1, "token", "rotate", "999")) == [NOT_FOUND_999]
 
 
 def test_delete(cli: Cli) -> None:
@@ -260,7 +264,7 @@ def test_delete(cli: Cli) -> None:
     assert cli.json("token", "list")["total"] == 0
     assert cli.fails(1, "verify", first["secret"]).stdout.strip() == "NOT_FOUND"
     assert errors_of(cli.fails(1, "token", "delete", str(first["id"]), "--yes")) == [
-        f"error: token {first['id']} not found"
+        f"error: token {first['id']} not found in tenant 'default' (another tenant: --tenant)"
     ]
 
 
@@ -275,7 +279,7 @@ def test_reveal(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> None:
     assert errors_of(refused) == [
         "error: this token was not created recoverable; its secret cannot be shown again"
     ]
-    assert errors_of(cli.fails(1, "token", "reveal", "999")) == ["error: token 999 not found"]
+    assert errors_of(cli.fails(1, "token", "reveal", "999")) == [NOT_FOUND_999]
 
     # Another data directory holds another key: the sealed secret does not open under it.
     elsewhere = tmp_path_factory.mktemp("other-key")

@@ -43,14 +43,16 @@ def test_export_then_import_elsewhere(
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert kept.secret not in text and plain.secret not in text
-    records = [json.loads(line) for line in text.splitlines()]
+    records = [r for r in map(json.loads, text.splitlines()) if r["kind"] == "token"]
     assert {r["name"] for r in records} == {"kept", "plain"}
     assert all("sealed_secret" not in r for r in records)
 
     sealed = tmp_path / "sealed.jsonl"
     result = runner.invoke(app, ["export", "-t", "acme", "--include-sealed", "-o", str(sealed)])
     assert result.exit_code == 0, result.output
-    (record,) = [json.loads(line) for line in sealed.read_text().splitlines()]
+    lines = [json.loads(line) for line in sealed.read_text().splitlines()]
+    assert lines[0]["kind"] == "tenant" and lines[0]["name"] == "acme"
+    (record,) = lines[1:]
     assert record["sealed_secret"] and kept.secret not in sealed.read_text()
 
     # A second installation with the same key: the data directory (and its key file) is shared.

@@ -31,6 +31,7 @@ class Server:
             self.process = subprocess.Popen(
                 [
                     *(str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                    "--print-root-credential",
                     *("--workers", str(workers)),
                 ],
                 env=environment,

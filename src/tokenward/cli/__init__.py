@@ -2,60 +2,58 @@
 
 In operator mode those commands act on the database directly (``TOKENWARD_DATABASE_URL`` /
 ``TOKENWARD_DATA_DIR``, or ``--database-url`` / ``--data-dir``) as root, through the service
-layer; they apply pending migrations first, as ``serve`` does. With ``--url`` /
-``TOKENWARD_URL`` (remote mode) the same commands ask that server instead, with the credential
-of ``--token`` / ``TOKENWARD_TOKEN`` (see ``_backend.py``).
+layer. With ``--url`` / ``TOKENWARD_URL`` (remote mode) the same commands ask that server
+instead, with the credential of ``--token`` / ``TOKENWARD_TOKEN`` (see ``_backend.py``).
+
+This module imports nothing but the standard library: it is the entry point of a client-only
+install too, where it says which extra to install instead of failing on an import. The
+commands themselves import what they need when they run, so that ``--help`` and remote
+commands do not pay for SQLAlchemy and the server's settings (bench/run.py measures it).
 """
 
 from __future__ import annotations
 
-import typer
+import importlib.util
+import sys
+from typing import TYPE_CHECKING, Any
 
-from tokenward.cli import doctor, server, tenants, tokens, transfer
-from tokenward.cli._common import (
-    DatabaseUrlOption,
-    DataDirOption,
-    Overrides,
-    TokenOption,
-    UrlOption,
-)
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    no_args_is_help=True,
-    help="Issue, manage and verify API tokens.",
-    epilog=(
-        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token and verify commands ask "
-        "that server, sending --token (or TOKENWARD_TOKEN) as the credential; the other "
-        "commands work only on the database. "
-        "Exit codes: 0 success; 1 refused (not found, forbidden, conflict, a secret that does "
-        "not verify, a declined confirmation, a rejected credential); 2 bad input or setting; "
-        "3 database or server unavailable."
-    ),
+#: Distributions of the ``server`` extra that the command needs, by module name.
+SERVER_MODULES = ("typer", "rich", "sqlalchemy", "fastapi", "uvicorn", "pydantic_settings")
+SERVER_EXTRA_HINT = (
+    "the tokenward command needs the server extra, which this installation lacks; install it "
+    "with: pip install 'tokenward[server]' (from a checkout: pip install '.[server]')"
 )
 
 
-@app.callback()
-def _options(
-    ctx: typer.Context,
-    database_url: DatabaseUrlOption = None,
-    data_dir: DataDirOption = None,
-    url: UrlOption = None,
-    token: TokenOption = None,
-) -> None:
-    """Issue, manage and verify API tokens."""
-    ctx.obj = Overrides(database_url=database_url, data_dir=data_dir, url=url, token=token)
-
-
-app.command()(server.serve)
-app.command()(server.migrate)
-app.add_typer(tenants.app, name="tenant")
-app.add_typer(tokens.app, name="token")
-app.command()(tokens.verify)
-app.add_typer(server.admin_app, name="admin-token")
-app.command("export")(transfer.export)
-app.command("import")(transfer.import_)
-app.command()(doctor.doctor)
+def missing_server_modules() -> list[str]:
+    return [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
 
 
 def main() -> None:
+    missing = missing_server_modules()
+    if missing:
+        print(f"error: {SERVER_EXTRA_HINT} (missing: {', '.join(missing)})", file=sys.stderr)
+        raise SystemExit(2)
+    # httpx imports its own command line (httpx._main: rich, click, pygments) whenever those
+    # are installed, as they are beside typer; that was half of a remote command's start.
+    # tokenward never runs httpx's command, and httpx falls back to a stub without it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from tokenward.cli._app import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    # ``from tokenward.cli import app`` keeps working without importing typer here.
+    if name == "app":
+        from tokenward.cli._app import app
+
+        return app
+    raise AttributeError(name)
+
+
+if TYPE_CHECKING:
+    app: typer.Typer

@@ -10,15 +10,16 @@ also a rejected credential or a rate limit); 2 bad input or a bad setting (usage
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import (
@@ -31,12 +32,13 @@ from tokenward.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
-from tokenward.settings import Settings
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from sqlalchemy import Engine
 
     from tokenward.service.core import Core
+    from tokenward.settings import Settings
 
 EXIT_REFUSED = 1
 EXIT_INVALID = 2
@@ -104,7 +106,15 @@ TokenOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant of the token")]
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        "-t",
+        help="Tenant of the token (default: the credential's own tenant, else 'default')",
+        show_default=False,
+    ),
+]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")]
 
 
@@ -191,6 +201,10 @@ def load_settings(
     operator mode reads them, so a server URL is refused here, except by ``serve``: it is
     the server, and a ``TOKENWARD_URL`` meant for clients in its environment must not stop
     it from starting."""
+    from pydantic import ValidationError
+
+    from tokenward.settings import Settings
+
     if ctx is not None and refuse_url:
         require_operator_mode(ctx)
     outer = ctx.find_root().obj if ctx is not None else None
@@ -217,16 +231,20 @@ def _setting_problems(exc: ValidationError) -> list[str]:
 
 @contextlib.contextmanager
 def operator(
-    ctx: typer.Context, database_url: str | None = None, data_dir: Path | None = None
+    ctx: typer.Context,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    *,
+    create: bool = False,
 ) -> Iterator[Operator]:
     """Opens the database (applying pending migrations, as ``serve`` does) and yields the
     service's dependencies with the root actor; domain errors become ``error:`` and an exit
-    code."""
+    code. ``create``: the command may create a SQLite store that is not there yet."""
     from tokenward.app import build_core
     from tokenward.service.sealing import SealError
 
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
-    engine = open_database(settings)
+    engine = open_database(settings, create=create)
     apply_migrations(engine)
     try:
         try:
@@ -245,16 +263,61 @@ def operator(
         engine.dispose()
 
 
-def open_database(settings: Settings) -> Engine:
-    """An engine on the configured database; a bad URL ends the command with a message."""
+#: The databases tokenward stores its data in, by SQLAlchemy backend name.
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def sqlite_store_path(url: str) -> Path | None:
+    """The file of a SQLite store URL; None for other databases, memory and URI names.
+    Raises ``ArgumentError`` for a URL that does not parse."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") in ("true", "1"):
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).resolve()
+
+
+def open_database(settings: Settings, *, create: bool = False) -> Engine:
+    """An engine on the configured database; a bad URL ends the command with a message.
+
+    Only ``serve``, ``migrate`` and ``import`` pass ``create``: a mistyped data directory must
+    not quietly become a new, empty store (and its directories) under a read-only command.
+    The path of a store being created is echoed, so that a typo shows at once."""
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     from tokenward.app import open_engine
 
+    url = settings.resolved_database_url
+    try:
+        backend = make_url(url).get_backend_name()
+        store = sqlite_store_path(url)
+    except ArgumentError as exc:
+        fail(f"invalid database URL: {exc}", EXIT_INVALID)
+    if backend not in SUPPORTED_DATABASES:
+        fail(
+            f"unsupported database {backend!r} in TOKENWARD_DATABASE_URL / --database-url: "
+            "tokenward stores its data in SQLite (sqlite:///PATH) or PostgreSQL "
+            "(postgresql://USER@HOST/DATABASE)",
+            EXIT_INVALID,
+        )
+    if store is not None and not store.exists():
+        if not create:
+            fail(
+                f"no store at {store}: check --data-dir / TOKENWARD_DATA_DIR (or "
+                "--database-url); 'tokenward migrate' or 'tokenward serve' creates a new one",
+                EXIT_INVALID,
+            )
+        note(f"creating a new store at {store}")
     try:
         return open_engine(settings)
     except ArgumentError as exc:
         fail(f"invalid database URL: {exc}", EXIT_INVALID)
+    except ImportError as exc:  # a driver named in the URL that is not installed
+        fail(f"the database driver of the URL is not installed: {exc}", EXIT_INVALID)
     except OSError as exc:
         fail(f"cannot prepare the data directory: {exc}", EXIT_INVALID)
 
@@ -279,9 +342,34 @@ def apply_migrations(engine: Engine) -> list[str]:
 # --- output ------------------------------------------------------------------------------
 
 
-def print_json(data: BaseModel | Mapping[str, Any] | Sequence[Any]) -> None:
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+@dataclass(frozen=True, slots=True)
+class Revealed:
+    """The answer of ``token reveal``: the native API's ``SecretReveal``."""
+
+    id: int
+    secret: str = field(repr=False)
+
+
+def wire(value: Any) -> Any:
+    """A command's result in the native API's JSON form: the client's dataclasses as their
+    wire models, instants as pydantic writes them (``Z`` for UTC), tuples as lists. Both
+    modes print through here; remote mode never loads the server's pydantic models."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [wire(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(wire(data), indent=2, ensure_ascii=False))
 
 
 def cell(value: Any) -> str:

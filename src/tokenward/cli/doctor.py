@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 
-from tokenward.cli._common import DatabaseUrlOption, DataDirOption, load_settings
-from tokenward.keys import KEY_FILE_NAME
-from tokenward.settings import Settings, config_file
+from tokenward.cli._common import (
+    DatabaseUrlOption,
+    DataDirOption,
+    JsonOption,
+    load_settings,
+    print_json,
+    sqlite_store_path,
+)
+
+if TYPE_CHECKING:
+    from tokenward.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +31,26 @@ class Finding:
 
 def doctor(
     ctx: typer.Context,
+    as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Check configuration, database, migrations and key file; exit 1 if anything needs fixing."""
+    from tokenward.settings import config_file
+
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
     path = config_file()
     findings = [Finding(True, f"configuration file: {path or 'none (defaults and environment)'}")]
     for check in (_data_dir, _key, _database):
         findings += check(settings)
-    for finding in findings:
+    if as_json:
+        print_json(
+            {
+                "ok": all(f.ok for f in findings),
+                "findings": [{"ok": f.ok, "what": f.what, "fix": f.fix} for f in findings],
+            }
+        )
+    for finding in [] if as_json else findings:
         mark = typer.style("ok  ", fg="green") if finding.ok else typer.style("FIX ", fg="red")
         typer.echo(f"{mark} {finding.what}")
         if finding.fix:
@@ -50,6 +69,8 @@ def _data_dir(settings: Settings) -> list[Finding]:
 
 
 def _key(settings: Settings) -> list[Finding]:
+    from tokenward.keys import KEY_FILE_NAME
+
     if settings.secret_key is not None:
         if len(settings.secret_key) < 32:
             return [
@@ -82,8 +103,19 @@ def _database(settings: Settings) -> list[Finding]:
     url = settings.resolved_database_url
     shown = url.split("@")[-1] if "@" in url else url
     try:
+        store = sqlite_store_path(url)
+        if store is not None and not store.exists():
+            # Opening it would create it: a check must not change anything.
+            return [
+                Finding(
+                    False,
+                    f"no store at {store}",
+                    "'tokenward migrate' or 'tokenward serve' creates it there; or fix "
+                    "TOKENWARD_DATA_DIR / TOKENWARD_DATABASE_URL",
+                )
+            ]
         engine = open_engine(settings)
-    except ArgumentError as exc:
+    except (ArgumentError, ImportError) as exc:
         return [Finding(False, f"database URL is not valid: {exc}", "fix TOKENWARD_DATABASE_URL")]
     try:
         pending = migrate.pending(engine)
@@ -115,6 +147,7 @@ def _database(settings: Settings) -> list[Finding]:
 
 def _root(settings: Settings) -> Finding:
     from tokenward.app import build_core, open_engine
+    from tokenward.keys import KEY_FILE_NAME
     from tokenward.service import bootstrap
 
     if settings.admin_token is not None:

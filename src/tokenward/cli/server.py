@@ -12,10 +12,13 @@ from typing import Annotated
 import typer
 
 from tokenward.cli._common import (
+    EXIT_INVALID,
     DatabaseUrlOption,
     DataDirOption,
     JsonOption,
+    YesOption,
     apply_migrations,
+    fail,
     load_settings,
     open_database,
     operator,
@@ -35,6 +38,13 @@ def serve(
         Path | None, typer.Option(help="Directory for the database and key")
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes")] = None,
+    print_root_credential: Annotated[
+        bool,
+        typer.Option(
+            "--print-root-credential",
+            help="Print a generated root credential even when standard error is not a terminal",
+        ),
+    ] = False,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API."""
     import uvicorn
@@ -47,12 +57,12 @@ def serve(
     if settings.database_url is not None:
         os.environ["TOKENWARD_DATABASE_URL"] = settings.database_url
     os.environ["TOKENWARD_DATA_DIR"] = str(settings.data_dir)
-    engine = open_database(settings)
+    engine = open_database(settings, create=True)
     apply_migrations(engine)
     secret = bootstrap.ensure_root_credential(build_core(settings, engine))
     engine.dispose()
     if secret is not None:
-        _announce_root_credential(secret)
+        _announce_root_credential(secret, print_root_credential)
     worker_count = workers or settings.workers
     shared_counts = None
     if worker_count > 1 and settings.metrics_dir is None:
@@ -82,21 +92,27 @@ def serve(
 
 def migrate(
     ctx: typer.Context,
+    as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Apply pending database migrations."""
-    engine = open_database(load_settings(ctx, database_url=database_url, data_dir=data_dir))
+    """Apply pending database migrations (creating a new SQLite store if there is none)."""
+    settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
+    engine = open_database(settings, create=True)
     try:
         applied = apply_migrations(engine)
     finally:
         engine.dispose()
+    if as_json:
+        print_json({"applied": applied})
+        return
     typer.echo(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
 
 
 @admin_app.command()
 def reset(
     ctx: typer.Context,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
@@ -105,6 +121,19 @@ def reset(
     from tokenward.service import bootstrap
 
     with operator(ctx, database_url, data_dir) as op:
+        if not yes:
+            # Asked before anything changes: every client holding the old credential breaks.
+            if not sys.stdin.isatty():
+                fail(
+                    "this replaces the root credential, and the old one stops working at once; "
+                    "not on a terminal, so pass --yes to confirm",
+                    EXIT_INVALID,
+                )
+            typer.confirm(
+                "Replace the root credential? The current one stops working at once.",
+                abort=True,
+                err=True,
+            )
         secret = bootstrap.reset_root_credential(op.core)
         overridden = op.settings.admin_token is not None
     if overridden:
@@ -124,7 +153,20 @@ def reset(
     )
 
 
-def _announce_root_credential(secret: str) -> None:
+def _announce_root_credential(secret: str, asked: bool) -> None:
+    """Shows a generated root credential on the terminal: written to standard error, never
+    as a log record, and not at all when standard error is not a terminal (a log collector
+    or a file would keep it) unless ``--print-root-credential`` asks for it."""
+    if not asked and not sys.stderr.isatty():
+        print(
+            "tokenward generated its root credential and stored only its hash; it is not shown "
+            "because standard error is not a terminal. Get a new one with 'tokenward "
+            "admin-token reset --yes', or start with --print-root-credential, or set "
+            "TOKENWARD_ADMIN_TOKEN.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
     print(
         "\n"
         "tokenward generated its root credential. It is shown this once and stored only as a\n"

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from tokenward.api.native.schemas import TenantList
 from tokenward.cli._backend import backend
 from tokenward.cli._common import (
     DatabaseUrlOption,
@@ -17,7 +16,7 @@ from tokenward.cli._common import (
     print_table,
 )
 
-app = typer.Typer(no_args_is_help=True, help="Create, list and delete tenants.")
+app = typer.Typer(no_args_is_help=True, help="Create, list, show and delete tenants.")
 
 NameArgument = Annotated[str, typer.Argument(help="Tenant name", show_default=False)]
 
@@ -50,9 +49,26 @@ def list_(
     with backend(ctx, database_url, data_dir) as tw:
         found = tw.list_tenants()
     if as_json:
-        print_json(TenantList(items=found))
+        print_json({"items": found})
     else:
         print_table(("name", "created"), [(t.name, t.created_at.isoformat()) for t in found])
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    name: NameArgument,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show one tenant."""
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tw.get_tenant(name)
+    if as_json:
+        print_json(tenant)
+    else:
+        print_table(("name", "created"), [(tenant.name, tenant.created_at.isoformat())])
 
 
 @app.command()

@@ -4,13 +4,13 @@ database or with a credential on a server (``_backend.py``)."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tokenward.api.native.schemas import TokenPublic, TokenWithSecret
-from tokenward.cli._backend import backend
+from tokenward.cli._backend import backend, tenant_for
 from tokenward.cli._common import (
     EXIT_REFUSED,
     DatabaseUrlOption,
@@ -23,14 +23,34 @@ from tokenward.cli._common import (
     print_record,
     print_table,
     warn,
+    wire,
 )
 from tokenward.domain.roles import Role
-from tokenward.domain.tenants import DEFAULT_TENANT
-from tokenward.domain.tokens import SortOrder, TokenQuery, TokenSort, TokenSpec, TokenType
+from tokenward.domain.tokens import (
+    SortOrder,
+    TokenChanges,
+    TokenQuery,
+    TokenSort,
+    TokenSpec,
+    TokenType,
+)
+
+if TYPE_CHECKING:
+    from tokenward.client import Token, TokenWithSecret
 
 app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
 
 _FROM_STDIN = "-"
+
+
+class TokenRole(StrEnum):
+    """The roles a token may be given (``TOKEN_ROLES``): root belongs to the bootstrap
+    credential alone, so the help does not offer it."""
+
+    VIEWER = Role.VIEWER.value
+    EDITOR = Role.EDITOR.value
+    ADMIN = Role.ADMIN.value
+
 
 IdArgument = Annotated[int, typer.Argument(help="Token id", show_default=False)]
 
@@ -64,7 +84,7 @@ def _when(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%d %H:%MZ")
 
 
-def _state(public: TokenPublic) -> str:
+def _state(public: Token) -> str:
     if not public.active:
         return "disabled"
     return "expired" if public.expired else "active"
@@ -74,7 +94,7 @@ def _state(public: TokenPublic) -> str:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="Label of the token", show_default=False)],
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     description: Annotated[str, typer.Option(help="Free text")] = "",
     type_: Annotated[
         TokenType, typer.Option("--type", help="Whom the token stands for")
@@ -88,7 +108,7 @@ def create(
     owner: Annotated[
         str | None, typer.Option(help="Identity recorded as creator (default: root)")
     ] = None,
-    role: Annotated[Role, typer.Option(help="Role of the token")] = Role.VIEWER,
+    role: Annotated[TokenRole, typer.Option(help="Role of the token")] = TokenRole.VIEWER,
     scope: Annotated[
         list[str] | None, typer.Option("--scope", help="A scope it grants (repeatable)")
     ] = None,
@@ -126,7 +146,7 @@ def create(
         type=type_,
         principal=principal,
         user=user,
-        role=role,
+        role=Role(role),
         scopes=tuple(scope or ()),
         audience=tuple(audience or ()),
         resources=tuple(resource or ()),
@@ -137,6 +157,7 @@ def create(
         recoverable=recoverable,
     )
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         result = tw.issue_token(tenant, spec, owner=owner)
     if as_json:
         print_json(result)
@@ -152,7 +173,7 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     type_: Annotated[
         list[TokenType] | None, typer.Option("--type", help="Only these types (repeatable)")
     ] = None,
@@ -161,7 +182,7 @@ def list_(
     ] = None,
     owner: Annotated[str | None, typer.Option(help="Only tokens created by this identity")] = None,
     user: Annotated[str | None, typer.Option(help="Only tokens acting for this user")] = None,
-    role: Annotated[Role | None, typer.Option(help="Only tokens of this role")] = None,
+    role: Annotated[TokenRole | None, typer.Option(help="Only tokens of this role")] = None,
     active: Annotated[
         bool | None, typer.Option("--active/--inactive", help="Only enabled / disabled tokens")
     ] = None,
@@ -186,7 +207,7 @@ def list_(
         principals=tuple(principal) if principal else None,
         owner=owner,
         user=user,
-        role=role,
+        role=None if role is None else Role(role),
         active=active,
         expired=expired,
         name_contains=name,
@@ -194,6 +215,7 @@ def list_(
         order=order,
     )
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         found = tw.search_tokens(tenant, query, page=page, limit=limit)
     items = found.items
     if as_json:
@@ -220,24 +242,25 @@ def list_(
     )
 
 
-def _print_token(public: TokenPublic, as_json: bool) -> None:
+def _print_token(public: Token, as_json: bool) -> None:
     if as_json:
         print_json(public)
     else:
-        print_record(public.model_dump(mode="json"))
+        print_record(wire(public))
 
 
 @app.command()
 def show(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Show one token's metadata."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         _print_token(tw.get_token(tenant, token_id), as_json)
 
 
@@ -245,13 +268,14 @@ def show(
 def enable(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Enable a token: it verifies again."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         _report(tw.enable_token(tenant, token_id), as_json, "enabled")
 
 
@@ -259,13 +283,14 @@ def enable(
 def disable(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Disable a token: it stops verifying until enabled."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         _report(tw.disable_token(tenant, token_id), as_json, "disabled")
 
 
@@ -274,18 +299,101 @@ def rename(
     ctx: typer.Context,
     token_id: IdArgument,
     name: Annotated[str, typer.Argument(help="New name", show_default=False)],
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Give a token a new name."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         token = tw.rename_token(tenant, token_id, name)
         _report(token, as_json, f"renamed to {token.name!r}")
 
 
-def _report(token: TokenPublic, as_json: bool, done: str) -> None:
+@app.command()
+def update(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = None,
+    name: Annotated[str | None, typer.Option(help="New name")] = None,
+    description: Annotated[str | None, typer.Option(help="New description")] = None,
+    role: Annotated[TokenRole | None, typer.Option(help="New role")] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Replace the scopes with these (repeatable)"),
+    ] = None,
+    no_scopes: Annotated[bool, typer.Option("--no-scopes", help="Remove every scope")] = False,
+    audience: Annotated[
+        list[str] | None,
+        typer.Option("--audience", help="Replace the audience with these (repeatable)"),
+    ] = None,
+    no_audience: Annotated[
+        bool, typer.Option("--no-audience", help="Remove every audience")
+    ] = False,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="Replace the resources with these (repeatable)"),
+    ] = None,
+    no_resources: Annotated[
+        bool, typer.Option("--no-resources", help="Remove every resource")
+    ] = False,
+    restricted: Annotated[
+        bool | None,
+        typer.Option("--restricted/--unrestricted", help="Limit it to its resources, or not"),
+    ] = None,
+    expires_at: Annotated[
+        datetime | None,
+        typer.Option(parser=_rfc3339, metavar="RFC3339", help="New expiry"),
+    ] = None,
+    ttl: Annotated[
+        int | None, typer.Option(metavar="SECONDS", help="Expire this many seconds from now")
+    ] = None,
+    never_expires: Annotated[
+        bool, typer.Option("--never-expires", help="Remove the expiry")
+    ] = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Change a token's name, description, role, scopes, audience, resources or expiry; only
+    the options given change (the native API's PATCH)."""
+    given: dict[str, object] = {}
+    for key, value in (("name", name), ("description", description)):
+        if value is not None:
+            given[key] = value
+    if role is not None:
+        given["role"] = Role(role)
+    for key, values, clear in (
+        ("scopes", scope, no_scopes),
+        ("audience", audience, no_audience),
+        ("resources", resource, no_resources),
+    ):
+        if values and clear:
+            raise typer.BadParameter(f"give values for {key} or clear them, not both")
+        if values or clear:
+            given[key] = tuple(values or ())
+    if restricted is not None:
+        given["restricted"] = restricted
+    expiries = [expires_at is not None, ttl is not None, never_expires]
+    if sum(expiries) > 1:
+        raise typer.BadParameter("give one of --expires-at, --ttl and --never-expires")
+    if expires_at is not None:
+        given["expires_at"] = expires_at
+    elif ttl is not None:
+        given["expires_at"] = datetime.now(UTC) + timedelta(seconds=ttl)
+    elif never_expires:
+        given["expires_at"] = None
+    if not given:
+        raise typer.BadParameter("nothing to change: give at least one option (see --help)")
+    changes = TokenChanges(**given)  # type: ignore[arg-type]
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
+        token = tw.update_token(tenant, token_id, changes)
+    _report(token, as_json, "updated")
+
+
+def _report(token: Token, as_json: bool, done: str) -> None:
     if as_json:
         print_json(token)
     else:
@@ -296,7 +404,7 @@ def _report(token: TokenPublic, as_json: bool, done: str) -> None:
 def rotate(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     grace: Annotated[
         int, typer.Option(metavar="SECONDS", help="How long the old secret keeps working")
     ] = 0,
@@ -306,6 +414,7 @@ def rotate(
 ) -> None:
     """Give a token a new secret and print it."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         result = tw.rotate_token(tenant, token_id, grace_seconds=grace)
     if as_json:
         print_json(result)
@@ -319,7 +428,7 @@ def rotate(
 def delete(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     yes: YesOption = False,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
@@ -327,6 +436,7 @@ def delete(
 ) -> None:
     """Delete a token: it stops verifying at once."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         if not yes:
             token = tw.get_token(tenant, token_id)
             typer.confirm(
@@ -343,13 +453,14 @@ def delete(
 def reveal(
     ctx: typer.Context,
     token_id: IdArgument,
-    tenant: TenantOption = DEFAULT_TENANT,
+    tenant: TenantOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Print the secret of a recoverable token (audited)."""
     with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
         revealed = tw.reveal_secret(tenant, token_id)
     if as_json:
         print_json(revealed)
@@ -378,7 +489,7 @@ def verify(
     if as_json:
         print_json(result)
     else:
-        typer.echo(result.code.value)
+        typer.echo(result.code)
         if token is not None:
             typer.echo(f"token {token.id} {token.name!r} of tenant {token.tenant}", err=True)
     if not result.valid:

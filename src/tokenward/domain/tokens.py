@@ -33,6 +33,12 @@ UNSET: Final = _Unset.UNSET
 Unset = _Unset
 
 
+#: The sealed secret of a recoverable token whose sealed copy was not imported: never a
+#: sealed form (those are 28 bytes or more), and not None, so that the token still says it
+#: was created recoverable.
+SEALED_COPY_NOT_IMPORTED = b""
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     id: int
@@ -61,6 +67,13 @@ class Token:
     @property
     def recoverable(self) -> bool:
         return self.sealed_secret is not None
+
+    @property
+    def sealed_copy_missing(self) -> bool:
+        """Created recoverable, but its sealed copy stayed behind: it was imported from an
+        export written without ``--include-sealed``. It stays marked through further exports
+        and imports, until a rotation seals the new secret."""
+        return self.sealed_secret == SEALED_COPY_NOT_IMPORTED
 
     @property
     def permanent(self) -> bool:

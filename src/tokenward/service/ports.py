@@ -18,6 +18,14 @@ class TokenRepository(Protocol):
         with the id the store assigned."""
         ...
 
+    def add_with_id(self, token: Token) -> Token:
+        """Stores a token under its own ``id``, which must be free; later ids follow it."""
+        ...
+
+    def secret_hashes_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """The current secret hash of each of these ids that is stored, in any tenant."""
+        ...
+
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None: ...
 
     def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:

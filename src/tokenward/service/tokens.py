@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -204,6 +205,12 @@ def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
                 "this token was not created recoverable; its secret cannot be shown again",
                 code="NOT_RECOVERABLE",
             )
+        if token.sealed_copy_missing:
+            raise Conflict(
+                "this token was created recoverable, but its sealed copy was not imported "
+                "(it was exported without --include-sealed); rotate it for a new secret",
+                code="NOT_RECOVERABLE",
+            )
         secret = core.sealer.open(token.sealed_secret, bound_to=token.secret_hash)
         _audit(uow, actor, "token.reveal", token, now)
         uow.commit()
@@ -400,9 +407,10 @@ def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
     return True
 
 
-def restore(core: Core, actor: Actor, *, token: Token) -> Token:
+def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) -> Token:
     """Stores a token exported from another installation as it was, secret hash included, so
-    that its secret keeps verifying; root only. The store gives it a new id.
+    that its secret keeps verifying; root only. ``keep_id``: under its own id, which must be
+    free (``ID_TAKEN`` otherwise); else the store gives it a new one.
 
     A secret hash that is already stored is a conflict: importing twice adds nothing.
     """
@@ -423,13 +431,35 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
     if len(token.secret_hash) != 64 or not set(token.secret_hash) <= set("0123456789abcdef"):
         raise Invalid("secret_hash must be 64 lower-case hex digits")
     policy.check_within(actor, token)  # holds for root; asked so that no path goes without it
+    if keep_id and not 1 <= token.id < 2**63:
+        raise Invalid("id must be a positive 64-bit integer")
     now = core.clock()
     with core.uow(write=True) as uow:
         if uow.tenants.get(token.tenant) is None:
             raise NotFound("tenant not found")
         if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")
-        stored = uow.tokens.add(token)
+        if keep_id:
+            if uow.tokens.secret_hashes_of([token.id]):
+                raise Conflict(f"token id {token.id} is taken", code="ID_TAKEN")
+            stored = uow.tokens.add_with_id(token)
+        else:
+            stored = uow.tokens.add(token)
         _audit(uow, actor, "token.import", stored, now)
         core.commit_change(uow, [stored.id], at=now)
     return stored
+
+
+#: Ids asked about in one statement by ``stored_secret_hashes``.
+_ID_BATCH = 500
+
+
+def stored_secret_hashes(core: Core, actor: Actor, *, ids: Sequence[int]) -> dict[int, str]:
+    """Which of these token ids are stored (in any tenant), with their current secret hash:
+    what an import checks before keeping ids. Root only."""
+    policy.require_root(actor, "importing tokens")
+    found: dict[int, str] = {}
+    with core.uow() as uow:
+        for start in range(0, len(ids), _ID_BATCH):
+            found |= uow.tokens.secret_hashes_of(ids[start : start + _ID_BATCH])
+    return found

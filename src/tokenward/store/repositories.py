@@ -141,6 +141,31 @@ class SqlTokenRepository:
         )
         return Token(**{**_as_fields(token), "id": token_id})
 
+    def add_with_id(self, token: Token) -> Token:
+        """Stores a token under its own ``id`` (an import that keeps ids). On PostgreSQL the
+        id sequence is moved past it, so that the next new token does not collide with it;
+        SQLite's AUTOINCREMENT moves by itself."""
+        self._conn.execute(insert(tokens).values(id=token.id, **_token_values(token)))
+        _INSERT_SECRET.execute(
+            self._conn,
+            {"secret_hash": token.secret_hash, "token_id": token.id, "retires_at": None},
+        )
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('tokens', 'id'), "
+                    "GREATEST((SELECT max(id) FROM tokens), 1))"
+                )
+            )
+        return token
+
+    def secret_hashes_of(self, ids: Sequence[int]) -> dict[int, str]:
+        """The current secret hash of each of these ids that is stored, in any tenant."""
+        rows = self._conn.execute(
+            select(tokens.c.id, tokens.c.secret_hash).where(tokens.c.id.in_(list(ids)))
+        )
+        return {row.id: row.secret_hash for row in rows}
+
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None:
         stmt = select(tokens).where(tokens.c.id == token_id, _equals(tokens.c.tenant, tenant))
         if for_update:

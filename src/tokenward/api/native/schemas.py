@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tokenward.domain import limits
 from tokenward.domain.audit import AuditRecord
-from tokenward.domain.roles import Role
+from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import Token, TokenType
 from tokenward.domain.verification import VerifyCode
+
+#: A role a token may be given: the document offers ``TOKEN_ROLES`` only, as root is the
+#: bootstrap credential's alone (the service refuses it with its own message).
+TokenRole = Annotated[
+    Role,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [role.value for role in TOKEN_ROLES],
+            "description": "Role of the token (root is the bootstrap credential's alone)",
+        }
+    ),
+]
 
 
 class _Request(BaseModel):
@@ -45,7 +58,7 @@ class TokenCreate(_Request):
         default=None, description="An admin of the tenant or root; default: the caller"
     )
     user: str | None = Field(default=None, description="Default: the owner")
-    role: Role = Role.VIEWER
+    role: TokenRole = Role.VIEWER
     scopes: list[str] = Field(default_factory=list)
     audience: list[str] = Field(default_factory=list)
     resources: list[str] = Field(default_factory=list)
@@ -62,7 +75,7 @@ class TokenUpdate(_Request):
 
     name: str | None = None
     description: str | None = None
-    role: Role | None = None
+    role: TokenRole | None = None
     scopes: list[str] | None = None
     audience: list[str] | None = None
     resources: list[str] | None = None
