@@ -23,7 +23,7 @@ def test_create_list_delete(cli: Cli) -> None:
     assert names(cli) == ["default"]
     # Its tokens went with it.
     gone = cli.fails(1, "token", "list", "--tenant", "acme")
-    assert errors_of(gone) == ["error: tenant not found"]
+    assert errors_of(gone) == ["error: tenant 'acme' not found"]
 
 
 def test_delete_asks_first(cli: Cli) -> None:
@@ -45,7 +45,7 @@ def test_bad_name_duplicate_and_unknown(cli: Cli) -> None:
         "error: the tenant already exists"
     ]
     assert errors_of(cli.fails(1, "tenant", "delete", "nowhere", "--yes")) == [
-        "error: tenant not found"
+        "error: tenant 'nowhere' not found"
     ]
     # Without --yes the question is not even asked about a tenant that does not exist.
     missing = cli.fails(1, "tenant", "delete", "nowhere")

@@ -105,7 +105,7 @@ def test_create_refuses_bad_input_with_exit_2(
 
 def test_create_in_unknown_tenant(cli: Cli) -> None:
     result = cli.fails(1, "token", "create", "--name", "n", "--tenant", "nowhere")
-    assert errors_of(result) == ["error: tenant not found"]
+    assert errors_of(result) == ["error: tenant 'nowhere' not found"]
     empty = cli.fails(2, "token", "create", "--name", "")
     assert errors_of(empty) == ["error: name must not be empty"]
 
@@ -161,7 +161,7 @@ def test_list_filters_sort_and_pages(cli: Cli, core: Core) -> None:
     assert "limit must be between" in cli.fails(2, "token", "list", "--limit", "0").stderr
     assert "page counts from 0" in cli.fails(2, "token", "list", "--page", "-1").stderr
     assert errors_of(cli.fails(1, "token", "list", "--tenant", "nowhere")) == [
-        "error: tenant not found"
+        "error: tenant 'nowhere' not found"
     ]
 
 

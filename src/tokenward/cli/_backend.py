@@ -151,6 +151,8 @@ def searched_in(message: str, tenant: str | None) -> str:
     """A "not found" message that says which tenant was searched, when it does not yet."""
     if tenant is None or repr(tenant) in message:
         return message
+    if message == "tenant not found":  # the server names no tenant: its answers echo no input
+        return f"tenant {tenant!r} not found"
     return f"{message} in tenant {tenant!r} (another tenant: --tenant)"
 
 
