@@ -45,7 +45,7 @@ def test_bad_name_duplicate_and_unknown(cli: Cli) -> None:
         "error: the tenant already exists"
     ]
     assert errors_of(cli.fails(1, "tenant", "delete", "nowhere", "--yes")) == [
-        "error: tenant 'nowhere' not found"
+        "error: tenant not found"
     ]
     # Without --yes the question is not even asked about a tenant that does not exist.
     missing = cli.fails(1, "tenant", "delete", "nowhere")
