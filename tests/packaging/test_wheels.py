@@ -139,7 +139,6 @@ def served(wheel: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
         server.wait(timeout=30)
 
 
-@pytest.mark.skipif(not LONG, reason="installs the server extra; make test-long runs it")
 def test_the_server_install_serves_and_verifies(served: tuple[str, str]) -> None:
     url, root = served
     auth = {"Authorization": f"Bearer {root}"}
