@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG = os.environ.get("TOKENWARD_TEST_LONG", "") == "1"
 SERVER_ONLY_MODULES = (
     "sqlalchemy",
     "fastapi",
