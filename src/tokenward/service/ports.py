@@ -20,8 +20,13 @@ class TokenRepository(Protocol):
 
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None: ...
 
-    def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
-        """The token a secret belongs to, and when that secret retires (None: current)."""
+    def get_by_secret_hash(
+        self, secret_hash: str, *, live_at: datetime | None = None
+    ) -> tuple[Token, datetime | None] | None:
+        """The token a secret belongs to, and when that secret retires (None: current).
+
+        With ``live_at``, a rotated-out secret whose grace ended by then is not found: it is
+        stored until the next rotation sweeps it, but opens nothing any more."""
         ...
 
     def search(

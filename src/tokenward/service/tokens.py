@@ -387,11 +387,15 @@ def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
 
     An unknown or malformed secret, or another tenant's token, changes nothing and says
     nothing (False); within its tenant the caller needs the rights to change the token.
+    A rotated-out secret revokes only within its grace, while it still opens the token: a
+    dead one, leaked, must not take the live credential down.
     """
     if not secret_format.is_well_formed(secret):
         return False
     with core.uow() as uow:
-        found = uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))
+        found = uow.tokens.get_by_secret_hash(
+            secret_format.hash_secret(secret), live_at=core.clock()
+        )
     if found is None:
         return False
     token = found[0]

@@ -148,12 +148,18 @@ class SqlTokenRepository:
         row = self._conn.execute(stmt).first()
         return None if row is None else _to_token(row)
 
-    def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
-        row = self._conn.execute(
+    def get_by_secret_hash(
+        self, secret_hash: str, *, live_at: datetime | None = None
+    ) -> tuple[Token, datetime | None] | None:
+        stmt = (
             select(tokens, token_secrets.c.retires_at)
             .join(token_secrets, token_secrets.c.token_id == tokens.c.id)
             .where(token_secrets.c.secret_hash == secret_hash)
-        ).first()
+        )
+        if live_at is not None:
+            retires_at = token_secrets.c.retires_at
+            stmt = stmt.where(or_(retires_at.is_(None), retires_at > live_at))
+        row = self._conn.execute(stmt).first()
         return None if row is None else (_to_token(row), row.retires_at)
 
     def search(
