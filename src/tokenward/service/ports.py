@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.tenants import Tenant
@@ -89,10 +89,17 @@ class SecretLookup(Protocol):
     def close(self) -> None: ...
 
 
+TenantLock = Literal["share", "update"]
+
+
 class TenantRepository(Protocol):
     def add(self, tenant: Tenant) -> None: ...
 
-    def get(self, name: str) -> Tenant | None: ...
+    def get(self, name: str, *, lock: TenantLock | None = None) -> Tenant | None:
+        """With ``lock``, the tenant is held to the end of the transaction: ``"share"`` by
+        a writer that adds to it (its deletion waits), ``"update"`` by its deletion (such
+        writers wait, then find no tenant)."""
+        ...
 
     def list(self) -> Sequence[Tenant]: ...
 

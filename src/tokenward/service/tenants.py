@@ -51,7 +51,8 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
     if name == DEFAULT_TENANT:
         raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
     with core.uow(write=True) as uow:
-        if uow.tenants.get(name) is None:
+        # First, before any token: creates in the tenant hold it shared until they commit.
+        if uow.tenants.get(name, lock="update") is None:
             raise NotFound(f"tenant {name!r} not found")
         uow.tenants.delete(name)
         uow.audit.add(_entry(actor, "tenant.delete", name, core))

@@ -78,7 +78,8 @@ def issue(
         metadata=dict(spec.metadata),
     )
     with core.uow(write=True) as uow:
-        if uow.tenants.get(tenant) is None:
+        # Held to the commit: a deletion of the tenant waits, or this finds it gone.
+        if uow.tenants.get(tenant, lock="share") is None:
             raise NotFound(f"tenant {tenant!r} not found")
         if unique_name:
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
@@ -432,7 +433,7 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
         raise Invalid("secret_hash must be 64 lower-case hex digits")
     now = core.clock()
     with core.uow(write=True) as uow:
-        if uow.tenants.get(token.tenant) is None:
+        if uow.tenants.get(token.tenant, lock="share") is None:
             raise NotFound(f"tenant {token.tenant!r} not found")
         if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")

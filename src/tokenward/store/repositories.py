@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -144,6 +144,9 @@ class SqlTokenRepository:
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None:
         stmt = select(tokens).where(tokens.c.id == token_id, _equals(tokens.c.tenant, tenant))
         if for_update:
+            # A change can add a tally row, which takes the tenant row too: the tenant's lock
+            # first, as every writer of a tenant takes it (see SqlTenantRepository.get).
+            SqlTenantRepository(self._conn).get(tenant, lock="share")
             stmt = stmt.with_for_update()  # PostgreSQL; SQLite's writers begin IMMEDIATE
         row = self._conn.execute(stmt).first()
         return None if row is None else _to_token(row)
@@ -360,11 +363,25 @@ class SqlTenantRepository:
     def add(self, tenant: Tenant) -> None:
         self._conn.execute(insert(tenants).values(name=tenant.name, created_at=tenant.created_at))
 
-    def get(self, name: str) -> Tenant | None:
+    def get(self, name: str, *, lock: Literal["share", "update"] | None = None) -> Tenant | None:
         if not _storable(name):
             return None
-        row = _TENANT_BY_NAME.first(self._conn, {"name": name})
-        return None if row is None else Tenant(name=row[0], created_at=row[1])
+        if lock is not None and self._conn.dialect.name == "postgresql":
+            # The tenant's lock orders a deletion against the writers of the tenant: each
+            # takes it first, before any token or tally row. Without it they locked tallies
+            # and the tenant row in opposite orders (deadlocks), and a create that passed
+            # its check before a deletion failed on the foreign key after it (a stray
+            # conflict). An advisory lock, not the row's: its waiters queue in order, where
+            # a stream of creates sharing the row kept a deletion waiting forever.
+            # SQLite's writers run one at a time; they need no lock.
+            function = (
+                "pg_advisory_xact_lock_shared" if lock == "share" else "pg_advisory_xact_lock"
+            )
+            self._conn.execute(
+                text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": f"tenant:{name}"}
+            )
+        found = _TENANT_BY_NAME.first(self._conn, {"name": name})
+        return None if found is None else Tenant(name=found[0], created_at=found[1])
 
     def list(self) -> Sequence[Tenant]:
         rows = self._conn.execute(select(tenants).order_by(tenants.c.name))
