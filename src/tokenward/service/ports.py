@@ -111,6 +111,10 @@ class AuditRepository(Protocol):
 
     def search(self, query: AuditQuery, page: PageRequest) -> Page[AuditRecord]: ...
 
+    def mark_tenant_deleted(self, tenant: str, at: datetime) -> None:
+        """Marks the tenant's records as those of a deleted tenant."""
+        ...
+
 
 class CredentialRepository(Protocol):
     def root_hash(self) -> str | None: ...

@@ -55,8 +55,11 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
         if uow.tenants.get(name, lock="update") is None:
             raise NotFound(f"tenant {name!r} not found")
         uow.tenants.delete(name)
+        now = core.clock()
         uow.audit.add(_entry(actor, "tenant.delete", name, core))
-        core.commit_change(uow, [None], at=core.clock())
+        # The deletion's own record too: a new tenant of this name starts with a clean trail.
+        uow.audit.mark_tenant_deleted(name, now)
+        core.commit_change(uow, [None], at=now)
 
 
 def _entry(actor: Actor, action: str, tenant: str, core: Core) -> AuditEntry:

@@ -121,7 +121,8 @@ _INSERT_SECRET = DriverStatement(
     insert(token_secrets).inline(), keys=["secret_hash", "token_id", "retires_at"]
 )
 _INSERT_AUDIT = DriverStatement(
-    insert(audit).inline(), keys=[c.name for c in audit.c if c.name != "id"]
+    insert(audit).inline(),
+    keys=[c.name for c in audit.c if c.name not in ("id", "tenant_deleted_at")],
 )
 _INSERT_CHANGE = DriverStatement(insert(token_changes).inline(), keys=["token_id", "at"])
 _TENANT_BY_NAME = DriverStatement(select(tenants).where(tenants.c.name == bindparam("name")))
@@ -427,6 +428,8 @@ class SqlAuditRepository:
             conditions.append(c.at >= query.since)
         if query.until is not None:
             conditions.append(c.at < query.until)
+        if not query.deleted_tenants:
+            conditions.append(c.tenant_deleted_at.is_(None))
         total = self._conn.execute(
             select(func.count()).select_from(audit).where(*conditions)
         ).scalar_one()
@@ -447,6 +450,13 @@ class SqlAuditRepository:
             for row in self._conn.execute(stmt)
         )
         return Page(items=items, total=total, page=page.page, limit=page.limit)
+
+    def mark_tenant_deleted(self, tenant: str, at: datetime) -> None:
+        self._conn.execute(
+            update(audit)
+            .where(_equals(audit.c.tenant, tenant), audit.c.tenant_deleted_at.is_(None))
+            .values(tenant_deleted_at=at)
+        )
 
 
 class SqlCredentialRepository:

@@ -136,6 +136,9 @@ audit = Table(
     Column("token_id", BigInteger(), nullable=True),
     Column("client", String(64), nullable=True),
     Column("detail", JSON(), nullable=False),
+    # Set when the tenant is deleted: a later tenant of the same name is another tenant, and
+    # its admins see none of these records (root still does). Migration 0005.
+    Column("tenant_deleted_at", EpochMillis(), nullable=True),
     Index(None, "tenant", "at"),
     Index(None, "at"),
     sqlite_autoincrement=True,
