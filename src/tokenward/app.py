@@ -28,12 +28,11 @@ from tokenward.api.native.router import router as native_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
-from tokenward.keys import load_key_material
 from tokenward.log_config import configure_logging
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
-from tokenward.service.sealing import Sealer
+from tokenward.service.sealing import sealer_for_store
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
 from tokenward.store.engine import ensure_sqlite_dir, make_engine
@@ -49,11 +48,12 @@ CHANGE_LOG_KEEP_SECONDS = 600.0
 
 def build_core(settings: Settings, engine: Engine) -> Core:
     """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
+    uow = SqlUnitOfWorkFactory(engine)
     return Core(
-        uow=SqlUnitOfWorkFactory(engine),
+        uow=uow,
         lookup=SqlSecretLookup(engine),
         cache=VerificationCache(positive_size=settings.cache_size),
-        sealer=Sealer(load_key_material(settings.secret_key, settings.data_dir)),
+        sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
         admin_token_hash=(
             secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
         ),

@@ -29,6 +29,10 @@ class TokenRepository(Protocol):
         stored until the next rotation sweeps it, but opens nothing any more."""
         ...
 
+    def sealed_sample(self) -> tuple[str, bytes] | None:
+        """One stored sealed secret and the hash it is bound to; None when there is none."""
+        ...
+
     def search(
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
     ) -> Page[Token]: ...

@@ -166,6 +166,14 @@ class SqlTokenRepository:
         row = self._conn.execute(stmt).first()
         return None if row is None else (_to_token(row), row.retires_at)
 
+    def sealed_sample(self) -> tuple[str, bytes] | None:
+        row = self._conn.execute(
+            select(tokens.c.secret_hash, tokens.c.sealed_secret)
+            .where(tokens.c.sealed_secret.is_not(None))
+            .limit(1)
+        ).first()
+        return None if row is None else (row.secret_hash, row.sealed_secret)
+
     def search(
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
     ) -> Page[Token]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -90,6 +91,14 @@ tokens = Table(
     Index(None, "tenant", "created_at", "id"),
     Index(None, "tenant", "name"),
     Index(None, "tenant", "type", "principal"),
+    # The few recoverable tokens, found without a scan: at start, one of them tells whether
+    # the key is the one that sealed them (migration 0006).
+    Index(
+        "ix_tokens_sealed",
+        "id",
+        sqlite_where=text("sealed_secret IS NOT NULL"),
+        postgresql_where=text("sealed_secret IS NOT NULL"),
+    ),
     # Ids are never reused: a retried delete by id must not hit a newer token.
     sqlite_autoincrement=True,
 )
