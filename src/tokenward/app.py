@@ -28,6 +28,7 @@ from tokenward.api.native.router import router as native_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
+from tokenward.keys import secure_data_dir
 from tokenward.log_config import configure_logging
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
@@ -35,7 +36,7 @@ from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import sealer_for_store
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
-from tokenward.store.engine import ensure_sqlite_dir, make_engine
+from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
@@ -65,7 +66,9 @@ def build_core(settings: Settings, engine: Engine) -> Core:
 
 def open_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
+    secure_data_dir(settings.data_dir)
     ensure_sqlite_dir(url)
+    secure_sqlite_files(url)
     return make_engine(url)
 
 

@@ -8,7 +8,10 @@ import secrets
 import time
 from pathlib import Path
 
+from tokenward.store.engine import tighten
+
 KEY_FILE_NAME = "secret.key"
+
 MIN_KEY_CHARS = 32
 
 
@@ -52,7 +55,7 @@ def _key_file(data_dir: Path, *, create: bool) -> bytes:
             )
         return _read_key(path)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        secure_data_dir(data_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _read_key(path)
@@ -63,6 +66,16 @@ def _key_file(data_dir: Path, *, create: bool) -> bytes:
         handle.flush()
         os.fsync(handle.fileno())
     return _read_key(path)
+
+
+def secure_data_dir(data_dir: Path) -> None:
+    """The data directory (database, key) is the owner's alone: made 0700, and an older
+    installation's looser directory and key file are tightened, with a log line."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tighten(data_dir, 0o700)
+    key = data_dir / KEY_FILE_NAME
+    if key.is_file():  # a directory in its place: reading it says so
+        tighten(key, 0o600)
 
 
 def _read_key(path: Path) -> bytes:
