@@ -170,3 +170,7 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+
+    def write_problem(self) -> str | None:
+        """Why the store would refuse a write now (read-only, disk full), or None."""
+        ...

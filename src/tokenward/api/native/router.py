@@ -279,8 +279,13 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], responses={503: {"description": "Database unreachable"}})
+@router.get(
+    "/readyz",
+    tags=["health"],
+    responses={503: {"description": "Database unreachable, read-only or out of disk space"}},
+)
 def readyz(request: Request, core: CoreDep) -> JSONResponse:
-    if health.database_ready(core):
+    reason = health.not_ready(core)
+    if reason is None:
         return JSONResponse({"status": "ready"})
-    return error_response(request, 503, "NOT_READY", "the database is not reachable")
+    return error_response(request, 503, "NOT_READY", reason)
