@@ -28,6 +28,7 @@ from tokenward.api.native.router import router as native_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
+from tokenward.domain.errors import Unavailable
 from tokenward.keys import secure_data_dir
 from tokenward.log_config import configure_logging
 from tokenward.service.cache import VerificationCache
@@ -96,7 +97,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         await run_in_threadpool(core.start_change_tracking)
         tasks = [
             asyncio.create_task(
-                _every(settings.last_use_flush_seconds, core.flush_last_use, "write last-use times")
+                _every(
+                    settings.last_use_flush_seconds,
+                    core.flush_last_use,
+                    "write last-use times",
+                    proves_store=False,  # with nothing to write it asks the store nothing
+                )
             ),
             asyncio.create_task(
                 _every(
@@ -163,13 +169,20 @@ async def _every(
     job: Callable[[], object],
     doing: str,
     when: Callable[[], bool] = lambda: True,
+    *,
+    proves_store: bool = True,
 ) -> None:
     """Runs ``job`` in a thread every ``interval`` seconds; ``when``, asked on the event loop,
-    can spare it a run."""
+    can spare it a run. A job that ``proves_store`` has used the database when it returns,
+    so its success ends an outage."""
     while True:
         await asyncio.sleep(interval)
         try:
             if when():
                 await run_in_threadpool(job)
+                if proves_store:
+                    metrics.STORE_OUTAGES.succeeded()
+        except Unavailable as exc:  # logged once per outage, not once per tick
+            metrics.STORE_OUTAGES.failed(doing, exc.message)
         except Exception:  # the next tick retries; serving must not stop for this
             log.exception("could not %s", doing)
