@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,20 @@ def test_an_older_installations_loose_modes_are_tightened(
         _start_and_write(data_dir)
     assert "tightened the permissions of" in caplog.text
     assert f"{data_dir} from 755 to 700" in caplog.text
+
+
+def test_loose_modes_on_a_read_only_mount_are_reported_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data_dir = tmp_path / "data"
+    _start_and_write(data_dir)
+    (data_dir / "tokenward.db").chmod(0o644)
+    subprocess.run(["mount", "--bind", str(data_dir), str(data_dir)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(data_dir)], check=True)
+        with caplog.at_level(logging.WARNING):
+            open_engine(Settings(data_dir=data_dir, admin_token=ROOT_TOKEN)).dispose()
+    finally:
+        subprocess.run(["umount", str(data_dir)], check=True)
+    assert "could not tighten the permissions of" in caplog.text
+    assert _mode(data_dir / "tokenward.db") == 0o644

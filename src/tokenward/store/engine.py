@@ -95,7 +95,8 @@ def secure_sqlite_files(url: str) -> None:
     if parsed.database in (None, "", ":memory:"):
         return
     database = Path(parsed.database)
-    with contextlib.suppress(FileExistsError):
+    # Exists already, or cannot be made (a read-only file system): SQLite says what it finds.
+    with contextlib.suppress(OSError):
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for path in (database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))):
         tighten(path, 0o600)
@@ -108,7 +109,13 @@ def tighten(path: Path, mode: int) -> None:
     except FileNotFoundError:
         return
     if found & ~mode:
-        path.chmod(found & mode)
+        try:
+            path.chmod(found & mode)
+        except OSError as exc:  # a read-only file system, someone else's file: say so, go on
+            log.warning(
+                "could not tighten the permissions of %s (mode %o): %s", path, found, exc.strerror
+            )
+            return
         log.warning(
             "tightened the permissions of %s from %o to %o: it holds token data",
             path,
