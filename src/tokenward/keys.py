@@ -8,7 +8,7 @@ import secrets
 import time
 from pathlib import Path
 
-from tokenward.store.engine import tighten
+from tokenward.files import tighten
 
 KEY_FILE_NAME = "secret.key"
 

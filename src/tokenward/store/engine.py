@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+from tokenward.files import tighten
 
-log = logging.getLogger("tokenward.store")
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -100,25 +98,3 @@ def secure_sqlite_files(url: str) -> None:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for path in (database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))):
         tighten(path, 0o600)
-
-
-def tighten(path: Path, mode: int) -> None:
-    """Takes from ``path`` every permission beyond ``mode`` (group and others); says so."""
-    try:
-        found = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        return
-    if found & ~mode:
-        try:
-            path.chmod(found & mode)
-        except OSError as exc:  # a read-only file system, someone else's file: say so, go on
-            log.warning(
-                "could not tighten the permissions of %s (mode %o): %s", path, found, exc.strerror
-            )
-            return
-        log.warning(
-            "tightened the permissions of %s from %o to %o: it holds token data",
-            path,
-            found,
-            found & mode,
-        )
