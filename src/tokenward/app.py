@@ -29,15 +29,16 @@ from tokenward.api.native.router import router as native_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
-from tokenward.keys import load_key_material
+from tokenward.domain.errors import Unavailable
+from tokenward.keys import secure_data_dir
 from tokenward.log_config import configure_logging
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
-from tokenward.service.sealing import Sealer
+from tokenward.service.sealing import sealer_for_store
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
-from tokenward.store.engine import ensure_sqlite_dir, make_engine
+from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
@@ -50,11 +51,12 @@ CHANGE_LOG_KEEP_SECONDS = 600.0
 
 def build_core(settings: Settings, engine: Engine) -> Core:
     """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
+    uow = SqlUnitOfWorkFactory(engine)
     return Core(
-        uow=SqlUnitOfWorkFactory(engine),
+        uow=uow,
         lookup=SqlSecretLookup(engine),
         cache=VerificationCache(positive_size=settings.cache_size),
-        sealer=Sealer(load_key_material(settings.secret_key, settings.data_dir)),
+        sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
         admin_token_hash=(
             secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
         ),
@@ -66,7 +68,9 @@ def build_core(settings: Settings, engine: Engine) -> Core:
 
 def open_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
+    secure_data_dir(settings.data_dir)
     ensure_sqlite_dir(url)
+    secure_sqlite_files(url)
     return make_engine(url)
 
 
@@ -94,7 +98,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         await run_in_threadpool(core.start_change_tracking)
         tasks = [
             asyncio.create_task(
-                _every(settings.last_use_flush_seconds, core.flush_last_use, "write last-use times")
+                _every(
+                    settings.last_use_flush_seconds,
+                    core.flush_last_use,
+                    "write last-use times",
+                    proves_store=False,  # with nothing to write it asks the store nothing
+                )
             ),
             asyncio.create_task(
                 _every(
@@ -170,13 +179,20 @@ async def _every(
     job: Callable[[], object],
     doing: str,
     when: Callable[[], bool] = lambda: True,
+    *,
+    proves_store: bool = True,
 ) -> None:
     """Runs ``job`` in a thread every ``interval`` seconds; ``when``, asked on the event loop,
-    can spare it a run."""
+    can spare it a run. A job that ``proves_store`` has used the database when it returns,
+    so its success ends an outage."""
     while True:
         await asyncio.sleep(interval)
         try:
             if when():
                 await run_in_threadpool(job)
+                if proves_store:
+                    metrics.STORE_OUTAGES.succeeded()
+        except Unavailable as exc:  # logged once per outage, not once per tick
+            metrics.STORE_OUTAGES.failed(doing, exc.message)
         except Exception:  # the next tick retries; serving must not stop for this
             log.exception("could not %s", doing)

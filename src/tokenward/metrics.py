@@ -12,8 +12,10 @@ that reaches any worker sees the server's totals.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from enum import StrEnum
@@ -22,7 +24,12 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from tokenward.domain.verification import VerifyCode
@@ -209,6 +216,57 @@ class RequestCounts(Collector):
 
 HTTP_REQUESTS = RequestCounts()
 REGISTRY.register(HTTP_REQUESTS)
+
+
+class StoreOutages(Collector):
+    """Outages of the database as this process's background jobs see them, logged once
+    when one begins and once when it ends: during an outage every job fails on every tick
+    (the change-log poll runs every 50 ms), and a traceback for each buried the log.
+    Per process, like the gauges: each worker sees the same outage."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self.count = 0
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def failed(self, doing: str, reason: str) -> None:
+        with self._lock:
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+            self.count += 1
+        _log.warning("the database is not available: could not %s (%s); retrying", doing, reason)
+
+    def succeeded(self) -> None:
+        if self._down_since is None:  # the usual case, without the lock
+            return
+        with self._lock:
+            if self._down_since is None:
+                return
+            lasted, self._down_since = time.monotonic() - self._down_since, None
+        _log.warning("the database is available again, after %.1f s", lasted)
+
+    def collect(self) -> Iterator[Metric]:
+        outages = CounterMetricFamily(
+            "tokenward_store_outages",
+            "Database outages seen by this process's background jobs",
+        )
+        outages.add_metric([], self.count)
+        yield outages
+        up = GaugeMetricFamily(
+            "tokenward_store_up", "1 when this process's last use of the database worked"
+        )
+        up.add_metric([], 0 if self.down else 1)
+        yield up
+
+
+_log = logging.getLogger("tokenward.store")
+STORE_OUTAGES = StoreOutages()
+REGISTRY.register(STORE_OUTAGES)
 
 
 class SharedCounts:

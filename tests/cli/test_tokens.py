@@ -281,8 +281,9 @@ def test_reveal(cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> None:
     ]
     assert errors_of(cli.fails(1, "token", "reveal", "999")) == [NOT_FOUND_999]
 
-    # Another data directory holds another key: the sealed secret does not open under it.
+    # Another data directory has no key: with secrets sealed in the store, none is made
+    # there, and the command stops before it starts (exit code 2, the key file named).
     elsewhere = tmp_path_factory.mktemp("other-key")
-    wrong_key = cli.fails(1, "token", "reveal", ident, "--data-dir", str(elsewhere))
-    assert "does not open under this key" in wrong_key.stderr
+    wrong_key = cli.fails(2, "token", "reveal", ident, "--data-dir", str(elsewhere))
+    assert f"the key file {elsewhere.resolve()}/secret.key is missing" in wrong_key.stderr
     assert kept["secret"] not in wrong_key.output

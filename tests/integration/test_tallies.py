@@ -449,3 +449,31 @@ def test_upgrade_counts_the_tokens_already_stored(empty_url: str) -> None:
         assert migrate.pending(engine) == []
     finally:
         engine.dispose()
+
+
+def test_migration_0005_marks_the_audit_of_tenants_deleted_before_it(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        _migrate(engine, "0004")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO tenants (name, created_at) VALUES ('acme', 2000)"))
+            conn.execute(
+                text(
+                    "INSERT INTO audit (at, tenant, actor, action, detail) VALUES"
+                    " (1000, 'acme', 'root', 'tenant.delete', '{}'),"
+                    " (1500, 'gone', 'root', 'tenant.create', '{}'),"
+                    " (2000, 'acme', 'root', 'tenant.create', '{}'),"
+                    " (2500, NULL, 'root', 'token.import', '{}')"
+                )
+            )
+        _migrate(engine, "head")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT at, tenant_deleted_at FROM audit ORDER BY at")).all()
+        assert [(at, deleted is not None) for at, deleted in rows] == [
+            (1000, True),
+            (1500, True),
+            (2000, False),
+            (2500, False),
+        ]
+    finally:
+        engine.dispose()

@@ -141,8 +141,40 @@ def _database(settings: Settings) -> list[Finding]:
         )
     else:
         found.append(Finding(True, "database schema is up to date"))
-        found.append(_root(settings))
+        key_finding = _key_against_data(settings)
+        found.append(key_finding)
+        if key_finding.ok:
+            found.append(_root(settings))
     return found
+
+
+def _key_against_data(settings: Settings) -> Finding:
+    """Opens one stored sealed secret with the configured key (and shows nothing of it)."""
+    from tokenward.app import open_engine
+    from tokenward.keys import KeyProblem, key_source, load_key_material
+    from tokenward.service import sealing
+    from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
+
+    engine = open_engine(settings)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            sample = uow.tokens.sealed_sample()
+    finally:
+        engine.dispose()
+    source = key_source(settings.secret_key, settings.data_dir)
+    if sample is None:
+        return Finding(True, "no sealed secrets stored yet: any key will do")
+    try:
+        material = load_key_material(settings.secret_key, settings.data_dir, create=False)
+    except KeyProblem as exc:
+        return Finding(False, exc.message, "restore the key that sealed the stored secrets")
+    if not sealing.opens(sealing.Sealer(material), sample):
+        return Finding(
+            False,
+            f"{source} does not open the secrets sealed in the database",
+            "use the key that sealed them: TOKENWARD_SECRET_KEY, or the key file from backup",
+        )
+    return Finding(True, f"{source} opens the sealed secrets stored in the database")
 
 
 def _root(settings: Settings) -> Finding:

@@ -25,6 +25,7 @@ from tokenward.cli._common import (
     print_json,
     warn,
 )
+from tokenward.keys import KeyProblem
 
 admin_app = typer.Typer(no_args_is_help=True, help="Manage the root (bootstrap) credential.")
 
@@ -59,7 +60,14 @@ def serve(
     os.environ["TOKENWARD_DATA_DIR"] = str(settings.data_dir)
     engine = open_database(settings, create=True)
     apply_migrations(engine)
-    secret = bootstrap.ensure_root_credential(build_core(settings, engine))
+    try:
+        # Here, before any worker: a key that is missing, unreadable or not the one that
+        # sealed the stored secrets stops the start with a message, not a traceback each.
+        core = build_core(settings, engine)
+    except KeyProblem as exc:
+        engine.dispose()
+        fail(exc.message, EXIT_INVALID)
+    secret = bootstrap.ensure_root_credential(core)
     engine.dispose()
     if secret is not None:
         _announce_root_credential(secret, print_root_credential)

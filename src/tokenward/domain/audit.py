@@ -41,3 +41,6 @@ class AuditQuery:
     token_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: Whether records of deleted tenants are included (a new tenant of a deleted one's name
+    #: must not see them; root may).
+    deleted_tenants: bool = True

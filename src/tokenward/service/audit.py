@@ -21,7 +21,9 @@ def search(
     if actor.tenant is not None:
         if query.tenant is not None:
             policy.require_tenant(actor, query.tenant)
-        query = dataclasses.replace(query, tenant=actor.tenant)
+        # Its tenant as it is now: records of an earlier, deleted tenant of the same name
+        # belong to someone else.
+        query = dataclasses.replace(query, tenant=actor.tenant, deleted_tenants=False)
     if page.page < 0 or page.limit is None or not 1 <= page.limit <= MAX_PAGE_SIZE:
         raise Invalid(f"page counts from 0 and limit is between 1 and {MAX_PAGE_SIZE}")
     with core.uow() as uow:

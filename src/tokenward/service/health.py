@@ -1,4 +1,4 @@
-"""Readiness: the database answers, and its schema is in place."""
+"""Readiness: the database answers, its schema is in place, and it takes writes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,22 @@ from tokenward.service.core import Core
 log = logging.getLogger("tokenward.health")
 
 
-def database_ready(core: Core) -> bool:
+def not_ready(core: Core) -> str | None:
+    """Why this process should get no traffic now, or None when it is ready. A store that
+    answers reads but refuses writes (read-only, disk full) is not ready: every create,
+    change and revocation would fail."""
     try:
         with core.uow() as uow:
-            return uow.tenants.get(DEFAULT_TENANT) is not None
+            if uow.tenants.get(DEFAULT_TENANT) is None:
+                return "the database is not migrated"
+        problem = core.uow.write_problem()
     except Unavailable as exc:
         log.warning("readiness check failed: %s", exc.message)
-        return False
+        return "the database is not reachable"
+    if problem is not None:
+        log.warning("readiness check failed: %s", problem)
+    return problem
+
+
+def database_ready(core: Core) -> bool:
+    return not_ready(core) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.tenants import Tenant
@@ -28,8 +28,17 @@ class TokenRepository(Protocol):
 
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None: ...
 
-    def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
-        """The token a secret belongs to, and when that secret retires (None: current)."""
+    def get_by_secret_hash(
+        self, secret_hash: str, *, live_at: datetime | None = None
+    ) -> tuple[Token, datetime | None] | None:
+        """The token a secret belongs to, and when that secret retires (None: current).
+
+        With ``live_at``, a rotated-out secret whose grace ended by then is not found: it is
+        stored until the next rotation sweeps it, but opens nothing any more."""
+        ...
+
+    def sealed_sample(self) -> tuple[str, bytes] | None:
+        """One stored sealed secret and the hash it is bound to; None when there is none."""
         ...
 
     def search(
@@ -92,10 +101,17 @@ class SecretLookup(Protocol):
     def close(self) -> None: ...
 
 
+TenantLock = Literal["share", "update"]
+
+
 class TenantRepository(Protocol):
     def add(self, tenant: Tenant) -> None: ...
 
-    def get(self, name: str) -> Tenant | None: ...
+    def get(self, name: str, *, lock: TenantLock | None = None) -> Tenant | None:
+        """With ``lock``, the tenant is held to the end of the transaction: ``"share"`` by
+        a writer that adds to it (its deletion waits), ``"update"`` by its deletion (such
+        writers wait, then find no tenant)."""
+        ...
 
     def list(self) -> Sequence[Tenant]: ...
 
@@ -106,6 +122,10 @@ class AuditRepository(Protocol):
     def add(self, entry: AuditEntry) -> None: ...
 
     def search(self, query: AuditQuery, page: PageRequest) -> Page[AuditRecord]: ...
+
+    def mark_tenant_deleted(self, tenant: str, at: datetime) -> None:
+        """Marks the tenant's records as those of a deleted tenant."""
+        ...
 
 
 class CredentialRepository(Protocol):
@@ -158,3 +178,7 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+
+    def write_problem(self) -> str | None:
+        """Why the store would refuse a write now (read-only, disk full), or None."""
+        ...

@@ -51,11 +51,15 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
     if name == DEFAULT_TENANT:
         raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
     with core.uow(write=True) as uow:
-        if uow.tenants.get(name) is None:
+        # First, before any token: creates in the tenant hold it shared until they commit.
+        if uow.tenants.get(name, lock="update") is None:
             raise NotFound("tenant not found")
         uow.tenants.delete(name)
+        now = core.clock()
         uow.audit.add(_entry(actor, "tenant.delete", name, core))
-        core.commit_change(uow, [None], at=core.clock())
+        # The deletion's own record too: a new tenant of this name starts with a clean trail.
+        uow.audit.mark_tenant_deleted(name, now)
+        core.commit_change(uow, [None], at=now)
 
 
 def _entry(actor: Actor, action: str, tenant: str, core: Core) -> AuditEntry:

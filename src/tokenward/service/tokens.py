@@ -82,7 +82,8 @@ def issue(
     )
     policy.check_within(actor, draft)
     with core.uow(write=True) as uow:
-        if uow.tenants.get(tenant) is None:
+        # Held to the commit: a deletion of the tenant waits, or this finds it gone.
+        if uow.tenants.get(tenant, lock="share") is None:
             raise NotFound("tenant not found")
         if unique_name:
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
@@ -390,11 +391,15 @@ def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
 
     An unknown or malformed secret, or another tenant's token, changes nothing and says
     nothing (False); within its tenant the caller needs the rights to change the token.
+    A rotated-out secret revokes only within its grace, while it still opens the token: a
+    dead one, leaked, must not take the live credential down.
     """
     if not secret_format.is_well_formed(secret):
         return False
     with core.uow() as uow:
-        found = uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))
+        found = uow.tokens.get_by_secret_hash(
+            secret_format.hash_secret(secret), live_at=core.clock()
+        )
     if found is None:
         return False
     token = found[0]
@@ -435,7 +440,7 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
         raise Invalid("id must be a positive 64-bit integer")
     now = core.clock()
     with core.uow(write=True) as uow:
-        if uow.tenants.get(token.tenant) is None:
+        if uow.tenants.get(token.tenant, lock="share") is None:
             raise NotFound("tenant not found")
         if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")

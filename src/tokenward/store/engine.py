@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from tokenward.files import tighten
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -76,4 +79,22 @@ def sqlite_file(engine: Engine) -> Path | None:
 def ensure_sqlite_dir(url: str) -> None:
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def secure_sqlite_files(url: str) -> None:
+    """The database file is created 0600 before SQLite opens it, so its ``-wal`` and ``-shm``
+    (which SQLite creates with the database's mode) are too; an older installation's looser
+    modes are tightened, and a log line says so. The files hold every token's hash and the
+    sealed secrets: no other user of the host has business reading them."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri") in ("true", "1"):
+        return
+    if parsed.database in (None, "", ":memory:"):
+        return
+    database = Path(parsed.database)
+    # Exists already, or cannot be made (a read-only file system): SQLite says what it finds.
+    with contextlib.suppress(OSError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for path in (database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))):
+        tighten(path, 0o600)

@@ -46,18 +46,29 @@ class ChangeListener:
 
     def _run(self) -> None:
         backoff = 0.1
+        failing = False
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
                     backoff = 0.1
+                    if failing:
+                        failing = False
+                        log.warning("change listener reconnected")
                     self._on_change()  # whatever happened while we were not listening
                     while not self._stopping.is_set():
                         if any(True for _ in conn.notifies(timeout=0.1, stop_after=1)):
                             self._on_change()
-            except Exception:  # any failure: log, wait, reconnect; the poll covers the gap
+            except Exception as exc:  # any failure: wait, reconnect; the poll covers the gap
                 self.connected.clear()
-                log.warning("change listener lost its connection; reconnecting", exc_info=True)
+                # Once per loss, not once per retry: an outage is many retries. The driver's
+                # error names no secret, but its kind is all the operator needs here.
+                log.log(
+                    logging.DEBUG if failing else logging.WARNING,
+                    "change listener lost its connection (%s); reconnecting",
+                    type(exc).__name__,
+                )
+                failing = True
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
@@ -121,7 +121,8 @@ _INSERT_SECRET = DriverStatement(
     insert(token_secrets).inline(), keys=["secret_hash", "token_id", "retires_at"]
 )
 _INSERT_AUDIT = DriverStatement(
-    insert(audit).inline(), keys=[c.name for c in audit.c if c.name != "id"]
+    insert(audit).inline(),
+    keys=[c.name for c in audit.c if c.name not in ("id", "tenant_deleted_at")],
 )
 _INSERT_CHANGE = DriverStatement(insert(token_changes).inline(), keys=["token_id", "at"])
 _TENANT_BY_NAME = DriverStatement(select(tenants).where(tenants.c.name == bindparam("name")))
@@ -169,17 +170,34 @@ class SqlTokenRepository:
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None:
         stmt = select(tokens).where(tokens.c.id == token_id, _equals(tokens.c.tenant, tenant))
         if for_update:
+            # A change can add a tally row, which takes the tenant row too: the tenant's lock
+            # first, as every writer of a tenant takes it (see SqlTenantRepository.get).
+            SqlTenantRepository(self._conn).get(tenant, lock="share")
             stmt = stmt.with_for_update()  # PostgreSQL; SQLite's writers begin IMMEDIATE
         row = self._conn.execute(stmt).first()
         return None if row is None else _to_token(row)
 
-    def get_by_secret_hash(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
-        row = self._conn.execute(
+    def get_by_secret_hash(
+        self, secret_hash: str, *, live_at: datetime | None = None
+    ) -> tuple[Token, datetime | None] | None:
+        stmt = (
             select(tokens, token_secrets.c.retires_at)
             .join(token_secrets, token_secrets.c.token_id == tokens.c.id)
             .where(token_secrets.c.secret_hash == secret_hash)
-        ).first()
+        )
+        if live_at is not None:
+            retires_at = token_secrets.c.retires_at
+            stmt = stmt.where(or_(retires_at.is_(None), retires_at > live_at))
+        row = self._conn.execute(stmt).first()
         return None if row is None else (_to_token(row), row.retires_at)
+
+    def sealed_sample(self) -> tuple[str, bytes] | None:
+        row = self._conn.execute(
+            select(tokens.c.secret_hash, tokens.c.sealed_secret)
+            .where(tokens.c.sealed_secret.is_not(None))
+            .limit(1)
+        ).first()
+        return None if row is None else (row.secret_hash, row.sealed_secret)
 
     def search(
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
@@ -379,11 +397,25 @@ class SqlTenantRepository:
     def add(self, tenant: Tenant) -> None:
         self._conn.execute(insert(tenants).values(name=tenant.name, created_at=tenant.created_at))
 
-    def get(self, name: str) -> Tenant | None:
+    def get(self, name: str, *, lock: Literal["share", "update"] | None = None) -> Tenant | None:
         if not _storable(name):
             return None
-        row = _TENANT_BY_NAME.first(self._conn, {"name": name})
-        return None if row is None else Tenant(name=row[0], created_at=row[1])
+        if lock is not None and self._conn.dialect.name == "postgresql":
+            # The tenant's lock orders a deletion against the writers of the tenant: each
+            # takes it first, before any token or tally row. Without it they locked tallies
+            # and the tenant row in opposite orders (deadlocks), and a create that passed
+            # its check before a deletion failed on the foreign key after it (a stray
+            # conflict). An advisory lock, not the row's: its waiters queue in order, where
+            # a stream of creates sharing the row kept a deletion waiting forever.
+            # SQLite's writers run one at a time; they need no lock.
+            function = (
+                "pg_advisory_xact_lock_shared" if lock == "share" else "pg_advisory_xact_lock"
+            )
+            self._conn.execute(
+                text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": f"tenant:{name}"}
+            )
+        found = _TENANT_BY_NAME.first(self._conn, {"name": name})
+        return None if found is None else Tenant(name=found[0], created_at=found[1])
 
     def list(self) -> Sequence[Tenant]:
         rows = self._conn.execute(select(tenants).order_by(tenants.c.name))
@@ -429,6 +461,8 @@ class SqlAuditRepository:
             conditions.append(c.at >= query.since)
         if query.until is not None:
             conditions.append(c.at < query.until)
+        if not query.deleted_tenants:
+            conditions.append(c.tenant_deleted_at.is_(None))
         total = self._conn.execute(
             select(func.count()).select_from(audit).where(*conditions)
         ).scalar_one()
@@ -449,6 +483,13 @@ class SqlAuditRepository:
             for row in self._conn.execute(stmt)
         )
         return Page(items=items, total=total, page=page.page, limit=page.limit)
+
+    def mark_tenant_deleted(self, tenant: str, at: datetime) -> None:
+        self._conn.execute(
+            update(audit)
+            .where(_equals(audit.c.tenant, tenant), audit.c.tenant_deleted_at.is_(None))
+            .values(tenant_deleted_at=at)
+        )
 
 
 class SqlCredentialRepository:

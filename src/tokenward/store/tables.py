@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -90,6 +91,14 @@ tokens = Table(
     Index(None, "tenant", "created_at", "id"),
     Index(None, "tenant", "name"),
     Index(None, "tenant", "type", "principal"),
+    # The few recoverable tokens, found without a scan: at start, one of them tells whether
+    # the key is the one that sealed them (migration 0006).
+    Index(
+        "ix_tokens_sealed",
+        "id",
+        sqlite_where=text("sealed_secret IS NOT NULL"),
+        postgresql_where=text("sealed_secret IS NOT NULL"),
+    ),
     # Ids are never reused: a retried delete by id must not hit a newer token.
     sqlite_autoincrement=True,
 )
@@ -136,6 +145,9 @@ audit = Table(
     Column("token_id", BigInteger(), nullable=True),
     Column("client", String(64), nullable=True),
     Column("detail", JSON(), nullable=False),
+    # Set when the tenant is deleted: a later tenant of the same name is another tenant, and
+    # its admins see none of these records (root still does). Migration 0005.
+    Column("tenant_deleted_at", EpochMillis(), nullable=True),
     Index(None, "tenant", "at"),
     Index(None, "at"),
     sqlite_autoincrement=True,

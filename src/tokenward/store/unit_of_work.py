@@ -11,13 +11,14 @@ committed, or refused with the same errors, when ``commit()`` returns.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from tokenward.domain.errors import Conflict, TokenwardError, Unavailable
@@ -34,6 +35,10 @@ from tokenward.store.write_lock import FileWriteLock
 #: Writers in one shared transaction at most: bounds the wait of the first of them, and how
 #: long the other processes wait for the file lock.
 MAX_BATCH = 32
+
+#: Below this, a SQLite database is not ready: a write may fail (a create writes a few pages,
+#: and a checkpoint more).
+MIN_FREE_BYTES = 1024 * 1024
 
 
 class SqlUnitOfWork:
@@ -294,3 +299,36 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write=write, writers=self._writers)
+
+    def write_problem(self) -> str | None:
+        """Why a write would fail now, or None. Asks the file system (SQLite) or the server
+        (PostgreSQL); writes nothing and waits for no writer's lock."""
+        if self.engine.dialect.name == "postgresql":
+            try:
+                with self.engine.connect() as conn:
+                    recovering, read_only = conn.execute(
+                        text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+                    ).one()
+            except OperationalError as exc:
+                raise unavailable(exc) from exc
+            if recovering:
+                return "the database is a standby in recovery: it takes no writes"
+            if read_only == "on":
+                return "the database is read-only (transaction_read_only is on)"
+            return None
+        database = sqlite_file(self.engine)
+        if database is None:
+            return None
+        try:
+            space = os.statvfs(database.parent)
+        except OSError as exc:
+            return f"the database's directory cannot be examined ({exc.strerror})"
+        if space.f_flag & os.ST_RDONLY or not (
+            os.access(database, os.W_OK) and os.access(database.parent, os.W_OK)
+        ):
+            return "the database is read-only"
+        # Root may use the blocks kept for it; others may not.
+        blocks = space.f_bfree if os.geteuid() == 0 else space.f_bavail
+        if blocks * space.f_frsize < MIN_FREE_BYTES:
+            return f"the database's disk is full (less than {MIN_FREE_BYTES // 1024} KiB free)"
+        return None

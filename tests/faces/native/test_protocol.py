@@ -110,3 +110,30 @@ def test_audit_trail(client: TestClient) -> None:
     assert {r["tenant"] for r in seen} == {"acme"}
     other = client.get("/v1/audit", params={"tenant": "default"}, headers=acme_admin)
     assert other.status_code == 404
+
+
+def test_a_new_tenant_of_a_deleted_ones_name_sees_none_of_its_audit_trail(
+    client: TestClient,
+) -> None:
+    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    old = issue(client, "acme", name="old acme token")
+    client.post(f"/v1/tenants/acme/tokens/{old['id']}/disable", headers=ROOT_HEADERS)
+    assert client.delete("/v1/tenants/acme", headers=ROOT_HEADERS).status_code == 204
+    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    new_admin = manager(client, "acme", role="admin")
+    seen = client.get("/v1/audit", headers=bearer(new_admin["secret"])).json()
+    assert [(r["action"], r["token_id"]) for r in seen["items"]] == [
+        ("token.issue", new_admin["id"]),
+        ("tenant.create", None),
+    ]
+    assert seen["total"] == 2
+    # Root keeps the whole history of the name, the deletion between the two tenants.
+    everything = client.get("/v1/audit", params={"tenant": "acme"}, headers=ROOT_HEADERS).json()
+    assert [r["action"] for r in everything["items"]] == [
+        "token.issue",
+        "tenant.create",
+        "tenant.delete",
+        "token.disable",
+        "token.issue",
+        "tenant.create",
+    ]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tests.helpers import ROOT_HEADERS, bearer, issue, manager
 from tokenward.domain import secrets
+from tokenward.settings import Settings
+from tokenward.store.engine import make_engine
+from tokenward.store.tables import token_secrets
 
 
 def introspect(client: TestClient, token: str, headers: dict[str, str] = ROOT_HEADERS) -> dict:
@@ -90,3 +96,44 @@ def test_revoke_is_tenant_and_role_bound(client: TestClient) -> None:
     refused = client.post("/oauth2/revoke", data={"token": theirs["secret"]}, headers=viewer)
     assert refused.status_code == 403
     assert introspect(client, theirs["secret"])["active"] is True
+
+
+def _end_grace(settings: Settings, secret: str) -> None:
+    """Moves a rotated-out secret's retirement into the past, as time passing would."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(token_secrets)
+                .where(token_secrets.c.secret_hash == secrets.hash_secret(secret))
+                .values(retires_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+    finally:
+        engine.dispose()
+
+
+def test_revoke_with_a_retired_secret_leaves_the_live_one(
+    client: TestClient, settings: Settings
+) -> None:
+    token = issue(client)
+    rotated = client.post(
+        f"/v1/tenants/default/tokens/{token['id']}/rotate",
+        json={"grace_seconds": 3600},
+        headers=ROOT_HEADERS,
+    ).json()
+    _end_grace(settings, token["secret"])
+    answer = client.post("/oauth2/revoke", data={"token": token["secret"]}, headers=ROOT_HEADERS)
+    assert answer.status_code == 200
+    assert introspect(client, rotated["secret"])["active"] is True
+
+
+def test_revoke_with_a_secret_in_its_grace_disables_the_token(client: TestClient) -> None:
+    token = issue(client)
+    rotated = client.post(
+        f"/v1/tenants/default/tokens/{token['id']}/rotate",
+        json={"grace_seconds": 3600},
+        headers=ROOT_HEADERS,
+    ).json()
+    answer = client.post("/oauth2/revoke", data={"token": token["secret"]}, headers=ROOT_HEADERS)
+    assert answer.status_code == 200
+    assert introspect(client, rotated["secret"]) == {"active": False}

@@ -473,10 +473,13 @@ def healthz() -> dict[str, str]:
     "/readyz",
     tags=["health"],
     summary="Readiness",
-    description="200 when the database answers and is migrated.",
-    responses=_errors(503, notes={503: "`NOT_READY`: the database is not reachable"}),
+    description="200 when the database answers, is migrated, and can take writes.",
+    responses=_errors(
+        503, notes={503: "`NOT_READY`: the database is unreachable, read-only or out of disk"}
+    ),
 )
 def readyz(request: Request, core: CoreDep) -> JSONResponse:
-    if health.database_ready(core):
+    reason = health.not_ready(core)
+    if reason is None:
         return JSONResponse({"status": "ready"})
-    return error_response(request, 503, "NOT_READY", "the database is not reachable")
+    return error_response(request, 503, "NOT_READY", reason)

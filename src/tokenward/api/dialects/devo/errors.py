@@ -42,6 +42,7 @@ ACCOUNT_NOT_FOUND_TEXT = "account not found"
 TOKEN_NOT_FOUND_TEXT = "token not found"  # noqa: S105 (a message, not a secret)
 BAD_JSON_TEXT = "the request body is not valid JSON"
 INTERNAL_TEXT = "internal error; see the server log"
+KEY_MISMATCH_TEXT = "KEY_MISMATCH: the server's key cannot open this sealed secret"
 #: Fixed texts for the service's errors whose message would repeat what the caller sent.
 FIXED_TEXT = {
     "SCOPE_ESCALATION": "cannot grant scopes the caller does not hold",
@@ -107,6 +108,6 @@ def translate(request: Request, exc: Exception) -> JSONResponse:
         log.error(
             "a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?"
         )
-        return error_response(request, 500, INTERNAL_TEXT)
+        return error_response(request, 500, KEY_MISMATCH_TEXT)
     log.exception("unexpected error", exc_info=exc, extra={"request_id": request_id(request)})
     return error_response(request, 500, INTERNAL_TEXT)

@@ -37,6 +37,7 @@ CONFLICT_TEXT = {
 }
 NOT_FOUND_TEXT = "404 Not Found"
 INTERNAL_TEXT = "Internal Server Error"
+KEY_MISMATCH_TEXT = "KEY_MISMATCH: the server's key cannot open this sealed secret"
 BAD_JSON_TEXT = "the request body is not valid JSON"
 
 #: The service speaks of the native fields; this face's callers know them by these names.
@@ -83,6 +84,6 @@ def translate(request: Request, exc: Exception) -> Response:
         log.error(
             "a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?"
         )
-        return text_response(500, INTERNAL_TEXT)
+        return text_response(500, KEY_MISMATCH_TEXT)
     log.exception("unexpected error", extra={"request_id": request_id(request)})
     return text_response(500, INTERNAL_TEXT)
