@@ -112,7 +112,10 @@ class RemoteBackend:
     def list_audit(
         self, query: AuditQuery, *, page: int, limit: int
     ) -> client.Page[client.AuditRecord]:
-        return self._http.list_audit(**dataclasses.asdict(query), page=page, limit=limit)
+        # The API decides on deleted tenants' records itself (root sees them, a tenant never).
+        fields = dataclasses.asdict(query)
+        del fields["deleted_tenants"]
+        return self._http.list_audit(**fields, page=page, limit=limit)
 
     def rotate_token(
         self, tenant: str, token_id: int, *, grace_seconds: int
