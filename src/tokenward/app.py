@@ -61,6 +61,7 @@ def build_core(settings: Settings, engine: Engine) -> Core:
         verify_requires_auth=settings.verify_requires_auth,
         metrics_public=settings.metrics_public,
         auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
+        observer=metrics.STATS,
     )
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from tokenward import metrics
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode, judge
-from tokenward.metrics import Lookup
 from tokenward.service.auth import authenticate
 from tokenward.service.cache import MISSING, CachedSecret
 from tokenward.service.core import Core
 from tokenward.service.known_secrets import Presence
+from tokenward.service.ports import Lookup
 
 _MAX_SECRET_LENGTH = 256
 _MALFORMED = Verification(VerifyCode.MALFORMED)
@@ -43,7 +42,7 @@ def verify(
     if core.verify_requires_auth:
         authenticate(core, credential, client=client)
     result, source = _verify(core, secret, audience, scopes, resource)
-    metrics.STATS.verified(result.code, time.perf_counter() - started, source)
+    core.observer.verified(result.code, time.perf_counter() - started, source)
     return result
 
 
@@ -72,7 +71,7 @@ def verify_without_blocking(
         if outdated or not core.lookup.reads_locally:
             return None
         result, source = _from_store(core, secret_hash, False, audience, scopes, resource)
-    metrics.STATS.verified(result.code, time.perf_counter() - started, source)
+    core.observer.verified(result.code, time.perf_counter() - started, source)
     return result
 
 
