@@ -62,10 +62,6 @@ class Token:
     def recoverable(self) -> bool:
         return self.sealed_secret is not None
 
-    @property
-    def permanent(self) -> bool:
-        return self.expires_at is None
-
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 
