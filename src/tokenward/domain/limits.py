@@ -1,12 +1,16 @@
-"""Documented bounds on what a token may hold; every face shares them."""
+"""Documented bounds on what a token may hold, and the field rules of issuing and changing
+one; every face shares them through the service."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tokenward.domain.errors import Invalid
+from tokenward.domain.roles import TOKEN_ROLES, Role
+from tokenward.domain.tokens import TokenSpec, TokenType
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -20,6 +24,56 @@ MAX_METADATA_BYTES = 8192
 #: every answer that held it.
 MAX_METADATA_DEPTH = 32
 MAX_TTL_SECONDS = 100 * 365 * 86400
+
+
+_TEXT_LIMITS = {
+    "name": MAX_NAME,
+    "description": MAX_DESCRIPTION,
+    "principal": MAX_IDENTITY,
+    "user": MAX_IDENTITY,
+}
+
+
+_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds"})
+
+
+def check_fields(fields: Mapping[str, Any]) -> None:
+    """The limits of this module, for whichever fields a request sets (a ``TokenSpec``'s or
+    ``TokenChanges.given()``'s names)."""
+    for key, value in fields.items():
+        if value is None:
+            if key not in _NULLABLE:
+                raise Invalid(f"{key} must not be null")
+        elif key in _TEXT_LIMITS:
+            check_text(key, value, _TEXT_LIMITS[key], required=key != "description")
+        elif key in ("scopes", "audience", "resources"):
+            check_list(key, value)
+        elif key == "metadata":
+            check_metadata(value)
+        elif key == "role" and value not in TOKEN_ROLES:
+            raise Invalid(f"role must be one of {', '.join(TOKEN_ROLES)}")
+
+
+def check_spec(spec: TokenSpec) -> None:
+    """Everything about a new token that needs no store and no caller."""
+    check_fields({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
+    if spec.type is TokenType.GLOBAL:
+        if spec.principal:
+            raise Invalid("a global token has no principal")
+    elif not spec.principal:
+        raise Invalid(f"a {spec.type} token needs a principal")
+    check_restricted_role(spec.restricted, spec.role)
+    if spec.expires_at is not None and spec.ttl_seconds is not None:
+        raise Invalid("give expires_at or ttl_seconds, not both")
+    if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= MAX_TTL_SECONDS:
+        raise Invalid(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
+
+
+def check_restricted_role(restricted: bool, role: Role) -> None:
+    """A restricted token is bounded to its resources; an admin manages every token of its
+    tenant, which no resource list bounds. Asked of a new token and of a changed one."""
+    if restricted and role is Role.ADMIN:
+        raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
 
 
 def check_text(field: str, value: str, limit: int, *, required: bool = False) -> None:

@@ -11,7 +11,7 @@ from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict, Invalid, NotFound
-from tokenward.domain.roles import TOKEN_ROLES, Role
+from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
     IssuedToken,
     Page,
@@ -20,7 +20,6 @@ from tokenward.domain.tokens import (
     TokenChanges,
     TokenQuery,
     TokenSpec,
-    TokenType,
 )
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
@@ -47,7 +46,7 @@ def issue(
     policy.require_tenant(actor, tenant)
     policy.require_role(actor, Role.EDITOR, "issuing a token")
     now = core.clock()
-    _check_spec(spec, now)
+    limits.check_spec(spec)
     expires_at = _expiry(spec, now)
     if expires_at is None and not spec.permanent:
         # Naming no expiry is not asking to outlive the caller: the token ends when it does.
@@ -212,7 +211,7 @@ def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
 
 def _given(changes: TokenChanges) -> dict[str, Any]:
     given = changes.given()
-    _check_fields(given)
+    limits.check_fields(given)
     return given
 
 
@@ -248,8 +247,7 @@ def _change(
         after = dataclasses.replace(token, **given)
         if rotate_grace is not None or policy.widens(token, after):
             policy.check_within(actor, after)
-        if after.restricted and after.role is Role.ADMIN:
-            raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
+        limits.check_restricted_role(after.restricted, after.role)
         if given:
             uow.tokens.update(token.id, {**given, "updated_at": now})
             token = _load(uow, tenant, token.id)
@@ -299,48 +297,6 @@ def _owner_for(actor: Actor, owner: str | None) -> str:
     policy.check_owner(actor, owner)
     limits.check_text("owner", owner, limits.MAX_IDENTITY, required=True)
     return owner
-
-
-_TEXT_LIMITS = {
-    "name": limits.MAX_NAME,
-    "description": limits.MAX_DESCRIPTION,
-    "principal": limits.MAX_IDENTITY,
-    "user": limits.MAX_IDENTITY,
-}
-
-
-_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds"})
-
-
-def _check_fields(fields: dict[str, Any]) -> None:
-    """The limits of domain/limits.py, for whichever fields a request sets."""
-    for key, value in fields.items():
-        if value is None:
-            if key not in _NULLABLE:
-                raise Invalid(f"{key} must not be null")
-        elif key in _TEXT_LIMITS:
-            limits.check_text(key, value, _TEXT_LIMITS[key], required=key != "description")
-        elif key in ("scopes", "audience", "resources"):
-            limits.check_list(key, value)
-        elif key == "metadata":
-            limits.check_metadata(value)
-        elif key == "role" and value not in TOKEN_ROLES:
-            raise Invalid(f"role must be one of {', '.join(TOKEN_ROLES)}")
-
-
-def _check_spec(spec: TokenSpec, now: datetime) -> None:
-    _check_fields({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
-    if spec.type is TokenType.GLOBAL:
-        if spec.principal:
-            raise Invalid("a global token has no principal")
-    elif not spec.principal:
-        raise Invalid(f"a {spec.type} token needs a principal")
-    if spec.restricted and spec.role is Role.ADMIN:
-        raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
-    if spec.expires_at is not None and spec.ttl_seconds is not None:
-        raise Invalid("give expires_at or ttl_seconds, not both")
-    if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= limits.MAX_TTL_SECONDS:
-        raise Invalid(f"ttl_seconds must be between 1 and {limits.MAX_TTL_SECONDS}")
 
 
 def _expiry(spec: TokenSpec, now: datetime) -> datetime | None:
@@ -407,7 +363,7 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
     A secret hash that is already stored is a conflict: importing twice adds nothing.
     """
     policy.require_root(actor, "importing tokens")
-    _check_fields(
+    limits.check_fields(
         {
             "name": token.name,
             "description": token.description,
