@@ -8,6 +8,7 @@ from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict, Invalid, NotFound
 from tokenward.domain.tenants import DEFAULT_TENANT, Tenant, is_valid_tenant_name
 from tokenward.service.core import Core
+from tokenward.service.ports import UnitOfWork
 
 
 def create(core: Core, actor: Actor, *, name: str) -> Tenant:
@@ -32,13 +33,19 @@ def list_all(core: Core, actor: Actor) -> list[Tenant]:
     """Root sees every tenant; a token sees only its own."""
     with core.uow() as uow:
         tenants = list(uow.tenants.list())
-    return [t for t in tenants if actor.tenant is None or t.name == actor.tenant]
+    return [t for t in tenants if policy.sees_tenant(actor, t.name)]
 
 
 def get(core: Core, actor: Actor, *, name: str) -> Tenant:
     policy.require_tenant(actor, name)
     with core.uow() as uow:
-        tenant = uow.tenants.get(name)
+        return existing(uow, name)
+
+
+def existing(uow: UnitOfWork, name: str) -> Tenant:
+    """The tenant, or the same NotFound as for another tenant's (``policy.require_tenant``):
+    every use case that needs its tenant to exist asks here, in its own unit of work."""
+    tenant = uow.tenants.get(name)
     if tenant is None:
         raise NotFound("tenant not found")
     return tenant
@@ -51,8 +58,7 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
     if name == DEFAULT_TENANT:
         raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
     with core.uow(write=True) as uow:
-        if uow.tenants.get(name) is None:
-            raise NotFound("tenant not found")
+        existing(uow, name)
         uow.tenants.delete(name)
         uow.audit.add(_entry(actor, "tenant.delete", name, core))
         core.commit_change(uow, [None], at=core.clock())

@@ -21,6 +21,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
+from tokenward.service import tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
 
@@ -80,8 +81,7 @@ def issue(
     )
     policy.check_within(actor, draft)
     with core.uow(write=True) as uow:
-        if uow.tenants.get(tenant) is None:
-            raise NotFound("tenant not found")
+        tenants.existing(uow, tenant)
         if unique_name:
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
         if unique_name and _named(uow, tenant, spec.name, now):
@@ -112,8 +112,7 @@ def search(
     if page.limit is not None and not 1 <= page.limit <= MAX_PAGE_SIZE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     with core.uow() as uow:
-        if uow.tenants.get(tenant) is None:
-            raise NotFound("tenant not found")
+        tenants.existing(uow, tenant)
         return uow.tokens.search(tenant, query, page, core.clock())
 
 
@@ -347,7 +346,7 @@ def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
     if found is None:
         return False
     token = found[0]
-    if actor.tenant is not None and actor.tenant != token.tenant:
+    if not policy.sees_tenant(actor, token.tenant):
         return False
     try:
         _change(core, actor, token.tenant, token.id, "token.revoke", {"active": False})
@@ -381,8 +380,7 @@ def restore(core: Core, actor: Actor, *, token: Token) -> Token:
     policy.check_within(actor, token)  # holds for root; asked so that no path goes without it
     now = core.clock()
     with core.uow(write=True) as uow:
-        if uow.tenants.get(token.tenant) is None:
-            raise NotFound("tenant not found")
+        tenants.existing(uow, token.tenant)
         if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")
         stored = uow.tokens.add(token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from tokenward.domain import policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Token
@@ -83,7 +84,7 @@ def introspect(core: Core, actor: Actor, secret: str) -> Token | None:
     result, _ = _verify(core, secret, None, (), None)
     if not result.valid or result.token is None:
         return None
-    if actor.tenant is not None and actor.tenant != result.token.tenant:
+    if not policy.sees_tenant(actor, result.token.tenant):
         return None
     return result.token
 
