@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import zlib
+from datetime import datetime
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 28
@@ -24,6 +25,13 @@ _RANDOM_SPACE = 62**RANDOM_LENGTH
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 #: The whole format in one match (a verification checks it on every cache miss).
 _WELL_FORMED = re.compile(_PREFIX.pattern + f"_[0-9A-Za-z]{{{_BODY_LENGTH}}}", re.ASCII)
+
+
+def retired(retires_at: datetime | None, now: datetime) -> bool:
+    """Whether a secret of a token no longer opens it: a rotated-out secret is dead once its
+    grace has ended, even while its row waits for the next rotation to sweep it.
+    ``retires_at`` None: the token's current secret, which never retires."""
+    return retires_at is not None and retires_at <= now
 
 
 def is_valid_prefix(prefix: str) -> bool:

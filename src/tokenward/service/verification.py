@@ -161,7 +161,7 @@ def _conclude(
     resource: str | None,
 ) -> Verification:
     now = core.clock()
-    if entry.retires_at is not None and entry.retires_at <= now:
+    if secret_format.retired(entry.retires_at, now):
         return _NOT_FOUND
     token = entry.token
     code = judge(token, now, audience=audience, scopes=scopes, resource=resource)
