@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,6 +25,22 @@ MAX_METADATA_BYTES = 8192
 #: every answer that held it.
 MAX_METADATA_DEPTH = 32
 MAX_TTL_SECONDS = 100 * 365 * 86400
+#: The largest id the store can hold (its column is a signed 64-bit integer); ids start at 1.
+#: Every face bounds the ids it reads with it: an import that keeps ids may bring any of them.
+MAX_TOKEN_ID = 2**63 - 1
+
+#: Digits only, no sign or space, and no more than MAX_TOKEN_ID's 19 (a longer string is not
+#: handed to int(), whose cost grows with the length).
+_TOKEN_ID_TEXT = re.compile(r"[0-9]{1,19}")
+
+
+def token_id_of(text: str) -> int | None:
+    """The token id a path's text names, or None when it can name no stored token; each face
+    answers None as its own "not found"."""
+    if _TOKEN_ID_TEXT.fullmatch(text) is None:
+        return None
+    token_id = int(text)
+    return token_id if 1 <= token_id <= MAX_TOKEN_ID else None
 
 
 _TEXT_LIMITS = {

@@ -29,6 +29,7 @@ from tokenward.api.native.schemas import (
     VerifyResponse,
 )
 from tokenward.api.routing import face_route
+from tokenward.domain import limits
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.roles import Role
@@ -49,8 +50,7 @@ router = APIRouter(route_class=face_route(translate))
 
 #: Ids are positive 64-bit integers, the store's range; a larger number would overflow the
 #: database driver, so it is refused with 422 like any other malformed parameter.
-MAX_ID = 2**63 - 1
-TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TokenId = Annotated[int, Path(ge=1, le=limits.MAX_TOKEN_ID)]
 
 #: What each error status of the native face means, with the codes it can carry
 #: (docs/api.md#errors). Each operation lists only the statuses it can really answer.
@@ -427,7 +427,7 @@ def list_audit(
     tenant: str | None = None,
     actor_name: Annotated[str | None, Query(alias="actor")] = None,
     action: str | None = None,
-    token_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    token_id: Annotated[int | None, Query(ge=1, le=limits.MAX_TOKEN_ID)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     page: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

@@ -176,13 +176,6 @@ def scope_of(permission: str, kind: TokenType, principal: str | None) -> str:
     return f"{resource}/{bound}/{action}"
 
 
-def token_id_of(text: str) -> int | None:
-    """The store's id in a path's string id; None for anything that cannot be one."""
-    if re.fullmatch(r"[0-9]{1,18}", text) is None:
-        return None
-    return int(text)
-
-
 class TokenCreateResponse(BaseModel):
     id: str
     type: TokenType
