@@ -18,6 +18,10 @@ RANDOM_LENGTH = 28
 CHECKSUM_LENGTH = 6
 DEFAULT_PREFIX = "tw"
 HINT_LENGTH = 5
+#: The shortest secret an operator may give tokenward: the admin token
+#: (``TOKENWARD_ADMIN_TOKEN``) and the key-encryption key (``TOKENWARD_SECRET_KEY``, or the
+#: key file's material). 32 characters of a random alphabet are well past guessing.
+MIN_OPERATOR_SECRET = 32
 
 _PREFIX = re.compile(r"[a-z][a-z0-9]{0,15}")
 _BODY_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH

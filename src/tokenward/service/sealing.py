@@ -9,6 +9,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from tokenward.domain import secrets as secret_format
+
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
 
@@ -19,8 +21,9 @@ class SealError(Exception):
 
 class Sealer:
     def __init__(self, key_material: bytes) -> None:
-        if len(key_material) < 32:
-            raise ValueError("the key-encryption key needs at least 32 bytes of material")
+        shortest = secret_format.MIN_OPERATOR_SECRET
+        if len(key_material) < shortest:
+            raise ValueError(f"the key-encryption key needs at least {shortest} bytes of material")
         key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"tokenward sealed secrets v1"
         ).derive(key_material)
