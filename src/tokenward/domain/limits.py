@@ -11,7 +11,7 @@ from typing import Any
 
 from tokenward.domain.errors import Invalid
 from tokenward.domain.roles import TOKEN_ROLES, Role
-from tokenward.domain.tokens import TokenSpec, TokenType
+from tokenward.domain.tokens import PageRequest, TokenSpec, TokenType
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -25,6 +25,10 @@ MAX_METADATA_BYTES = 8192
 #: every answer that held it.
 MAX_METADATA_DEPTH = 32
 MAX_TTL_SECONDS = 100 * 365 * 86400
+#: Pages of a listing: at most so many items each, and numbered from 0 to MAX_PAGE (further
+#: on, page times limit would near what the store's OFFSET takes, for pages no one reads).
+MAX_PAGE_SIZE = 1000
+MAX_PAGE = 10_000_000
 #: The largest id the store can hold (its column is a signed 64-bit integer); ids start at 1.
 #: Every face bounds the ids it reads with it: an import that keeps ids may bring any of them.
 MAX_TOKEN_ID = 2**63 - 1
@@ -91,6 +95,18 @@ def check_restricted_role(restricted: bool, role: Role) -> None:
     tenant, which no resource list bounds. Asked of a new token and of a changed one."""
     if restricted and role is Role.ADMIN:
         raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
+
+
+def check_page(page: PageRequest, *, whole: bool = False) -> None:
+    """A page that a listing answers; ``whole``: the listing may also give every match at
+    once (``limit`` None)."""
+    if not 0 <= page.page <= MAX_PAGE:
+        raise Invalid(f"page counts from 0 and is at most {MAX_PAGE}")
+    if page.limit is None:
+        if not whole:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    elif not 1 <= page.limit <= MAX_PAGE_SIZE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
 
 
 def check_text(field: str, value: str, limit: int, *, required: bool = False) -> None:

@@ -25,7 +25,6 @@ from tokenward.service import tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
 
-MAX_PAGE_SIZE = 1000
 MAX_GRACE_SECONDS = 30 * 86400
 
 
@@ -107,10 +106,7 @@ def search(
     page: PageRequest = PageRequest(),
 ) -> Page[Token]:
     policy.require_tenant(actor, tenant)
-    if page.page < 0:
-        raise Invalid("page counts from 0")
-    if page.limit is not None and not 1 <= page.limit <= MAX_PAGE_SIZE:
-        raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    limits.check_page(page, whole=True)
     with core.uow() as uow:
         tenants.existing(uow, tenant)
         return uow.tokens.search(tenant, query, page, core.clock())

@@ -239,8 +239,8 @@ def list_tokens(
     expires_before: AwareDatetime | None = None,
     sort: TokenSort = TokenSort.CREATED,
     order: SortOrder = SortOrder.ASC,
-    page: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=tokens.MAX_PAGE_SIZE)] = 50,
+    page: Annotated[int, Query(ge=0, le=limits.MAX_PAGE)] = 0,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 50,
 ) -> TokenPage:
     query = TokenQuery(
         types=tuple(type) if type else None,
@@ -430,8 +430,8 @@ def list_audit(
     token_id: Annotated[int | None, Query(ge=1, le=limits.MAX_TOKEN_ID)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    page: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=tokens.MAX_PAGE_SIZE)] = 50,
+    page: Annotated[int, Query(ge=0, le=limits.MAX_PAGE)] = 0,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 50,
 ) -> AuditPage:
     query = AuditQuery(
         tenant=tenant,

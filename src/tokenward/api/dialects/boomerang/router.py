@@ -105,7 +105,6 @@ def query_tokens(
         sort=sort,
         from_date=from_date,
         to_date=to_date,
-        max_limit=tokens.MAX_PAGE_SIZE,
     )
     found = tokens.search(
         core, actor, tenant=actor.home_tenant, query=search.query, page=search.page
