@@ -30,12 +30,11 @@ from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.errors import Unavailable
-from tokenward.keys import secure_data_dir
+from tokenward.keys import sealer_for_store, secure_data_dir
 from tokenward.log_config import configure_logging
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
-from tokenward.service.sealing import sealer_for_store
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
@@ -63,6 +62,7 @@ def build_core(settings: Settings, engine: Engine) -> Core:
         verify_requires_auth=settings.verify_requires_auth,
         metrics_public=settings.metrics_public,
         auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
+        observer=metrics.STATS,
     )
 
 

@@ -8,11 +8,12 @@ import secrets
 import time
 from pathlib import Path
 
+from tokenward.domain.secrets import MIN_OPERATOR_SECRET as MIN_KEY_CHARS
 from tokenward.files import tighten
+from tokenward.service.ports import UnitOfWorkFactory
+from tokenward.service.sealing import Sealer, opens
 
 KEY_FILE_NAME = "secret.key"
-
-MIN_KEY_CHARS = 32
 
 
 class KeyProblem(ValueError):
@@ -96,3 +97,22 @@ def _read_key(path: Path) -> bytes:
         f"the key file {path} is empty or shorter than {MIN_KEY_CHARS} characters; "
         "restore it from backup"
     )
+
+
+def sealer_for_store(uow: UnitOfWorkFactory, *, secret_key: str | None, data_dir: Path) -> Sealer:
+    """The sealer of the configured key, checked against the store.
+
+    A key is generated only for a store that holds no sealed secret; otherwise the key must
+    be the one that sealed them, or every recoverable secret would be lost without a word.
+    Raises ``KeyProblem`` saying which key and what to do.
+    """
+    with uow() as reading:
+        sample = reading.tokens.sealed_sample()
+    sealer = Sealer(load_key_material(secret_key, data_dir, create=sample is None))
+    if sample is not None and not opens(sealer, sample):
+        raise KeyProblem(
+            f"{key_source(secret_key, data_dir)} does not open the secrets sealed in the "
+            "database: start with the key that sealed them (TOKENWARD_SECRET_KEY, or the "
+            "key file restored from backup)"
+        )
+    return sealer

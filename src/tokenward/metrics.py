@@ -18,7 +18,6 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -33,21 +32,13 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from tokenward.domain.verification import VerifyCode
+from tokenward.service.ports import Lookup
 
 #: Upper bounds, in seconds, of the verification latency histogram's buckets.
 LATENCY_BUCKETS = (
     0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 )  # fmt: skip
-
-
-class Lookup(StrEnum):
-    """Where a verification found its answer: the cache, the store, or the known-secrets
-    filter (an unknown secret refused without a read)."""
-
-    HIT = "hit"
-    MISS = "miss"
-    FILTERED = "filtered"
 
 
 T = TypeVar("T")
@@ -105,6 +96,8 @@ class _Tally:
 
 
 class VerificationStats(Collector):
+    """The service's ``VerificationObserver`` in a server: counts for ``/metrics``."""
+
     def __init__(self) -> None:
         self._tallies = PerThread(_Tally)
 

@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tokenward.domain import secrets as secret_format
 from tokenward.service.cache import DEFAULT_POSITIVE_SIZE
 from tokenward.store.engine import sqlite_url
 
@@ -104,8 +105,9 @@ class Settings(BaseSettings):
     @field_validator("admin_token")
     @classmethod
     def _admin_token_long_enough(cls, value: str | None) -> str | None:
-        if value is not None and len(value) < 32:
-            raise ValueError("TOKENWARD_ADMIN_TOKEN must be at least 32 characters long")
+        shortest = secret_format.MIN_OPERATOR_SECRET
+        if value is not None and len(value) < shortest:
+            raise ValueError(f"TOKENWARD_ADMIN_TOKEN must be at least {shortest} characters long")
         return value
 
     @classmethod

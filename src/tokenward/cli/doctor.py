@@ -72,11 +72,13 @@ def _key(settings: Settings) -> list[Finding]:
     from tokenward.keys import KEY_FILE_NAME
 
     if settings.secret_key is not None:
-        if len(settings.secret_key) < 32:
+        from tokenward.domain.secrets import MIN_OPERATOR_SECRET
+
+        if len(settings.secret_key) < MIN_OPERATOR_SECRET:
             return [
                 Finding(
                     False,
-                    "TOKENWARD_SECRET_KEY is shorter than 32 characters",
+                    f"TOKENWARD_SECRET_KEY is shorter than {MIN_OPERATOR_SECRET} characters",
                     "set a longer key (and keep the old one to open existing secrets)",
                 )
             ]

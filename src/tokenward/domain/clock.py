@@ -17,6 +17,12 @@ def from_millis(millis: int) -> datetime:
     return EPOCH + millis * MILLISECOND
 
 
+#: 9999-12-31T23:59:59.999Z, the last instant that a datetime, and so either store, holds to
+#: the millisecond: the faces that read epoch numbers refuse any later one.
+LAST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
+LAST_MILLIS = to_millis(LAST_INSTANT)
+
+
 def truncate(moment: datetime) -> datetime:
     """Drops sub-millisecond digits, so what is returned equals what is read back."""
     return from_millis(to_millis(moment.astimezone(UTC)))

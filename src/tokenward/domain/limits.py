@@ -1,12 +1,17 @@
-"""Documented bounds on what a token may hold; every face shares them."""
+"""Documented bounds on what a token may hold, and the field rules of issuing and changing
+one; every face shares them through the service."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tokenward.domain.errors import Invalid
+from tokenward.domain.roles import TOKEN_ROLES, Role
+from tokenward.domain.tokens import PageRequest, TokenSpec, TokenType
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -20,6 +25,88 @@ MAX_METADATA_BYTES = 8192
 #: every answer that held it.
 MAX_METADATA_DEPTH = 32
 MAX_TTL_SECONDS = 100 * 365 * 86400
+#: Pages of a listing: at most so many items each, and numbered from 0 to MAX_PAGE (further
+#: on, page times limit would near what the store's OFFSET takes, for pages no one reads).
+MAX_PAGE_SIZE = 1000
+MAX_PAGE = 10_000_000
+#: The largest id the store can hold (its column is a signed 64-bit integer); ids start at 1.
+#: Every face bounds the ids it reads with it: an import that keeps ids may bring any of them.
+MAX_TOKEN_ID = 2**63 - 1
+
+#: Digits only, no sign or space, and no more than MAX_TOKEN_ID's 19 (a longer string is not
+#: handed to int(), whose cost grows with the length).
+_TOKEN_ID_TEXT = re.compile(r"[0-9]{1,19}")
+
+
+def token_id_of(text: str) -> int | None:
+    """The token id a path's text names, or None when it can name no stored token; each face
+    answers None as its own "not found"."""
+    if _TOKEN_ID_TEXT.fullmatch(text) is None:
+        return None
+    token_id = int(text)
+    return token_id if 1 <= token_id <= MAX_TOKEN_ID else None
+
+
+_TEXT_LIMITS = {
+    "name": MAX_NAME,
+    "description": MAX_DESCRIPTION,
+    "principal": MAX_IDENTITY,
+    "user": MAX_IDENTITY,
+}
+
+
+_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds"})
+
+
+def check_fields(fields: Mapping[str, Any]) -> None:
+    """The limits of this module, for whichever fields a request sets (a ``TokenSpec``'s or
+    ``TokenChanges.given()``'s names)."""
+    for key, value in fields.items():
+        if value is None:
+            if key not in _NULLABLE:
+                raise Invalid(f"{key} must not be null")
+        elif key in _TEXT_LIMITS:
+            check_text(key, value, _TEXT_LIMITS[key], required=key != "description")
+        elif key in ("scopes", "audience", "resources"):
+            check_list(key, value)
+        elif key == "metadata":
+            check_metadata(value)
+        elif key == "role" and value not in TOKEN_ROLES:
+            raise Invalid(f"role must be one of {', '.join(TOKEN_ROLES)}")
+
+
+def check_spec(spec: TokenSpec) -> None:
+    """Everything about a new token that needs no store and no caller."""
+    check_fields({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
+    if spec.type is TokenType.GLOBAL:
+        if spec.principal:
+            raise Invalid("a global token has no principal")
+    elif not spec.principal:
+        raise Invalid(f"a {spec.type} token needs a principal")
+    check_restricted_role(spec.restricted, spec.role)
+    if spec.expires_at is not None and spec.ttl_seconds is not None:
+        raise Invalid("give expires_at or ttl_seconds, not both")
+    if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= MAX_TTL_SECONDS:
+        raise Invalid(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
+
+
+def check_restricted_role(restricted: bool, role: Role) -> None:
+    """A restricted token is bounded to its resources; an admin manages every token of its
+    tenant, which no resource list bounds. Asked of a new token and of a changed one."""
+    if restricted and role is Role.ADMIN:
+        raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
+
+
+def check_page(page: PageRequest, *, whole: bool = False) -> None:
+    """A page that a listing answers; ``whole``: the listing may also give every match at
+    once (``limit`` None)."""
+    if not 0 <= page.page <= MAX_PAGE:
+        raise Invalid(f"page counts from 0 and is at most {MAX_PAGE}")
+    if page.limit is None:
+        if not whole:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    elif not 1 <= page.limit <= MAX_PAGE_SIZE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
 
 
 def check_text(field: str, value: str, limit: int, *, required: bool = False) -> None:

@@ -21,9 +21,14 @@ def may_manage(token: Token, now: datetime) -> bool:
     return token.is_valid(now) and MANAGEMENT_AUDIENCE in token.audience
 
 
+def sees_tenant(actor: Actor, tenant: str) -> bool:
+    """Root sees every tenant; a token only its own."""
+    return actor.tenant is None or actor.tenant == tenant
+
+
 def require_tenant(actor: Actor, tenant: str) -> None:
     """Another tenant is answered exactly like a tenant that does not exist (no oracle)."""
-    if actor.tenant is not None and actor.tenant != tenant:
+    if not sees_tenant(actor, tenant):
         raise NotFound("tenant not found")
 
 

@@ -11,12 +11,17 @@ import hashlib
 import re
 import secrets
 import zlib
+from datetime import datetime
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 28
 CHECKSUM_LENGTH = 6
 DEFAULT_PREFIX = "tw"
 HINT_LENGTH = 5
+#: The shortest secret an operator may give tokenward: the admin token
+#: (``TOKENWARD_ADMIN_TOKEN``) and the key-encryption key (``TOKENWARD_SECRET_KEY``, or the
+#: key file's material). 32 characters of a random alphabet are well past guessing.
+MIN_OPERATOR_SECRET = 32
 
 _PREFIX = re.compile(r"[a-z][a-z0-9]{0,15}")
 _BODY_LENGTH = RANDOM_LENGTH + CHECKSUM_LENGTH
@@ -24,6 +29,13 @@ _RANDOM_SPACE = 62**RANDOM_LENGTH
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
 #: The whole format in one match (a verification checks it on every cache miss).
 _WELL_FORMED = re.compile(_PREFIX.pattern + f"_[0-9A-Za-z]{{{_BODY_LENGTH}}}", re.ASCII)
+
+
+def retired(retires_at: datetime | None, now: datetime) -> bool:
+    """Whether a secret of a token no longer opens it: a rotated-out secret is dead once its
+    grace has ended, even while its row waits for the next rotation to sweep it.
+    ``retires_at`` None: the token's current secret, which never retires."""
+    return retires_at is not None and retires_at <= now
 
 
 def is_valid_prefix(prefix: str) -> bool:

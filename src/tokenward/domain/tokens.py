@@ -75,10 +75,6 @@ class Token:
         and imports, until a rotation seals the new secret."""
         return self.sealed_secret == SEALED_COPY_NOT_IMPORTED
 
-    @property
-    def permanent(self) -> bool:
-        return self.expires_at is None
-
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from tokenward.domain import policy
+from tokenward.domain import limits, policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery, AuditRecord
-from tokenward.domain.errors import Invalid
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Page, PageRequest
 from tokenward.service.core import Core
-from tokenward.service.tokens import MAX_PAGE_SIZE
 
 
 def search(
@@ -24,7 +22,6 @@ def search(
         # Its tenant as it is now: records of an earlier, deleted tenant of the same name
         # belong to someone else.
         query = dataclasses.replace(query, tenant=actor.tenant, deleted_tenants=False)
-    if page.page < 0 or page.limit is None or not 1 <= page.limit <= MAX_PAGE_SIZE:
-        raise Invalid(f"page counts from 0 and limit is between 1 and {MAX_PAGE_SIZE}")
+    limits.check_page(page)
     with core.uow() as uow:
         return uow.audit.search(query, page)

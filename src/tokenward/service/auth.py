@@ -55,7 +55,7 @@ def _authenticate(core: Core, credential: str | None, client: str | None) -> Act
         if found is not None:
             token, retires_at = found
             now = core.clock()
-            if (retires_at is None or retires_at > now) and policy.may_manage(token, now):
+            if not secret_format.retired(retires_at, now) and policy.may_manage(token, now):
                 return Actor.of_token(token, client)
             raise Unauthenticated("the credential is not valid")
     root_hash = core.admin_token_hash or _stored_root_hash(core)

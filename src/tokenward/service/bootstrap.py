@@ -5,8 +5,6 @@ from __future__ import annotations
 from tokenward.domain import secrets as secret_format
 from tokenward.service.core import Core
 
-MIN_ADMIN_TOKEN_LENGTH = 32
-
 
 def ensure_root_credential(core: Core) -> str | None:
     """Generates the root credential on first start and returns it, to be shown once.

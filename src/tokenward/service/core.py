@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 from tokenward.domain import clock
 from tokenward.service.cache import VerificationCache
 from tokenward.service.known_secrets import KnownSecrets
-from tokenward.service.ports import SecretLookup, UnitOfWork, UnitOfWorkFactory
+from tokenward.service.ports import (
+    NoObserver,
+    SecretLookup,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    VerificationObserver,
+)
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import Sealer
 
@@ -50,6 +56,8 @@ class Core:
     cache: VerificationCache = field(default_factory=VerificationCache)
     #: Failed authentications per client address (``TOKENWARD_AUTH_FAILURE_LIMIT``).
     auth_failures: AuthFailureLimiter = field(default_factory=AuthFailureLimiter)
+    #: Told of every verification (``metrics.STATS`` in a server: ``app.build_core``).
+    observer: VerificationObserver = field(default_factory=NoObserver)
     #: The last entry of the change log that this process's cache has applied.
     change_seq: int = 0
     known_secrets: KnownSecrets = field(init=False, repr=False)

@@ -1,15 +1,19 @@
-"""What the service needs from a store; ``tokenward.store`` provides it for SQL databases."""
+"""What the service needs from outside: a store (``tokenward.store`` provides it for SQL
+databases) and an observer of verifications (``tokenward.metrics`` counts them for
+Prometheus), so that the service imports neither SQL nor a metrics library."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import Page, PageRequest, Token, TokenQuery
+from tokenward.domain.verification import VerifyCode
 
 
 class TokenRepository(Protocol):
@@ -182,3 +186,27 @@ class UnitOfWorkFactory(Protocol):
     def write_problem(self) -> str | None:
         """Why the store would refuse a write now (read-only, disk full), or None."""
         ...
+
+
+class Lookup(StrEnum):
+    """Where a verification found its answer: the cache, the store, or the known-secrets
+    filter (an unknown secret refused without a read)."""
+
+    HIT = "hit"
+    MISS = "miss"
+    FILTERED = "filtered"
+
+
+class VerificationObserver(Protocol):
+    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
+        """One verification answered in ``seconds``; ``lookup`` None: refused before any
+        lookup (a malformed secret). Called on the hot path, on the event loop too: it must
+        neither block nor take a contended lock."""
+        ...
+
+
+class NoObserver:
+    """Counts nothing: a core that no metrics were wired into (a test's, a one-off CLI's)."""
+
+    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
+        pass

@@ -8,6 +8,7 @@ from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict, Invalid, NotFound
 from tokenward.domain.tenants import DEFAULT_TENANT, Tenant, is_valid_tenant_name
 from tokenward.service.core import Core
+from tokenward.service.ports import TenantLock, UnitOfWork
 
 
 def create(core: Core, actor: Actor, *, name: str) -> Tenant:
@@ -32,13 +33,20 @@ def list_all(core: Core, actor: Actor) -> list[Tenant]:
     """Root sees every tenant; a token sees only its own."""
     with core.uow() as uow:
         tenants = list(uow.tenants.list())
-    return [t for t in tenants if actor.tenant is None or t.name == actor.tenant]
+    return [t for t in tenants if policy.sees_tenant(actor, t.name)]
 
 
 def get(core: Core, actor: Actor, *, name: str) -> Tenant:
     policy.require_tenant(actor, name)
     with core.uow() as uow:
-        tenant = uow.tenants.get(name)
+        return existing(uow, name)
+
+
+def existing(uow: UnitOfWork, name: str, *, lock: TenantLock | None = None) -> Tenant:
+    """The tenant, or the same NotFound as for another tenant's (``policy.require_tenant``):
+    every use case that needs its tenant to exist asks here, in its own unit of work.
+    ``lock``: held to the commit (see ``TenantRepository.get``)."""
+    tenant = uow.tenants.get(name, lock=lock)
     if tenant is None:
         raise NotFound("tenant not found")
     return tenant
@@ -52,8 +60,7 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
         raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
     with core.uow(write=True) as uow:
         # First, before any token: creates in the tenant hold it shared until they commit.
-        if uow.tenants.get(name, lock="update") is None:
-            raise NotFound("tenant not found")
+        existing(uow, name, lock="update")
         uow.tenants.delete(name)
         now = core.clock()
         uow.audit.add(_entry(actor, "tenant.delete", name, core))

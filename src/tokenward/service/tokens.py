@@ -12,7 +12,7 @@ from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict, Invalid, NotFound
-from tokenward.domain.roles import TOKEN_ROLES, Role
+from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
     IssuedToken,
     Page,
@@ -21,12 +21,11 @@ from tokenward.domain.tokens import (
     TokenChanges,
     TokenQuery,
     TokenSpec,
-    TokenType,
 )
+from tokenward.service import tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
 
-MAX_PAGE_SIZE = 1000
 MAX_GRACE_SECONDS = 30 * 86400
 
 
@@ -48,7 +47,7 @@ def issue(
     policy.require_tenant(actor, tenant)
     policy.require_role(actor, Role.EDITOR, "issuing a token")
     now = core.clock()
-    _check_spec(spec, now)
+    limits.check_spec(spec)
     expires_at = _expiry(spec, now)
     if expires_at is None and not spec.permanent:
         # Naming no expiry is not asking to outlive the caller: the token ends when it does.
@@ -83,8 +82,7 @@ def issue(
     policy.check_within(actor, draft)
     with core.uow(write=True) as uow:
         # Held to the commit: a deletion of the tenant waits, or this finds it gone.
-        if uow.tenants.get(tenant, lock="share") is None:
-            raise NotFound("tenant not found")
+        tenants.existing(uow, tenant, lock="share")
         if unique_name:
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
         if unique_name and _named(uow, tenant, spec.name, now):
@@ -110,13 +108,9 @@ def search(
     page: PageRequest = PageRequest(),
 ) -> Page[Token]:
     policy.require_tenant(actor, tenant)
-    if page.page < 0:
-        raise Invalid("page counts from 0")
-    if page.limit is not None and not 1 <= page.limit <= MAX_PAGE_SIZE:
-        raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    limits.check_page(page, whole=True)
     with core.uow() as uow:
-        if uow.tenants.get(tenant) is None:
-            raise NotFound("tenant not found")
+        tenants.existing(uow, tenant)
         return uow.tokens.search(tenant, query, page, core.clock())
 
 
@@ -220,7 +214,7 @@ def reveal(core: Core, actor: Actor, *, tenant: str, token_id: int) -> str:
 
 def _given(changes: TokenChanges) -> dict[str, Any]:
     given = changes.given()
-    _check_fields(given)
+    limits.check_fields(given)
     return given
 
 
@@ -256,8 +250,7 @@ def _change(
         after = dataclasses.replace(token, **given)
         if rotate_grace is not None or policy.widens(token, after):
             policy.check_within(actor, after)
-        if after.restricted and after.role is Role.ADMIN:
-            raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
+        limits.check_restricted_role(after.restricted, after.role)
         if given:
             uow.tokens.update(token.id, {**given, "updated_at": now})
             token = _load(uow, tenant, token.id)
@@ -307,48 +300,6 @@ def _owner_for(actor: Actor, owner: str | None) -> str:
     policy.check_owner(actor, owner)
     limits.check_text("owner", owner, limits.MAX_IDENTITY, required=True)
     return owner
-
-
-_TEXT_LIMITS = {
-    "name": limits.MAX_NAME,
-    "description": limits.MAX_DESCRIPTION,
-    "principal": limits.MAX_IDENTITY,
-    "user": limits.MAX_IDENTITY,
-}
-
-
-_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds"})
-
-
-def _check_fields(fields: dict[str, Any]) -> None:
-    """The limits of domain/limits.py, for whichever fields a request sets."""
-    for key, value in fields.items():
-        if value is None:
-            if key not in _NULLABLE:
-                raise Invalid(f"{key} must not be null")
-        elif key in _TEXT_LIMITS:
-            limits.check_text(key, value, _TEXT_LIMITS[key], required=key != "description")
-        elif key in ("scopes", "audience", "resources"):
-            limits.check_list(key, value)
-        elif key == "metadata":
-            limits.check_metadata(value)
-        elif key == "role" and value not in TOKEN_ROLES:
-            raise Invalid(f"role must be one of {', '.join(TOKEN_ROLES)}")
-
-
-def _check_spec(spec: TokenSpec, now: datetime) -> None:
-    _check_fields({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
-    if spec.type is TokenType.GLOBAL:
-        if spec.principal:
-            raise Invalid("a global token has no principal")
-    elif not spec.principal:
-        raise Invalid(f"a {spec.type} token needs a principal")
-    if spec.restricted and spec.role is Role.ADMIN:
-        raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
-    if spec.expires_at is not None and spec.ttl_seconds is not None:
-        raise Invalid("give expires_at or ttl_seconds, not both")
-    if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= limits.MAX_TTL_SECONDS:
-        raise Invalid(f"ttl_seconds must be between 1 and {limits.MAX_TTL_SECONDS}")
 
 
 def _expiry(spec: TokenSpec, now: datetime) -> datetime | None:
@@ -403,7 +354,7 @@ def revoke(core: Core, actor: Actor, *, secret: str) -> bool:
     if found is None:
         return False
     token = found[0]
-    if actor.tenant is not None and actor.tenant != token.tenant:
+    if not policy.sees_tenant(actor, token.tenant):
         return False
     try:
         _change(core, actor, token.tenant, token.id, "token.revoke", {"active": False})
@@ -420,7 +371,7 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
     A secret hash that is already stored is a conflict: importing twice adds nothing.
     """
     policy.require_root(actor, "importing tokens")
-    _check_fields(
+    limits.check_fields(
         {
             "name": token.name,
             "description": token.description,
@@ -436,12 +387,11 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
     if len(token.secret_hash) != 64 or not set(token.secret_hash) <= set("0123456789abcdef"):
         raise Invalid("secret_hash must be 64 lower-case hex digits")
     policy.check_within(actor, token)  # holds for root; asked so that no path goes without it
-    if keep_id and not 1 <= token.id < 2**63:
+    if keep_id and not 1 <= token.id <= limits.MAX_TOKEN_ID:
         raise Invalid("id must be a positive 64-bit integer")
     now = core.clock()
     with core.uow(write=True) as uow:
-        if uow.tenants.get(token.tenant, lock="share") is None:
-            raise NotFound("tenant not found")
+        tenants.existing(uow, token.tenant, lock="share")
         if uow.tokens.get_by_secret_hash(token.secret_hash) is not None:
             raise Conflict("a token with this secret is already stored", code="ALREADY_STORED")
         if keep_id:

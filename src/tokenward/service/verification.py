@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from tokenward import metrics
+from tokenward.domain import policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode, judge
-from tokenward.metrics import Lookup
 from tokenward.service.auth import authenticate
 from tokenward.service.cache import MISSING, CachedSecret
 from tokenward.service.core import Core
 from tokenward.service.known_secrets import Presence
+from tokenward.service.ports import Lookup
 
 _MAX_SECRET_LENGTH = 256
 _MALFORMED = Verification(VerifyCode.MALFORMED)
@@ -43,7 +43,7 @@ def verify(
     if core.verify_requires_auth:
         authenticate(core, credential, client=client)
     result, source = _verify(core, secret, audience, scopes, resource)
-    metrics.STATS.verified(result.code, time.perf_counter() - started, source)
+    core.observer.verified(result.code, time.perf_counter() - started, source)
     return result
 
 
@@ -72,7 +72,7 @@ def verify_without_blocking(
         if outdated or not core.lookup.reads_locally:
             return None
         result, source = _from_store(core, secret_hash, False, audience, scopes, resource)
-    metrics.STATS.verified(result.code, time.perf_counter() - started, source)
+    core.observer.verified(result.code, time.perf_counter() - started, source)
     return result
 
 
@@ -84,7 +84,7 @@ def introspect(core: Core, actor: Actor, secret: str) -> Token | None:
     result, _ = _verify(core, secret, None, (), None)
     if not result.valid or result.token is None:
         return None
-    if actor.tenant is not None and actor.tenant != result.token.tenant:
+    if not policy.sees_tenant(actor, result.token.tenant):
         return None
     return result.token
 
@@ -161,7 +161,7 @@ def _conclude(
     resource: str | None,
 ) -> Verification:
     now = core.clock()
-    if entry.retires_at is not None and entry.retires_at <= now:
+    if secret_format.retired(entry.retires_at, now):
         return _NOT_FOUND
     token = entry.token
     code = judge(token, now, audience=audience, scopes=scopes, resource=resource)

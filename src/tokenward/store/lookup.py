@@ -27,8 +27,8 @@ from tokenward.domain.clock import from_millis
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token, TokenType
 from tokenward.store.engine import make_engine
+from tokenward.store.errors import unavailable
 from tokenward.store.tables import token_secrets, tokens
-from tokenward.store.unit_of_work import unavailable
 from tokenward.store.wal_index import WalIndex
 
 _FIELDS = Token.__dataclass_fields__

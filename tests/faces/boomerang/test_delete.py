@@ -41,6 +41,8 @@ def test_unknown_and_malformed_ids_answer_an_empty_400(client: TestClient) -> No
         "1e3",
         "%201",
         "9" * 19,
+        str(2**63 - 1),  # the largest id the store holds (limits.MAX_TOKEN_ID): looked up
+        str(2**63),
         "99999999999999999999999999",
         "id_example",
     ):

@@ -142,7 +142,10 @@ def test_delete_answers_a_boolean(client: TestClient) -> None:
     assert listed(client, "plant") == []
     assert verify(client, token["token"])["code"] == "NOT_FOUND"
 
-    for token_id in [token["id"], "999", "abc", "1.5", "-1", "99999999999999999999", foreign["id"]]:
+    ids = [token["id"], "999", "abc", "1.5", "-1", "99999999999999999999", foreign["id"]]
+    # The largest id the store holds (limits.MAX_TOKEN_ID) is looked up; one more is not.
+    ids += ["0", str(2**63 - 1), str(2**63)]
+    for token_id in ids:
         answer = client.delete(f"{path}/{token_id}", headers=ROOT_HEADERS)
         assert answer.status_code == 200, token_id
         assert answer.json() is False, token_id

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, client_address, get_core
+from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, get_core
 from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
@@ -29,6 +29,7 @@ from tokenward.api.native.schemas import (
     VerifyResponse,
 )
 from tokenward.api.routing import face_route
+from tokenward.domain import limits
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.roles import Role
@@ -42,15 +43,14 @@ from tokenward.domain.tokens import (
     TokenSpec,
     TokenType,
 )
-from tokenward.service import audit, health, tenants, tokens, verification
+from tokenward.service import audit, health, tenants, tokens
 from tokenward.service.core import Core
 
 router = APIRouter(route_class=face_route(translate))
 
 #: Ids are positive 64-bit integers, the store's range; a larger number would overflow the
 #: database driver, so it is refused with 422 like any other malformed parameter.
-MAX_ID = 2**63 - 1
-TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TokenId = Annotated[int, Path(ge=1, le=limits.MAX_TOKEN_ID)]
 
 #: What each error status of the native face means, with the codes it can carry
 #: (docs/api.md#errors). Each operation lists only the statuses it can really answer.
@@ -239,8 +239,8 @@ def list_tokens(
     expires_before: AwareDatetime | None = None,
     sort: TokenSort = TokenSort.CREATED,
     order: SortOrder = SortOrder.ASC,
-    page: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=tokens.MAX_PAGE_SIZE)] = 50,
+    page: Annotated[int, Query(ge=0, le=limits.MAX_PAGE)] = 0,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 50,
 ) -> TokenPage:
     query = TokenQuery(
         types=tuple(type) if type else None,
@@ -398,20 +398,11 @@ def reveal_secret(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep
         },
     ),
 )
-def verify_token(
-    body: VerifyRequest, request: Request, core: CoreDep, credentials: CredentialDep
-) -> VerifyResponse:
-    result = verification.verify(
-        core,
-        body.token,
-        audience=body.audience,
-        scopes=body.scopes,
-        resource=body.resource,
-        credential=credentials.credentials if credentials else None,
-        client=client_address(request),
-    )
-    token = None if result.token is None else TokenPublic.of(result.token, core.clock())
-    return VerifyResponse(valid=result.valid, code=result.code, token=token)
+def verify_token(body: VerifyRequest, credentials: CredentialDep) -> VerifyResponse:
+    """Declared for the OpenAPI document only (request body, credential, answer): the app is
+    wrapped in ``fast_verify.VerifyFastPath``, which answers every ``POST /v1/verify`` before
+    a request reaches this router."""
+    raise NotImplementedError("POST /v1/verify is answered by api.native.fast_verify")
 
 
 @router.get(
@@ -436,11 +427,11 @@ def list_audit(
     tenant: str | None = None,
     actor_name: Annotated[str | None, Query(alias="actor")] = None,
     action: str | None = None,
-    token_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    token_id: Annotated[int | None, Query(ge=1, le=limits.MAX_TOKEN_ID)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    page: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=tokens.MAX_PAGE_SIZE)] = 50,
+    page: Annotated[int, Query(ge=0, le=limits.MAX_PAGE)] = 0,
+    limit: Annotated[int, Query(ge=1, le=limits.MAX_PAGE_SIZE)] = 50,
 ) -> AuditPage:
     query = AuditQuery(
         tenant=tenant,

@@ -17,9 +17,9 @@ from tokenward.domain import clock
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-#: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z: what a Python datetime can hold.
+#: 0001-01-01T00:00:00.000Z, the first instant a Python datetime can hold; the last is
+#: ``clock.LAST_MILLIS``.
 MIN_MILLIS = clock.to_millis(datetime(1, 1, 1, tzinfo=UTC))
-MAX_MILLIS = clock.to_millis(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC))
 
 
 def format_date(moment: datetime) -> str:
@@ -31,7 +31,7 @@ def format_optional(moment: datetime | None) -> str | None:
 
 
 def from_millis(millis: int) -> datetime:
-    if not MIN_MILLIS <= millis <= MAX_MILLIS:
+    if not MIN_MILLIS <= millis <= clock.LAST_MILLIS:
         raise ValueError("the date is out of range")
     return clock.from_millis(millis)
 

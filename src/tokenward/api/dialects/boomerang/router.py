@@ -21,9 +21,9 @@ from tokenward.api.dialects.boomerang.schemas import (
     TokenCreateResponse,
     parse_create,
     parse_search,
-    token_id_of,
 )
 from tokenward.api.routing import RawBody, face_route, request_body_doc
+from tokenward.domain import limits
 from tokenward.domain.errors import NotFound
 from tokenward.service import tokens
 
@@ -105,7 +105,6 @@ def query_tokens(
         sort=sort,
         from_date=from_date,
         to_date=to_date,
-        max_limit=tokens.MAX_PAGE_SIZE,
     )
     found = tokens.search(
         core, actor, tenant=actor.home_tenant, query=search.query, page=search.page
@@ -123,7 +122,7 @@ def query_tokens(
     },
 )
 def delete_token(token_id: TokenIdPath, actor: ActorDep, core: CoreDep) -> Response:
-    number = token_id_of(token_id)
+    number = limits.token_id_of(token_id)
     if number is None:
         return Response(status_code=400)
     try:

@@ -28,6 +28,7 @@ from tokenward.api.dialects.boomerang.errors import (
     BoomerangError,
 )
 from tokenward.api.routing import validation_messages
+from tokenward.domain import limits
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
     Page,
@@ -176,13 +177,6 @@ def scope_of(permission: str, kind: TokenType, principal: str | None) -> str:
     return f"{resource}/{bound}/{action}"
 
 
-def token_id_of(text: str) -> int | None:
-    """The store's id in a path's string id; None for anything that cannot be one."""
-    if re.fullmatch(r"[0-9]{1,18}", text) is None:
-        return None
-    return int(text)
-
-
 class TokenCreateResponse(BaseModel):
     id: str
     type: TokenType
@@ -328,8 +322,6 @@ SORT_FIELDS = {
     "name": TokenSort.NAME,
 }
 
-MAX_PAGE = 10_000_000
-
 
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
@@ -347,7 +339,6 @@ def parse_search(
     sort: str | None,
     from_date: str | None,
     to_date: str | None,
-    max_limit: int,
 ) -> SearchRequest:
     """The query string of ``/api/v2/token/query``; a bad value answers 1001, naming the
     parameter but never repeating what was sent."""
@@ -357,11 +348,12 @@ def parse_search(
     except ValueError:
         raise _bad_filter("types must be among session, user, team, workflow and global") from None
     size = _integer("limit", limit)
-    if size is not None and not 1 <= size <= max_limit:
-        raise _bad_filter(f"limit must be between 1 and {max_limit}")
+    # The service's bounds (limits.check_page), asked here to answer in the product's code.
+    if size is not None and not 1 <= size <= limits.MAX_PAGE_SIZE:
+        raise _bad_filter(f"limit must be between 1 and {limits.MAX_PAGE_SIZE}")
     number = _integer("page", page) or 0
-    if not 0 <= number <= MAX_PAGE:
-        raise _bad_filter(f"page must be between 0 and {MAX_PAGE}")
+    if not 0 <= number <= limits.MAX_PAGE:
+        raise _bad_filter(f"page must be between 0 and {limits.MAX_PAGE}")
     direction = (order or "ASC").strip().upper()
     if direction not in ("ASC", "DESC"):
         raise _bad_filter("order must be ASC or DESC")

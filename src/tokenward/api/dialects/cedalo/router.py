@@ -6,7 +6,6 @@ product's shape; every error leaves through ``errors.translate`` in the product'
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request, Response
@@ -22,7 +21,7 @@ from tokenward.api.dialects.cedalo.schemas import (
     CedaloTokenCreated,
 )
 from tokenward.api.routing import RawBody, face_route, request_body_doc
-from tokenward.domain import policy
+from tokenward.domain import limits, policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Forbidden, NotFound
 from tokenward.domain.roles import Role
@@ -48,10 +47,6 @@ _CREATE_ERRORS = {
     409: {"model": CedaloError, "description": "Name taken in the project (code CONFLICT)"},
     413: {"model": CedaloError, "description": "Body too large (code PAYLOAD_TOO_LARGE)"},
 }
-
-#: Ids the store can hold (a signed 64-bit integer); anything else names no token.
-_TOKEN_ID = re.compile(r"[0-9]{1,18}")
-
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -111,10 +106,11 @@ def create_token(
 def delete_token(project_id: ProjectId, token_id: TokenId, core: CoreDep, actor: ActorDep) -> bool:
     # The project must be visible (else 404); a token it does not hold is the product's false.
     tenants.get(core, actor, name=project_id)
-    if not _TOKEN_ID.fullmatch(token_id):
+    number = limits.token_id_of(token_id)
+    if number is None:
         return False
     try:
-        tokens.delete(core, actor, tenant=project_id, token_id=int(token_id))
+        tokens.delete(core, actor, tenant=project_id, token_id=number)
     except NotFound:
         return False
     return True

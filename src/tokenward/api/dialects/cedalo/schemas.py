@@ -27,8 +27,6 @@ UNRESTRICTED: TokenKind = "unrestricted"
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MILLIS_TEXT = re.compile(r"[0-9]{1,15}")
 _MAX_DATE_TEXT = 64
-#: The last millisecond that Python's datetime (and so the store) can hold.
-_MAX_MILLIS = clock.to_millis(datetime.max.replace(tzinfo=UTC))
 _UNREADABLE = (
     "valid_date must be an ISO-8601 date-time with an offset, a date YYYY-MM-DD, "
     "or epoch milliseconds"
@@ -41,7 +39,7 @@ def _end_of_day(day: date) -> datetime:
 
 
 def _from_millis(millis: int) -> datetime:
-    if not 0 <= millis <= _MAX_MILLIS:
+    if not 0 <= millis <= clock.LAST_MILLIS:
         raise ValueError("valid_date in epoch milliseconds is out of range")
     return clock.from_millis(millis)
 

@@ -7,7 +7,6 @@ every answer carries ``x-devo-cid``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
@@ -30,6 +29,7 @@ from tokenward.api.dialects.devo.schemas import (
     masked,
 )
 from tokenward.api.routing import RawBody, face_route, request_body_doc, request_id
+from tokenward.domain import limits
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Conflict, Forbidden, NotFound
 from tokenward.domain.tokens import PageRequest, Token, TokenChanges, TokenSpec
@@ -75,9 +75,6 @@ _CREATE_ERRORS = {
     413: {"model": DevoError, "description": "Body too large"},
 }
 
-#: Ids the store can hold (a signed 64-bit integer); anything else names no token.
-_TOKEN_ID = re.compile(r"[0-9]{1,18}")
-
 
 def _account(core: Core, actor: Actor, account: str) -> None:
     """The account must be visible: a missing one and another tenant's answer alike (404)."""
@@ -100,9 +97,10 @@ def _parse(model: type[Model], raw: bytes) -> Model:
 
 
 def _token_id(text: str) -> int:
-    if not _TOKEN_ID.fullmatch(text):
+    token_id = limits.token_id_of(text)
+    if token_id is None:
         raise NotFound("token not found")
-    return int(text)
+    return token_id
 
 
 @router.get(BASE, responses=_ERRORS, summary="List the account's tokens")

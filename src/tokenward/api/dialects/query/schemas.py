@@ -21,8 +21,6 @@ from tokenward.domain.tokens import Token
 
 #: Below this a number can only be seconds: 10^11 ms is March 1973, 10^11 s is the year 5138.
 SECONDS_BELOW = 10**11
-#: 9999-12-31T23:59:59.999Z, the last instant a datetime (and both stores) can hold.
-MAX_MILLIS = 253_402_300_799_999
 
 
 class _Request(BaseModel):
@@ -105,6 +103,6 @@ def expiry_of(number: int) -> datetime:
     """The document says milliseconds; the product itself writes seconds. A number that can
     only be seconds is read as seconds."""
     millis = number * 1000 if abs(number) < SECONDS_BELOW else number
-    if not 0 <= millis <= MAX_MILLIS:
+    if not 0 <= millis <= clock.LAST_MILLIS:
         raise Invalid("expiration_date is out of range")
     return clock.from_millis(millis)
