@@ -593,3 +593,31 @@ def test_an_expiring_caller_naming_no_expiry_gets_its_own(client: TestClient) ->
     assert _code(permanent) == "EXPIRY_ESCALATION"
     devo = client.post(DEVO, json={"audience": "x", "expiresInSeconds": -1}, headers=admin)
     assert devo.status_code == 403
+
+
+def test_a_root_made_editor_takes_over_no_other_root_made_token(client: TestClient) -> None:
+    """Every token root makes without naming a user acts for `root`, a root-made editor too:
+    the identity `root` is no one's own, so such an editor neither rotates (takes over) nor
+    puts back in force another service's root-made token, as it already could not reveal it."""
+    _tenant(client)
+    core = _core(client)
+    me, editor = _manager(core, "editor", scopes=("s1",))
+    sibling, sibling_secret = _manager(core, "editor", scopes=("s1",))
+    viewer, _ = _made_by_root(core, recoverable=True)
+    assert me.user == sibling.user == viewer.user == "root"
+    for target in (sibling, viewer):
+        rotated = client.post(f"{NATIVE}/{target.id}/rotate", headers=editor)
+        assert _code(rotated) == "USER_NOT_ALLOWED"
+    assert client.get(NATIVE, headers=sibling_secret).status_code == 200  # still its holder's
+    widened = client.patch(f"{NATIVE}/{viewer.id}", json={"scopes": ["s1"]}, headers=editor)
+    assert _code(widened) == "USER_NOT_ALLOWED"
+    client.post(f"{NATIVE}/{viewer.id}/disable", headers=ROOT_HEADERS)
+    assert _code(client.post(f"{NATIVE}/{viewer.id}/enable", headers=editor)) == "USER_NOT_ALLOWED"
+    devo = client.put(f"{DEVO}/{viewer.id}/enable", headers=editor)
+    assert devo.status_code == 403 and not _stored(core, viewer.id).active
+    # It still narrows them, mints tokens and rotates its own credential.
+    narrowed = client.patch(f"{NATIVE}/{sibling.id}", json={"scopes": []}, headers=editor)
+    assert narrowed.status_code == 200, narrowed.text
+    assert client.post(NATIVE, json={"name": "mine"}, headers=editor).status_code == 201
+    own = client.post(f"{NATIVE}/{me.id}/rotate", headers=editor)
+    assert own.status_code == 200, own.text

@@ -255,7 +255,7 @@ def _change(
         policy.check_change(actor, token)
         after = dataclasses.replace(token, **given)
         if rotate_grace is not None or policy.widens(token, after):
-            policy.check_within(actor, after)
+            policy.check_within(actor, after, existing=True)
         if after.restricted and after.role is Role.ADMIN:
             raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
         if given:
