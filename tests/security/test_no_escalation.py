@@ -621,3 +621,35 @@ def test_a_root_made_editor_takes_over_no_other_root_made_token(client: TestClie
     assert client.post(NATIVE, json={"name": "mine"}, headers=editor).status_code == 201
     own = client.post(f"{NATIVE}/{me.id}/rotate", headers=editor)
     assert own.status_code == 200, own.text
+
+
+def test_a_rotation_without_grace_stops_every_older_secret(client: TestClient) -> None:
+    """A secret still in the grace of an earlier rotation stopped neither at a rotation with
+    `grace_seconds: 0`, the answer to a leak, nor at a shorter grace: whoever held it kept a
+    working credential, management ones included, for up to 30 days."""
+    _tenant(client)
+    core = _core(client)
+    token, first = _manager(core, "editor", user="eddie")
+    native = f"{NATIVE}/{token.id}/rotate"
+    second = client.post(native, json={"grace_seconds": 86400}, headers=ROOT_HEADERS).json()
+    assert client.get(NATIVE, headers=first).status_code == 200  # in its grace, and cached
+    third = client.post(native, json={"grace_seconds": 60}, headers=ROOT_HEADERS).json()
+    # The shorter grace binds the older secret too: no secret outlives the newest rotation's.
+    for old in (first, bearer(second["secret"])):
+        found = _secret_row(core, old)
+        assert found is not None and found[1] is not None
+        assert found[1] <= datetime.now(UTC) + timedelta(seconds=61)
+    warm = client.post("/v1/verify", json={"token": first["Authorization"][7:]}).json()
+    assert warm["code"] == "VALID"  # now in the verification cache
+    client.post(native, json={"grace_seconds": 0}, headers=ROOT_HEADERS)
+    for old in (first, bearer(second["secret"]), bearer(third["secret"])):
+        assert client.get(NATIVE, headers=old).status_code == 401
+        secret = old["Authorization"].removeprefix("Bearer ")
+        verdict = client.post("/v1/verify", json={"token": secret}).json()
+        assert verdict["code"] == "NOT_FOUND"
+
+
+def _secret_row(core: Core, headers: dict[str, str]) -> tuple[Token, datetime | None] | None:
+    secret = headers["Authorization"].removeprefix("Bearer ")
+    with core.uow() as uow:
+        return uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))
