@@ -588,6 +588,19 @@ def test_an_expiring_caller_naming_no_expiry_gets_its_own(client: TestClient) ->
     cedalo = client.post(CEDALO, json={"name": "c"}, headers=admin)
     assert cedalo.status_code == 200
     assert _holding(core, cedalo.json()["token"]).expires_at == me.expires_at
+    # The other faces that can name no expiry: Query, Boomerang (both without a field).
+    query = client.post(QUERY, json={"name": "q"}, headers=admin)
+    assert query.status_code == 201
+    assert _holding(core, query.json()["data"][0]["token"]).expires_at == me.expires_at
+    boomerang = client.post(
+        BOOMERANG, json={"type": "global", "name": "b", "permissions": ["**/read"]}, headers=admin
+    )
+    assert boomerang.status_code == 200, boomerang.text
+    assert _holding(core, boomerang.json()["token"]).expires_at == me.expires_at
+    # Devo's absent lifetime is the product's default of a day, not "none": later than the
+    # caller, so refused (docs/compat/devo.md), as is asking for a permanent token.
+    devo_default = client.post(DEVO, json={"audience": "x"}, headers=admin)
+    assert devo_default.status_code == 403
     # Asking for a permanent token in so many words is refused.
     permanent = client.post(NATIVE, json={"name": "p", "expires_at": None}, headers=admin)
     assert _code(permanent) == "EXPIRY_ESCALATION"
