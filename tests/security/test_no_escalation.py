@@ -588,8 +588,81 @@ def test_an_expiring_caller_naming_no_expiry_gets_its_own(client: TestClient) ->
     cedalo = client.post(CEDALO, json={"name": "c"}, headers=admin)
     assert cedalo.status_code == 200
     assert _holding(core, cedalo.json()["token"]).expires_at == me.expires_at
+    # The other faces that can name no expiry: Query, Boomerang (both without a field).
+    query = client.post(QUERY, json={"name": "q"}, headers=admin)
+    assert query.status_code == 201
+    assert _holding(core, query.json()["data"][0]["token"]).expires_at == me.expires_at
+    boomerang = client.post(
+        BOOMERANG, json={"type": "global", "name": "b", "permissions": ["**/read"]}, headers=admin
+    )
+    assert boomerang.status_code == 200, boomerang.text
+    assert _holding(core, boomerang.json()["token"]).expires_at == me.expires_at
+    # Devo's absent lifetime is the product's default of a day, not "none": later than the
+    # caller, so refused (docs/compat/devo.md), as is asking for a permanent token.
+    devo_default = client.post(DEVO, json={"audience": "x"}, headers=admin)
+    assert devo_default.status_code == 403
     # Asking for a permanent token in so many words is refused.
     permanent = client.post(NATIVE, json={"name": "p", "expires_at": None}, headers=admin)
     assert _code(permanent) == "EXPIRY_ESCALATION"
     devo = client.post(DEVO, json={"audience": "x", "expiresInSeconds": -1}, headers=admin)
     assert devo.status_code == 403
+
+
+def test_a_root_made_editor_takes_over_no_other_root_made_token(client: TestClient) -> None:
+    """Every token root makes without naming a user acts for `root`, a root-made editor too:
+    the identity `root` is no one's own, so such an editor neither rotates (takes over) nor
+    puts back in force another service's root-made token, as it already could not reveal it."""
+    _tenant(client)
+    core = _core(client)
+    me, editor = _manager(core, "editor", scopes=("s1",))
+    sibling, sibling_secret = _manager(core, "editor", scopes=("s1",))
+    viewer, _ = _made_by_root(core, recoverable=True)
+    assert me.user == sibling.user == viewer.user == "root"
+    for target in (sibling, viewer):
+        rotated = client.post(f"{NATIVE}/{target.id}/rotate", headers=editor)
+        assert _code(rotated) == "USER_NOT_ALLOWED"
+    assert client.get(NATIVE, headers=sibling_secret).status_code == 200  # still its holder's
+    widened = client.patch(f"{NATIVE}/{viewer.id}", json={"scopes": ["s1"]}, headers=editor)
+    assert _code(widened) == "USER_NOT_ALLOWED"
+    client.post(f"{NATIVE}/{viewer.id}/disable", headers=ROOT_HEADERS)
+    assert _code(client.post(f"{NATIVE}/{viewer.id}/enable", headers=editor)) == "USER_NOT_ALLOWED"
+    devo = client.put(f"{DEVO}/{viewer.id}/enable", headers=editor)
+    assert devo.status_code == 403 and not _stored(core, viewer.id).active
+    # It still narrows them, mints tokens and rotates its own credential.
+    narrowed = client.patch(f"{NATIVE}/{sibling.id}", json={"scopes": []}, headers=editor)
+    assert narrowed.status_code == 200, narrowed.text
+    assert client.post(NATIVE, json={"name": "mine"}, headers=editor).status_code == 201
+    own = client.post(f"{NATIVE}/{me.id}/rotate", headers=editor)
+    assert own.status_code == 200, own.text
+
+
+def test_a_rotation_without_grace_stops_every_older_secret(client: TestClient) -> None:
+    """A secret still in the grace of an earlier rotation stopped neither at a rotation with
+    `grace_seconds: 0`, the answer to a leak, nor at a shorter grace: whoever held it kept a
+    working credential, management ones included, for up to 30 days."""
+    _tenant(client)
+    core = _core(client)
+    token, first = _manager(core, "editor", user="eddie")
+    native = f"{NATIVE}/{token.id}/rotate"
+    second = client.post(native, json={"grace_seconds": 86400}, headers=ROOT_HEADERS).json()
+    assert client.get(NATIVE, headers=first).status_code == 200  # in its grace, and cached
+    third = client.post(native, json={"grace_seconds": 60}, headers=ROOT_HEADERS).json()
+    # The shorter grace binds the older secret too: no secret outlives the newest rotation's.
+    for old in (first, bearer(second["secret"])):
+        found = _secret_row(core, old)
+        assert found is not None and found[1] is not None
+        assert found[1] <= datetime.now(UTC) + timedelta(seconds=61)
+    warm = client.post("/v1/verify", json={"token": first["Authorization"][7:]}).json()
+    assert warm["code"] == "VALID"  # now in the verification cache
+    client.post(native, json={"grace_seconds": 0}, headers=ROOT_HEADERS)
+    for old in (first, bearer(second["secret"]), bearer(third["secret"])):
+        assert client.get(NATIVE, headers=old).status_code == 401
+        secret = old["Authorization"].removeprefix("Bearer ")
+        verdict = client.post("/v1/verify", json={"token": secret}).json()
+        assert verdict["code"] == "NOT_FOUND"
+
+
+def _secret_row(core: Core, headers: dict[str, str]) -> tuple[Token, datetime | None] | None:
+    secret = headers["Authorization"].removeprefix("Bearer ")
+    with core.uow() as uow:
+        return uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))

@@ -41,9 +41,12 @@ def require_root(actor: Actor, doing: str) -> None:
     require_role(actor, Role.ROOT, doing)
 
 
-def check_within(actor: Actor, credential: Token) -> None:
+def check_within(actor: Actor, credential: Token, *, existing: bool = False) -> None:
     """The caller could have minted exactly ``credential``: it may come to hold, hand out or put
     back in force nothing more powerful than itself (docs/permissions.md, field by field).
+
+    ``existing``: the credential is a stored token the caller would take over or put back in
+    force (rotate, reveal, a widening change), not one it mints now; see ``check_acting_for``.
 
     Root passes every check but the role (no token is root). The messages name the dimension,
     never the request's values: a scope or a name pasted by mistake may be a secret.
@@ -76,7 +79,9 @@ def check_within(actor: Actor, credential: Token) -> None:
         raise Forbidden(
             "cannot grant an expiry later than the caller's own", code="EXPIRY_ESCALATION"
         )
-    check_acting_for(actor, credential.user)
+    # The caller's own token is its own whoever it acts for (a root-made editor rotates itself).
+    taking_over = existing and credential.id != actor.token_id
+    check_acting_for(actor, credential.user, existing=taking_over)
 
 
 def widens(before: Token, after: Token) -> bool:
@@ -121,11 +126,21 @@ def check_owner(actor: Actor, owner: str) -> None:
         )
 
 
-def check_acting_for(actor: Actor, user: str | None) -> None:
+def check_acting_for(actor: Actor, user: str | None, *, existing: bool = False) -> None:
     """Below admin, a token acts only for the caller: a token acting for ``alice`` could reveal
     alice's secrets, so naming her, or handing out or widening a token that acts for her, is no
-    editor's to do."""
-    if user is None or user == actor.identity or actor.role.at_least(Role.ADMIN):
+    editor's to do.
+
+    The identity ``root`` is no one's own among existing tokens (as in ``check_reveal``): every
+    token root makes without naming a user acts for ``root``, so a root-made editor (whose
+    identity is ``root`` too) would otherwise take over, by rotation, or put back in force every
+    other root-made token within its power, those of other services included. It may still
+    mint tokens, which act for ``root`` like itself and give it nothing: it can neither reveal
+    nor rotate them.
+    """
+    if user is None or actor.role.at_least(Role.ADMIN):
+        return
+    if user == actor.identity and not (existing and user == ROOT_IDENTITY):
         return
     raise Forbidden(
         "only an admin may issue or widen a token that acts for another user",
@@ -153,4 +168,4 @@ def check_reveal(actor: Actor, token: Token) -> None:
         mine = actor.identity in (token.owner, token.user) and actor.identity != ROOT_IDENTITY
         if not (actor.role.at_least(Role.EDITOR) and mine):
             raise Forbidden("only an admin or the token's owner may reveal its secret")
-    check_within(actor, token)
+    check_within(actor, token, existing=True)

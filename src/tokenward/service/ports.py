@@ -61,8 +61,9 @@ class TokenRepository(Protocol):
         old_retires_at: datetime | None,
         now: datetime,
     ) -> None:
-        """Makes ``secret_hash`` the current secret. The old one keeps working until
-        ``old_retires_at``, or stops at once when that is None."""
+        """Makes ``secret_hash`` the current secret. The old ones (the current one and any
+        still in an earlier grace) keep working until ``old_retires_at`` at the latest, or stop
+        at once when that is None."""
         ...
 
     def delete(self, token_id: int) -> None: ...

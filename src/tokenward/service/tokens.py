@@ -249,7 +249,7 @@ def _change(
         policy.check_change(actor, token)
         after = dataclasses.replace(token, **given)
         if rotate_grace is not None or policy.widens(token, after):
-            policy.check_within(actor, after)
+            policy.check_within(actor, after, existing=True)
         limits.check_restricted_role(after.restricted, after.role)
         if given:
             uow.tokens.update(token.id, {**given, "updated_at": now})

@@ -249,14 +249,18 @@ class SqlTokenRepository:
         old_retires_at: datetime | None,
         now: datetime,
     ) -> None:
+        # Every older secret, not only the current one: a secret still in the grace of an
+        # earlier rotation must not outlive this one's (grace 0 is the answer to a leak).
         mine = token_secrets.c.token_id == token_id
-        self._conn.execute(delete(token_secrets).where(mine, token_secrets.c.retires_at <= now))
-        current = and_(mine, token_secrets.c.retires_at.is_(None))
+        retires_at = token_secrets.c.retires_at
         if old_retires_at is None:
-            self._conn.execute(delete(token_secrets).where(current))
+            self._conn.execute(delete(token_secrets).where(mine))
         else:
+            self._conn.execute(delete(token_secrets).where(mine, retires_at <= now))
             self._conn.execute(
-                update(token_secrets).where(current).values(retires_at=old_retires_at)
+                update(token_secrets)
+                .where(mine, or_(retires_at.is_(None), retires_at > old_retires_at))
+                .values(retires_at=old_retires_at)
             )
         self._conn.execute(insert(token_secrets).values(secret_hash=secret_hash, token_id=token_id))
         self._conn.execute(
