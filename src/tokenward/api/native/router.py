@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, get_core
+from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, client_address, get_core
 from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
@@ -43,7 +43,7 @@ from tokenward.domain.tokens import (
     TokenSpec,
     TokenType,
 )
-from tokenward.service import audit, health, tenants, tokens
+from tokenward.service import audit, health, tenants, tokens, verification
 from tokenward.service.core import Core
 
 router = APIRouter(route_class=face_route(translate))
@@ -398,11 +398,21 @@ def reveal_secret(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep
         },
     ),
 )
-def verify_token(body: VerifyRequest, credentials: CredentialDep) -> VerifyResponse:
-    """Declared for the OpenAPI document only (request body, credential, answer): the app is
-    wrapped in ``fast_verify.VerifyFastPath``, which answers every ``POST /v1/verify`` before
-    a request reaches this router."""
-    raise NotImplementedError("POST /v1/verify is answered by api.native.fast_verify")
+def verify_token(
+    body: VerifyRequest, request: Request, core: CoreDep, credentials: CredentialDep
+) -> VerifyResponse:
+    """What an app without ``fast_verify.VerifyFastPath`` in front answers (a test drives it)."""
+    result = verification.verify(
+        core,
+        body.token,
+        audience=body.audience,
+        scopes=body.scopes,
+        resource=body.resource,
+        credential=credentials.credentials if credentials else None,
+        client=client_address(request),
+    )
+    token = None if result.token is None else TokenPublic.of(result.token, core.clock())
+    return VerifyResponse(valid=result.valid, code=result.code, token=token)
 
 
 @router.get(
