@@ -31,9 +31,10 @@ test: lint typecheck
 
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
 # operation and property, more kill points, more concurrent writes; and the packaging test's
-# server half (builds the wheel, installs it with the server extra in a fresh environment).
+# server half (builds the wheel, installs it with the server extra in a fresh environment);
+# and the no-escalation property test with 600 examples per backend.
 test-long: install
-	TOKENWARD_TEST_LONG=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging
+	TOKENWARD_TEST_LONG=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging tests/security/test_no_escalation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
