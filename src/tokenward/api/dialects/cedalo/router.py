@@ -6,11 +6,9 @@ product's shape; every error leaves through ``errors.translate`` in the product'
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 
 from tokenward.api.dependencies import ActorDep, CoreDep
 from tokenward.api.dialects.cedalo.errors import error_response, translate
@@ -20,7 +18,7 @@ from tokenward.api.dialects.cedalo.schemas import (
     CedaloTokenCreate,
     CedaloTokenCreated,
 )
-from tokenward.api.routing import RawBody, face_route, request_body_doc
+from tokenward.api.routing import RawBody, face_route, json_body, request_body_doc
 from tokenward.domain import limits, policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Forbidden, NotFound
@@ -47,17 +45,6 @@ _CREATE_ERRORS = {
     409: {"model": CedaloError, "description": "Name taken in the project (code CONFLICT)"},
     413: {"model": CedaloError, "description": "Body too large (code PAYLOAD_TOO_LARGE)"},
 }
-
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def _parse(model: type[Model], raw: bytes) -> Model:
-    """The body as JSON whatever its ``Content-Type`` says: the product's document names no
-    media type, and ``curl -d`` sends a form type (the Boomerang and Query faces read alike)."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
 
 
 @router.get(BASE, responses=_ERRORS, summary="List the project's tokens")
@@ -89,7 +76,7 @@ def _handles_secrets(actor: Actor) -> bool:
 def create_token(
     project_id: ProjectId, core: CoreDep, actor: ActorDep, raw: RawBody
 ) -> CedaloTokenCreated:
-    body = _parse(CedaloTokenCreate, raw)
+    body = json_body(CedaloTokenCreate, raw)
     spec = TokenSpec(
         name=body.name,
         role=Role(body.role),

@@ -8,12 +8,10 @@ every answer carries ``x-devo-cid``.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -28,7 +26,7 @@ from tokenward.api.dialects.devo.schemas import (
     DevoTokenWithSecret,
     masked,
 )
-from tokenward.api.routing import RawBody, face_route, request_body_doc, request_id
+from tokenward.api.routing import RawBody, face_route, json_body, request_body_doc, request_id
 from tokenward.domain import limits
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Conflict, Forbidden, NotFound
@@ -82,18 +80,6 @@ def _account(core: Core, actor: Actor, account: str) -> None:
         tenants.get(core, actor, name=account)
     except NotFound as exc:
         raise NotFound("account not found", code=ACCOUNT_NOT_FOUND) from exc
-
-
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def _parse(model: type[Model], raw: bytes) -> Model:
-    """The body as JSON whatever its ``Content-Type`` says: the product's document names no
-    media type, and ``curl -d`` sends a form type (the Boomerang and Query faces read alike)."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
 
 
 def _token_id(text: str) -> int:
@@ -152,7 +138,7 @@ def create_token(
     actor: ActorDep,
     raw: RawBody,
 ) -> DevoTokenWithSecret:
-    body = _parse(DevoTokenCreate, raw)
+    body = json_body(DevoTokenCreate, raw)
     _account(core, actor, account)
     spec = TokenSpec(
         name=body.token_name,
@@ -197,7 +183,7 @@ def disable_token(
 def rename_token(
     account: Account, token_id: TokenIdText, core: CoreDep, actor: ActorDep, raw: RawBody
 ) -> DevoToken:
-    body = _parse(DevoRename, raw)
+    body = json_body(DevoRename, raw)
     _account(core, actor, account)
     # An empty or null name changes nothing but still answers 200, as the product does; the
     # call still goes through the service so that a missing token or a viewer is refused.
