@@ -12,11 +12,9 @@ face: not listed, not found by name, never changed, deleted or revealed here.
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
 
 from tokenward.api.dependencies import CoreDep, authenticate, bearer
 from tokenward.api.dialects.query.errors import NOT_FOUND_TEXT, translate
@@ -31,7 +29,7 @@ from tokenward.api.dialects.query.schemas import (
     is_write,
     role_for,
 )
-from tokenward.api.routing import RawBody, face_route, request_body_doc
+from tokenward.api.routing import RawBody, face_route, json_body, request_body_doc
 from tokenward.domain import policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Forbidden, NotFound, Unauthenticated
@@ -55,8 +53,6 @@ router = APIRouter(
 PATH = "/_/token"
 VALUE_PATH = "/_/token/value"
 
-Model = TypeVar("Model", bound=BaseModel)
-
 
 async def _actor(request: Request) -> Actor:
     """The credential is the second word of ``Authorization`` whatever the first one says, as
@@ -79,13 +75,6 @@ def _admin(actor: Annotated[Actor, Depends(_actor)]) -> Actor:
 AdminDep = Annotated[Actor, Depends(_admin)]
 
 
-def _parse(model: type[Model], raw: bytes) -> Model:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_input=False)) from None
-
-
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad input (text/plain)"},
     401: {"description": "Missing or invalid credential, or not an admin's (empty body)"},
@@ -96,7 +85,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post(PATH, status_code=201, responses=_ERRORS, openapi_extra=request_body_doc(TokenCreate))
 def create_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList:
-    body = _parse(TokenCreate, raw)
+    body = json_body(TokenCreate, raw)
     spec = TokenSpec(
         name=body.name,
         role=role_for(True if body.write is None else body.write),
@@ -139,7 +128,7 @@ def _named(core: Core, actor: Actor, name: str) -> Token | None:
 )
 def update_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList:
     """Changes the given fields, then issues a new secret, as the product does on every update."""
-    body = _parse(TokenUpdate, raw)
+    body = json_body(TokenUpdate, raw)
     tenant = actor.home_tenant
     token = _named(core, actor, body.name)
     if token is None:
@@ -162,7 +151,7 @@ def update_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList
 
 @router.delete(PATH, responses=_ERRORS, openapi_extra=request_body_doc(TokenDelete))
 def delete_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> Response:
-    body = _parse(TokenDelete, raw)
+    body = json_body(TokenDelete, raw)
     tenant = actor.home_tenant
     token = _named(core, actor, body.name)
     if token is not None:
