@@ -248,6 +248,7 @@ def _change(
         token = _load(uow, tenant, token_id, for_update=True)
         policy.check_change(actor, token)
         after = dataclasses.replace(token, **given)
+        policy.check_enabling(actor, token, after)
         if rotate_grace is not None or policy.widens(token, after):
             policy.check_within(actor, after, existing=True)
         limits.check_restricted_role(after.restricted, after.role)
