@@ -25,7 +25,7 @@ from tests.helpers import ROOT_HEADERS, bearer
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import Token, TokenSpec
+from tokenward.domain.tokens import Token, TokenSpec, TokenType
 from tokenward.service import tokens
 from tokenward.service.core import Core
 
@@ -383,6 +383,12 @@ def _check(client: TestClient, caller: Who, target: Who, call_of: Any) -> bool:
         after = _stored(core, before.id)
         if _widened(before, after):
             assert not _beyond(me, after), (call, _beyond(me, after), me, before, after)
+        # Only an admin puts a disabled token back in force; a restricted caller changes only
+        # restricted tokens within its resources.
+        assert before.active or not after.active or me.role is Role.ADMIN, (call, me)
+        assert not me.restricted or (
+            before.restricted and set(before.resources) <= set(me.resources)
+        ), (call, me, before)
     return True
 
 
@@ -625,7 +631,8 @@ def test_a_root_made_editor_takes_over_no_other_root_made_token(client: TestClie
     widened = client.patch(f"{NATIVE}/{viewer.id}", json={"scopes": ["s1"]}, headers=editor)
     assert _code(widened) == "USER_NOT_ALLOWED"
     client.post(f"{NATIVE}/{viewer.id}/disable", headers=ROOT_HEADERS)
-    assert _code(client.post(f"{NATIVE}/{viewer.id}/enable", headers=editor)) == "USER_NOT_ALLOWED"
+    # Enabling is an admin's anyway (the later review's finding): refused all the same.
+    assert client.post(f"{NATIVE}/{viewer.id}/enable", headers=editor).status_code == 403
     devo = client.put(f"{DEVO}/{viewer.id}/enable", headers=editor)
     assert devo.status_code == 403 and not _stored(core, viewer.id).active
     # It still narrows them, mints tokens and rotates its own credential.
@@ -666,3 +673,84 @@ def _secret_row(core: Core, headers: dict[str, str]) -> tuple[Token, datetime | 
     secret = headers["Authorization"].removeprefix("Bearer ")
     with core.uow() as uow:
         return uow.tokens.get_by_secret_hash(secret_format.hash_secret(secret))
+
+
+# One regression test for each finding of the later attacker's review.
+
+
+def test_below_admin_no_token_stands_for_another_user(client: TestClient) -> None:
+    """An editor named any principal on a ``user`` token: a credential that is that user at
+    the consuming service (Boomerang; the ``sub`` of OAuth 2.0 introspection)."""
+    _tenant(client)
+    core = _core(client)
+    _, editor = _manager(core, "editor", user="eddie")
+    for kind in ("user", "session"):
+        body = {"name": "as-bob", "type": kind, "principal": "bob"}
+        answer = client.post(NATIVE, json=body, headers=editor)
+        assert _code(answer) == "USER_NOT_ALLOWED" and "bob" not in answer.text
+        own = client.post(NATIVE, json={**body, "principal": "eddie"}, headers=editor)
+        assert own.status_code == 201, own.text
+    # Nor does it take over one an admin made for it: rotation hands over bob's credential.
+    bobs, _ = _made_by_root(
+        core, user="eddie", type=TokenType.USER, principal="bob", recoverable=True
+    )
+    assert _code(client.post(f"{NATIVE}/{bobs.id}/rotate", headers=editor)) == "USER_NOT_ALLOWED"
+    assert _code(client.get(f"{NATIVE}/{bobs.id}/secret", headers=editor)) == "USER_NOT_ALLOWED"
+    _, admin = _manager(core, "admin", user="ada")
+    made = client.post(
+        NATIVE, json={"name": "b", "type": "user", "principal": "bob"}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+
+
+def test_an_editor_does_not_enable_what_was_disabled(client: TestClient) -> None:
+    """An editor re-enabled a token of its own that an admin had disabled, a leaked one say:
+    putting a disabled token back in force is an admin's, on every face."""
+    _tenant(client)
+    core = _core(client)
+    _, editor = _manager(core, "editor", user="eddie", scopes=("s1",))
+    _, admin = _manager(core, "admin", user="ada")
+    made = client.post(NATIVE, json={"name": "mine", "scopes": ["s1"]}, headers=editor).json()
+    one = f"{NATIVE}/{made['id']}"
+    assert client.post(f"{one}/disable", headers=admin).status_code == 200
+    for answer in (
+        client.post(f"{one}/enable", headers=editor),
+        client.put(f"{DEVO}/{made['id']}/enable", headers=editor),
+    ):
+        assert answer.status_code == 403, answer.text
+    assert not _stored(core, made["id"]).active
+    verdict = client.post("/v1/verify", json={"token": made["secret"]}).json()
+    assert verdict["code"] == "DISABLED"
+    # The editor still disables, and the admin enables.
+    assert client.post(f"{one}/enable", headers=admin).status_code == 200
+    assert client.post(f"{one}/disable", headers=editor).status_code == 200
+    assert client.put(f"{DEVO}/{made['id']}/enable", headers=admin).status_code == 200
+
+
+def test_a_restricted_caller_manages_only_tokens_within_its_resources(client: TestClient) -> None:
+    """A restricted editor narrowed, disabled, deleted and rotated tokens outside its own
+    resources, though it could mint none of them."""
+    _tenant(client)
+    core = _core(client)
+    _, editor = _manager(core, "editor", user="eddie", restricted=True, resources=("b1", "b2"))
+    free, _ = _made_by_root(core, user="eddie")
+    other, _ = _made_by_root(core, user="eddie", restricted=True, resources=("b1", "b3"))
+    for target in (free, other):
+        one = f"{NATIVE}/{target.id}"
+        for answer in (
+            client.patch(one, json={"name": "renamed"}, headers=editor),
+            client.post(f"{one}/disable", headers=editor),
+            client.post(f"{one}/rotate", headers=editor),
+            client.delete(one, headers=editor),
+        ):
+            assert _code(answer) == "RESOURCE_ESCALATION"
+        assert client.put(f"{DEVO}/{target.id}/disable", headers=editor).status_code == 403
+        assert client.delete(f"{BOOMERANG}/{target.id}", headers=editor).status_code == 403
+        assert client.delete(f"{CEDALO}/{target.id}", headers=editor).status_code == 403
+        assert _stored(core, target.id) == target
+    # Within its resources it manages as before.
+    within, _ = _made_by_root(core, user="eddie", restricted=True, resources=("b2",))
+    one = f"{NATIVE}/{within.id}"
+    assert client.patch(one, json={"name": "renamed"}, headers=editor).status_code == 200
+    assert client.post(f"{one}/rotate", headers=editor).status_code == 200
+    assert client.delete(one, headers=editor).status_code == 204

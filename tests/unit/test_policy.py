@@ -262,3 +262,95 @@ def test_management_needs_the_tokenward_audience() -> None:
         **{**{f: getattr(managing, f) for f in Token.__dataclass_fields__}, "active": False}
     )
     assert not policy.may_manage(disabled, NOW)
+
+
+def standing(kind: TokenType, principal: str | None, *, role: Role = Role.EDITOR) -> Actor:
+    """``alice``'s management token standing for ``principal`` of type ``kind``."""
+    return dataclasses.replace(
+        actor(role, scopes=("workflow/read",)), kind=kind, principal=principal
+    )
+
+
+def stands(kind: TokenType, principal: str | None) -> Token:
+    return grant(scopes=("workflow/read",), type=kind, principal=principal)
+
+
+def test_below_admin_a_user_token_is_only_the_callers_own_user() -> None:
+    """Attacker review: an editor minted a ``user`` token for any principal, i.e. was that
+    user at the consuming service."""
+    editor = standing(TokenType.GLOBAL, None)
+    for kind in (TokenType.USER, TokenType.SESSION):
+        policy.check_within(editor, stands(kind, "alice"))
+        for other in ("bob", "root"):
+            with pytest.raises(Forbidden) as caught:
+                policy.check_within(editor, stands(kind, other))
+            assert caught.value.code == "USER_NOT_ALLOWED"
+            assert other not in caught.value.message
+        policy.check_within(standing(TokenType.GLOBAL, None, role=Role.ADMIN), stands(kind, "bob"))
+        policy.check_within(Actor.root(), stands(kind, "bob"))
+    # A caller that is itself a user token issues for that user.
+    policy.check_within(standing(TokenType.USER, "u-7"), stands(TokenType.USER, "u-7"))
+    # A root-made editor acts for `root`, which is no user's identity.
+    for_root = dataclasses.replace(editor, identity="root")
+    with pytest.raises(Forbidden):
+        policy.check_within(
+            for_root, dataclasses.replace(stands(TokenType.USER, "root"), user="root")
+        )
+
+
+def test_below_admin_a_token_stands_within_the_callers_own_principal() -> None:
+    """A scope is read as the principal's: a team editor's ``workflow/read`` is its team's."""
+    everyone = standing(TokenType.GLOBAL, None)
+    for kind, principal in (
+        (TokenType.GLOBAL, None),
+        (TokenType.TEAM, "t2"),
+        (TokenType.WORKFLOW, "w"),
+    ):
+        policy.check_within(everyone, stands(kind, principal))
+    team = standing(TokenType.TEAM, "t1")
+    policy.check_within(team, stands(TokenType.TEAM, "t1"))
+    for kind, principal in (
+        (TokenType.TEAM, "t2"),
+        (TokenType.WORKFLOW, "t1"),
+        (TokenType.GLOBAL, None),
+        (TokenType.USER, "alice"),
+    ):
+        with pytest.raises(Forbidden) as caught:
+            policy.check_within(team, stands(kind, principal))
+        assert caught.value.code == "USER_NOT_ALLOWED"
+    user = standing(TokenType.USER, "alice")
+    for kind, principal in ((TokenType.GLOBAL, None), (TokenType.TEAM, "t1")):
+        with pytest.raises(Forbidden):
+            policy.check_within(user, stands(kind, principal))
+    policy.check_within(
+        standing(TokenType.TEAM, "t1", role=Role.ADMIN), stands(TokenType.GLOBAL, None)
+    )
+
+
+def test_enabling_a_disabled_token_is_an_admins() -> None:
+    """Attacker review: an editor re-enabled a token an admin had disabled."""
+    on = grant(user="alice")
+    off = dataclasses.replace(on, active=False)
+    with pytest.raises(Forbidden):
+        policy.check_enabling(actor(Role.EDITOR), off, on)
+    policy.check_enabling(actor(Role.ADMIN), off, on)
+    policy.check_enabling(Actor.root(), off, on)
+    # Disabling, and any change that leaves the state as it is, needs no more.
+    policy.check_enabling(actor(Role.EDITOR), on, off)
+    policy.check_enabling(actor(Role.EDITOR), on, on)
+    policy.check_enabling(actor(Role.EDITOR), off, off)
+
+
+def test_a_restricted_caller_changes_only_tokens_within_its_resources() -> None:
+    """Attacker review: a restricted editor disabled, deleted and narrowed any token."""
+    narrow = actor(Role.EDITOR, restricted=True, resources=("b1", "b2"))
+    within = dataclasses.replace(token(), restricted=True, resources=("b1",))
+    policy.check_change(narrow, within)
+    for outside in (
+        token(),
+        dataclasses.replace(token(), restricted=True, resources=("b1", "b3")),
+    ):
+        with pytest.raises(Forbidden) as caught:
+            policy.check_change(narrow, outside)
+        assert caught.value.code == "RESOURCE_ESCALATION"
+    policy.check_change(actor(Role.EDITOR), token())

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import DEFAULT_TENANT
-from tokenward.domain.tokens import Token
+from tokenward.domain.tokens import Token, TokenType
 
 ROOT_IDENTITY = "root"
 
@@ -26,6 +26,11 @@ class Actor:
     audience: frozenset[str] = frozenset()
     restricted: bool = False
     resources: frozenset[str] = frozenset()
+    #: Whom the caller's own token stands for (its type and principal), for the rule that
+    #: below admin a caller issues tokens standing for no one but itself (domain/policy.py).
+    #: Root's is global: it stands for every principal.
+    kind: TokenType = TokenType.GLOBAL
+    principal: str | None = None
 
     @property
     def is_root(self) -> bool:
@@ -67,4 +72,6 @@ class Actor:
             audience=frozenset(token.audience),
             restricted=token.restricted,
             resources=frozenset(token.resources),
+            kind=token.type,
+            principal=token.principal,
         )

@@ -11,10 +11,14 @@ from datetime import datetime
 from tokenward.domain.actors import ROOT_IDENTITY, Actor
 from tokenward.domain.errors import Forbidden, NotFound
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import Token
+from tokenward.domain.tokens import Token, TokenType
 
 #: A token manages tokenward only when its audience names tokenward itself.
 MANAGEMENT_AUDIENCE = "tokenward"
+
+#: Types whose principal is a user: such a token *is* that user at the consuming service
+#: (Boomerang's user tokens; the subject of OAuth 2.0 introspection).
+USER_TYPES = frozenset({TokenType.USER, TokenType.SESSION})
 
 
 def may_manage(token: Token, now: datetime) -> bool:
@@ -82,6 +86,7 @@ def check_within(actor: Actor, credential: Token, *, existing: bool = False) -> 
     # The caller's own token is its own whoever it acts for (a root-made editor rotates itself).
     taking_over = existing and credential.id != actor.token_id
     check_acting_for(actor, credential.user, existing=taking_over)
+    check_standing(actor, credential.type, credential.principal)
 
 
 def widens(before: Token, after: Token) -> bool:
@@ -148,11 +153,61 @@ def check_acting_for(actor: Actor, user: str | None, *, existing: bool = False) 
     )
 
 
+def check_standing(actor: Actor, kind: TokenType, principal: str | None) -> None:
+    """Below admin, a token stands for no one but the caller (docs/permissions.md).
+
+    A token's type and principal say whom it stands for at the consuming service, and its
+    scopes are read there as that principal's: ``workflow/read`` on a ``team`` token of ``t2``
+    reads t2's workflows. So a caller whose own token stands for one principal (a team, a
+    workflow, a user) issues only tokens standing for that same principal: otherwise it would
+    hand out its scopes over another principal's objects. A ``global`` caller stands for every
+    principal: it may issue global, team and workflow tokens, which reach no further than
+    itself. A ``user`` or ``session`` token *is* its principal, the user, whatever the caller's
+    scopes: below admin its principal is the caller's own identity (never ``root``, no user of
+    anyone's: see ``check_acting_for``), or its own principal when it is itself such a token.
+    An admin names any principal of its tenant, as it names any user or owner.
+    """
+    if actor.role.at_least(Role.ADMIN):
+        return
+    if (kind, principal) == (actor.kind, actor.principal):
+        return
+    if actor.kind is TokenType.GLOBAL:
+        if kind not in USER_TYPES:
+            return
+        if principal == actor.identity and principal != ROOT_IDENTITY:
+            return
+    raise Forbidden(
+        "only an admin may issue a token that stands for another principal",
+        code="USER_NOT_ALLOWED",
+    )
+
+
 def check_change(actor: Actor, token: Token) -> None:
-    """Editors change tokens up to their own role; admins every token of their tenant."""
+    """Editors change tokens up to their own role; admins every token of their tenant.
+
+    A restricted caller reaches only its own resources: it changes, disables, deletes or
+    rotates only restricted tokens within them, as those are the only ones it could mint.
+    """
     require_role(actor, Role.EDITOR, "changing a token")
     if not actor.role.at_least(token.role):
         raise Forbidden(f"cannot change a token of role {token.role}: the caller is {actor.role}")
+    if actor.restricted and not (token.restricted and set(token.resources) <= actor.resources):
+        raise Forbidden(
+            "a restricted caller manages only restricted tokens within its own resources",
+            code="RESOURCE_ESCALATION",
+        )
+
+
+def check_enabling(actor: Actor, before: Token, after: Token) -> None:
+    """Putting a disabled token back in force is an admin's (docs/permissions.md).
+
+    A token is disabled as a sanction or because its secret leaked, and the token does not
+    carry who disabled it: were an editor to enable every token it could mint, it would undo
+    an admin's disable of a token it made. An editor that needs the
+    power mints a new token instead, with a new secret.
+    """
+    if after.active and not before.active:
+        require_role(actor, Role.ADMIN, "enabling a disabled token")
 
 
 def check_reveal(actor: Actor, token: Token) -> None:

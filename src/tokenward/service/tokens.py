@@ -38,11 +38,14 @@ def issue(
     owner: str | None = None,
     secret_prefix: str = secret_format.DEFAULT_PREFIX,
     unique_name: bool = False,
+    excluding_audience: str | None = None,
 ) -> IssuedToken:
     """Mints a token in ``tenant``. ``owner`` defaults to the caller; an admin names another of
     its tenant, root anyone.
 
     ``unique_name`` is for faces that identify tokens by name: an existing name is a conflict.
+    ``excluding_audience``: for a face that does not see tokens whose audience holds it (as in
+    ``find_by_name``), their names are not taken: a conflict would tell that they exist.
     """
     policy.require_tenant(actor, tenant)
     policy.require_role(actor, Role.EDITOR, "issuing a token")
@@ -85,7 +88,7 @@ def issue(
         tenants.existing(uow, tenant, lock="share")
         if unique_name:
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
-        if unique_name and _named(uow, tenant, spec.name, now):
+        if unique_name and _named(uow, tenant, spec.name, now, excluding_audience):
             raise Conflict("a token of this name already exists", code="NAME_TAKEN")
         token = uow.tokens.add(draft)
         _audit(uow, actor, "token.issue", token, now)
@@ -248,6 +251,7 @@ def _change(
         token = _load(uow, tenant, token_id, for_update=True)
         policy.check_change(actor, token)
         after = dataclasses.replace(token, **given)
+        policy.check_enabling(actor, token, after)
         if rotate_grace is not None or policy.widens(token, after):
             policy.check_within(actor, after, existing=True)
         limits.check_restricted_role(after.restricted, after.role)
@@ -290,8 +294,13 @@ def _load(uow: UnitOfWork, tenant: str, token_id: int, *, for_update: bool = Fal
     return token
 
 
-def _named(uow: UnitOfWork, tenant: str, name: str, now: datetime) -> bool:
-    return bool(uow.tokens.search(tenant, TokenQuery(name=name), PageRequest(0, 1), now).total)
+def _named(
+    uow: UnitOfWork, tenant: str, name: str, now: datetime, excluding_audience: str | None
+) -> bool:
+    if excluding_audience is None:
+        return bool(uow.tokens.search(tenant, TokenQuery(name=name), PageRequest(0, 1), now).total)
+    found = uow.tokens.search(tenant, TokenQuery(name=name), PageRequest(0, None), now).items
+    return any(excluding_audience not in token.audience for token in found)
 
 
 def _owner_for(actor: Actor, owner: str | None) -> str:

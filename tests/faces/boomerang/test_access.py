@@ -87,6 +87,65 @@ def test_an_editor_creates_within_its_own_rights(client: TestClient) -> None:
     assert_error(answer, 403, 403, "PERMISSION_DENIED")
 
 
+def test_an_editor_makes_user_tokens_only_for_itself(client: TestClient) -> None:
+    """Attacker review: an editor made a ``user`` token naming any principal, i.e. a
+    credential that is that user at Boomerang. Below admin, a user token's principal is the
+    caller's own identity (docs/permissions.md); the UI's own flow still works."""
+    eddie = bearer(manager(client, role="editor", user="eddie", scopes=["workflow/read"])["secret"])
+    as_root = bearer(manager(client, role="editor", scopes=["workflow/read"])["secret"])
+    for headers, principal in ((eddie, "bob"), (eddie, "root"), (as_root, "root")):
+        answer = create(client, headers, type="user", name="as-another", principal=principal)
+        body = assert_error(answer, 403, 403, "PERMISSION_DENIED")
+        assert "principal" in body["message"] and principal not in body["message"]
+    # flow.web CreateToken for the signed-in user: its own id as principal, no permissions.
+    own = {"type": "user", "name": "mine", "principal": "eddie", "description": ""}
+    assert create(client, eddie, **own, expirationDate=None).status_code == 200
+    admin = bearer(manager(client, role="admin", user="ada")["secret"])
+    assert created(client, admin, type="user", name="for-bob", principal="bob")
+    users = query(client, types="user")["content"]
+    assert sorted((t["name"], t["principal"]) for t in users) == [
+        ("for-bob", "bob"),
+        ("mine", "eddie"),
+    ]
+
+
+def test_permissions_are_granted_only_over_the_callers_own_principal(client: TestClient) -> None:
+    """Attacker review: permissions were compared as strings, whoever they were for. A
+    team's editor holds ``workflow/read`` over its team's workflows; handing it out on another
+    team's, a workflow's, or a global token (every principal's) is no editor's to do."""
+    team = bearer(
+        manager(
+            client,
+            role="editor",
+            user="eddie",
+            type="team",
+            principal="t1",
+            scopes=["workflow/read"],
+        )["secret"]
+    )
+    for permissions in (["workflow/read"], ["workflow/t1/read"]):
+        made = create(client, team, type="team", name="t1", principal="t1", permissions=permissions)
+        assert made.status_code == 200, made.text
+    for kind, principal, permissions in (
+        ("team", "t2", ["workflow/read"]),
+        ("workflow", "w1", ["workflow/read"]),
+        ("global", None, ["workflow/read"]),
+        ("global", None, ["workflow/t1/read"]),
+        ("user", "eddie", []),
+    ):
+        body = {"type": kind, "name": "x", "principal": principal, "permissions": permissions}
+        assert_error(create(client, team, **body), 403, 403, "PERMISSION_DENIED")
+    # A global editor stands for every principal: a team token reaches no further than it.
+    everyone = bearer(manager(client, role="editor", scopes=["workflow/read"])["secret"])
+    made = create(
+        client, everyone, type="team", name="t2", principal="t2", permissions=["workflow/read"]
+    )
+    assert made.status_code == 200, made.text
+    # The team editor itself, its two tokens and the global editor's: nothing refused was made.
+    teams = query(client, types="team")["content"]
+    assert sorted(t["principal"] for t in teams) == ["t1", "t1", "t1", "t2"]
+
+
 def test_expiry_escalation_is_forbidden(client: TestClient) -> None:
     soon = datetime.now(UTC) + timedelta(hours=1)
     editor = bearer(

@@ -479,6 +479,26 @@ def test_a_name_shared_with_a_management_token_is_not_ambiguous(client: TestClie
     assert [t["role"] for t in native(client, "shared")] == ["admin", "viewer"]
 
 
+def test_a_management_tokens_name_is_not_taken_here(client: TestClient) -> None:
+    """Attacker review: a create of a management token's name answered 409, which told an
+    admin of this face that a credential of that name exists although the face hides it."""
+    admin = bearer(manager(client, role="admin", name="admin")["secret"])
+    hidden = manager(client, role="editor", name="ops-deploy")["secret"]
+    made = create(client, admin, name="ops-deploy")
+    assert made.status_code == 201, made.text
+    secret = made.json()["data"][0]["token"]
+    # The name is this face's token's now: found, revealed and changed, the management token
+    # untouched; a second create of it is a conflict again.
+    assert value(client, "ops-deploy", admin).json() == {"data": [{"token": secret}]}
+    assert put(client, admin, name="ops-deploy", write=False).status_code == 200
+    assert_text(create(client, admin, name="ops-deploy"), 409)
+    assert [(t["role"], t["audience"]) for t in native(client, "ops-deploy")] == [
+        ("editor", ["tokenward"]),
+        ("viewer", []),
+    ]
+    assert verify(client, hidden)["valid"] is True
+
+
 def test_openapi_documents_the_bodies(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     post = paths[PATH]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -94,7 +94,16 @@ def create_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList
         # `/value` shows the secret again, so it is kept sealed under the server's key.
         recoverable=True,
     )
-    issued = tokens.issue(core, actor, tenant=actor.home_tenant, spec=spec, unique_name=True)
+    # A management token's name is not taken here: this face does not see those tokens, and a
+    # 409 would tell that one of that name exists.
+    issued = tokens.issue(
+        core,
+        actor,
+        tenant=actor.home_tenant,
+        spec=spec,
+        unique_name=True,
+        excluding_audience=policy.MANAGEMENT_AUDIENCE,
+    )
     return TokenValueList.of(issued.secret)
 
 
