@@ -10,7 +10,9 @@ import json
 
 import pytest
 from fastapi import Request
+from fastapi.testclient import TestClient
 
+from tests.helpers import ROOT_HEADERS
 from tokenward.api.dialects.boomerang import errors as boomerang
 from tokenward.api.dialects.cedalo import errors as cedalo
 from tokenward.api.dialects.devo import errors as devo
@@ -165,3 +167,19 @@ def test_devo_words_a_missing_account_apart_from_a_missing_token() -> None:
     assert message(NotFound("token 5 not found", resource="tenant")) == "account not found"
     assert message(NotFound("token 5 not found", resource="token")) == "token not found"
     assert message(NotFound("tenant 'secret-ish'")) == "token not found"
+
+
+def test_devo_and_cedalo_word_a_missing_tenant_from_the_service_alone(client: TestClient) -> None:
+    """An id that does not parse, in an account or project that does not exist, is answered
+    as the missing account or project, as any other id is, without a call of the face's own."""
+    for one in ("abc", "424242"):
+        answer = client.get(f"/v2/accounts/nowhere/tokens/{one}", headers=ROOT_HEADERS)
+        assert answer.status_code == 404
+        assert answer.json()["error"]["message"] == "account not found"
+        gone = client.delete(f"/api/projects/nowhere/tokens/{one}", headers=ROOT_HEADERS)
+        assert gone.status_code == 404 and gone.json()["code"] == "NOT_FOUND"
+        # In a project that exists, a token it does not hold is the product's false.
+        kept = client.delete(f"/api/projects/default/tokens/{one}", headers=ROOT_HEADERS)
+        assert kept.status_code == 200 and kept.json() is False
+        answer = client.get(f"/v2/accounts/default/tokens/{one}", headers=ROOT_HEADERS)
+        assert answer.json()["error"]["message"] == "token not found"
