@@ -1,9 +1,11 @@
-"""Per-face error handling: every face answers every error in its own wire format.
+"""What the faces share to route a request and read it: every face answers every error in its
+own wire format.
 
 FastAPI's exception handlers belong to the whole app, but five faces share the app. A face
-builds its router with ``APIRouter(route_class=face_route(translate))``; ``translate`` turns
-any exception raised while handling one of its requests (bad JSON, validation, domain errors)
-and a body over the limit (``BodyTooLarge``) into that face's response.
+builds its router with ``APIRouter(route_class=face_route(translate))``; ``translate`` (a
+``tokenward.api.errors.Translator`` over the face's table) turns any exception raised while
+handling one of its requests (bad JSON, validation, domain errors) and a body over the limit
+(``BodyTooLarge``) into that face's response.
 """
 
 from __future__ import annotations
@@ -17,16 +19,6 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from tokenward.api.middleware import BodyTooLarge
-from tokenward.domain.errors import (
-    Conflict,
-    Forbidden,
-    Invalid,
-    NotFound,
-    RateLimited,
-    TokenwardError,
-    Unauthenticated,
-    Unavailable,
-)
 
 Translate = Callable[[Request, Exception], Response]
 
@@ -71,32 +63,7 @@ def is_bad_json(errors: Any) -> bool:
     return any(e.get("type") == "json_invalid" for e in errors)
 
 
-#: One HTTP status per domain error class, the same on every face; each face writes its own
-#: body around it (tests/faces/test_error_tables.py walks every class through every face).
-HTTP_STATUS: dict[type[TokenwardError], int] = {
-    Invalid: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    RateLimited: 429,
-    Unavailable: 503,
-}
 BEARER_CHALLENGE = 'Bearer realm="tokenward"'
-
-
-def http_status(error: TokenwardError) -> int:
-    return next(HTTP_STATUS[cls] for cls in type(error).__mro__ if cls in HTTP_STATUS)
-
-
-def error_headers(error: TokenwardError) -> dict[str, str] | None:
-    """What every face sends with such an error: the Bearer challenge with a 401, and with a
-    429 when to come back (RFC 9110 ``Retry-After``, in seconds)."""
-    if isinstance(error, Unauthenticated):
-        return {"WWW-Authenticate": BEARER_CHALLENGE}
-    if isinstance(error, RateLimited):
-        return {"Retry-After": str(error.retry_after)}
-    return None
 
 
 async def _raw_body(request: Request) -> bytes:

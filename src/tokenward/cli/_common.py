@@ -28,6 +28,7 @@ from tokenward.domain.errors import (
     Invalid,
     NotFound,
     RateLimited,
+    SealError,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -52,6 +53,7 @@ EXIT_CODE_OF: dict[type[TokenwardError], int] = {
     Conflict: EXIT_REFUSED,
     Unavailable: EXIT_UNAVAILABLE,
     RateLimited: EXIT_REFUSED,
+    SealError: EXIT_REFUSED,
 }
 
 
@@ -241,7 +243,6 @@ def operator(
     service's dependencies with the root actor; domain errors become ``error:`` and an exit
     code. ``create``: the command may create a SQLite store that is not there yet."""
     from tokenward.app import build_core
-    from tokenward.service.sealing import SealError
 
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
     engine = open_database(settings, create=create)
@@ -252,13 +253,13 @@ def operator(
         except (ValueError, OSError) as exc:  # the key: a short TOKENWARD_SECRET_KEY, a bad file
             fail(str(exc), EXIT_INVALID)
         yield Operator(settings=settings, core=core, actor=Actor.root(client=CLI_CLIENT))
-    except TokenwardError as exc:
-        fail(exc.message, exit_code_of(exc))
-    except SealError as exc:
+    except SealError as exc:  # before its parent: the operator is told which key to use
         fail(
             f"{exc}: run this command with the server's TOKENWARD_SECRET_KEY or data directory",
             EXIT_REFUSED,
         )
+    except TokenwardError as exc:
+        fail(exc.message, exit_code_of(exc))
     finally:
         engine.dispose()
 

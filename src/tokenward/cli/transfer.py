@@ -35,7 +35,7 @@ from tokenward.cli._common import (
     operator,
     print_json,
 )
-from tokenward.domain.errors import Conflict, Invalid, NotFound
+from tokenward.domain.errors import Conflict, ErrorCode, Invalid, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import SEALED_COPY_NOT_IMPORTED, PageRequest, Token, TokenType
 
@@ -195,7 +195,7 @@ def import_(
                             {"tenant": token.tenant, "old_id": token.id, "new_id": restored.id}
                         )
                 except Conflict as exc:
-                    if exc.code != "ALREADY_STORED":
+                    if exc.code != ErrorCode.ALREADY_STORED:
                         fail(f"line {number}: {exc.message}", EXIT_REFUSED)
                     counts["already_stored"] += 1
                 except (Invalid, NotFound) as exc:

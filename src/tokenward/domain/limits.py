@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tokenward.domain.errors import Invalid
+from tokenward.domain.errors import ErrorCode, Invalid
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tokens import PageRequest, TokenSpec, TokenType
 
@@ -64,7 +64,7 @@ def check_fields(fields: Mapping[str, Any]) -> None:
     for key, value in fields.items():
         if value is None:
             if key not in _NULLABLE:
-                raise Invalid(f"{key} must not be null")
+                raise Invalid("must not be null", field=key)
         elif key in _TEXT_LIMITS:
             check_text(key, value, _TEXT_LIMITS[key], required=key != "description")
         elif key in ("scopes", "audience", "resources"):
@@ -72,7 +72,7 @@ def check_fields(fields: Mapping[str, Any]) -> None:
         elif key == "metadata":
             check_metadata(value)
         elif key == "role" and value not in TOKEN_ROLES:
-            raise Invalid(f"role must be one of {', '.join(TOKEN_ROLES)}")
+            raise Invalid(f"must be one of {', '.join(TOKEN_ROLES)}", field="role")
 
 
 def check_spec(spec: TokenSpec) -> None:
@@ -87,37 +87,39 @@ def check_spec(spec: TokenSpec) -> None:
     if spec.expires_at is not None and spec.ttl_seconds is not None:
         raise Invalid("give expires_at or ttl_seconds, not both")
     if spec.ttl_seconds is not None and not 1 <= spec.ttl_seconds <= MAX_TTL_SECONDS:
-        raise Invalid(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}")
+        raise Invalid(f"must be between 1 and {MAX_TTL_SECONDS}", field="ttl_seconds")
 
 
 def check_restricted_role(restricted: bool, role: Role) -> None:
     """A restricted token is bounded to its resources; an admin manages every token of its
     tenant, which no resource list bounds. Asked of a new token and of a changed one."""
     if restricted and role is Role.ADMIN:
-        raise Invalid("a restricted token cannot have the admin role", code="RESTRICTED_ADMIN")
+        raise Invalid(
+            "a restricted token cannot have the admin role", code=ErrorCode.RESTRICTED_ADMIN
+        )
 
 
 def check_page(page: PageRequest, *, whole: bool = False) -> None:
     """A page that a listing answers; ``whole``: the listing may also give every match at
     once (``limit`` None)."""
     if not 0 <= page.page <= MAX_PAGE:
-        raise Invalid(f"page counts from 0 and is at most {MAX_PAGE}")
+        raise Invalid(f"counts from 0 and is at most {MAX_PAGE}", field="page")
     if page.limit is None:
         if not whole:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+            raise Invalid(f"must be between 1 and {MAX_PAGE_SIZE}", field="limit")
     elif not 1 <= page.limit <= MAX_PAGE_SIZE:
-        raise Invalid(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        raise Invalid(f"must be between 1 and {MAX_PAGE_SIZE}", field="limit")
 
 
 def check_text(field: str, value: str, limit: int, *, required: bool = False) -> None:
     if required and not value.strip():
-        raise Invalid(f"{field} must not be empty")
+        raise Invalid("must not be empty", field=field)
     if len(value) > limit:
-        raise Invalid(f"{field} is longer than {limit} characters")
+        raise Invalid(f"is longer than {limit} characters", field=field)
     if "\x00" in value:
-        raise Invalid(f"{field} must not contain NUL characters")
+        raise Invalid("must not contain NUL characters", field=field)
     if not is_encodable(value):
-        raise Invalid(f"{field} must not contain unpaired surrogate characters")
+        raise Invalid("must not contain unpaired surrogate characters", field=field)
 
 
 def is_encodable(value: str) -> bool:
@@ -133,36 +135,37 @@ def is_encodable(value: str) -> bool:
 def check_list(field: str, values: Iterable[str]) -> None:
     items = list(values)
     if len(items) > MAX_LIST_ITEMS:
-        raise Invalid(f"{field} holds more than {MAX_LIST_ITEMS} items")
+        raise Invalid(f"holds more than {MAX_LIST_ITEMS} items", field=field)
     for item in items:
         if not item:
-            raise Invalid(f"{field} must not contain empty strings")
+            raise Invalid("must not contain empty strings", field=field)
         check_text(field, item, MAX_ITEM)
 
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:
     if not isinstance(metadata, Mapping):
-        raise Invalid("metadata must be a JSON object")
+        raise Invalid("must be a JSON object", field="metadata")
     # Before anything walks the value recursively (json.dumps, _integers_fit): a deep one
     # would raise RecursionError there.
     if _deeper_than(metadata, MAX_METADATA_DEPTH):
-        raise Invalid(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+        raise Invalid(f"is nested deeper than {MAX_METADATA_DEPTH} levels", field="metadata")
     try:
         # Python's JSON reader takes NaN and Infinity; JSON, orjson and PostgreSQL do not.
         text = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
     except ValueError as exc:
-        raise Invalid("metadata numbers must be finite (no NaN or Infinity)") from exc
+        raise Invalid("numbers must be finite (no NaN or Infinity)", field="metadata") from exc
     except TypeError as exc:
-        raise Invalid("metadata must be a JSON object") from exc
+        raise Invalid("must be a JSON object", field="metadata") from exc
     if "\\u0000" in text:
-        raise Invalid("metadata must not contain NUL characters")
+        raise Invalid("must not contain NUL characters", field="metadata")
     if not is_encodable(text):
-        raise Invalid("metadata must not contain unpaired surrogate characters")
+        raise Invalid("must not contain unpaired surrogate characters", field="metadata")
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
-        raise Invalid(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+        raise Invalid(f"is larger than {MAX_METADATA_BYTES} bytes", field="metadata")
     if not _integers_fit(metadata):
         raise Invalid(
-            f"metadata integers must lie between {_INTEGERS.start} and {_INTEGERS.stop - 1}"
+            f"integers must lie between {_INTEGERS.start} and {_INTEGERS.stop - 1}",
+            field="metadata",
         )
 
 

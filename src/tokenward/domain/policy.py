@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tokenward.domain.actors import ROOT_IDENTITY, Actor
-from tokenward.domain.errors import Forbidden, NotFound
+from tokenward.domain.errors import ErrorCode, Forbidden, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token, TokenType
 
@@ -33,7 +33,7 @@ def sees_tenant(actor: Actor, tenant: str) -> bool:
 def require_tenant(actor: Actor, tenant: str) -> None:
     """Another tenant is answered exactly like a tenant that does not exist (no oracle)."""
     if not sees_tenant(actor, tenant):
-        raise NotFound("tenant not found")
+        raise NotFound("tenant not found", resource="tenant")
 
 
 def require_role(actor: Actor, role: Role, doing: str) -> None:
@@ -58,30 +58,32 @@ def check_within(actor: Actor, credential: Token, *, existing: bool = False) -> 
     if credential.role is Role.ROOT or not actor.role.at_least(credential.role):
         raise Forbidden(
             f"cannot grant role {credential.role}: the caller is {actor.role}",
-            code="ROLE_ESCALATION",
+            code=ErrorCode.ROLE_ESCALATION,
         )
     # Scopes and audiences are the consuming services' vocabulary: an admin of the tenant is
     # trusted with all of it, an editor hands out only the words it holds itself.
     below_admin = not actor.role.at_least(Role.ADMIN)
     if below_admin and not set(credential.scopes) <= actor.scopes:
-        raise Forbidden("cannot grant scopes the caller does not hold", code="SCOPE_ESCALATION")
+        raise Forbidden(
+            "cannot grant scopes the caller does not hold", code=ErrorCode.SCOPE_ESCALATION
+        )
     # `tokenward` in the audience is management power, which the role above already bounds.
     if below_admin and not set(credential.audience) - {MANAGEMENT_AUDIENCE} <= actor.audience:
         raise Forbidden(
-            "cannot grant an audience the caller does not hold", code="AUDIENCE_ESCALATION"
+            "cannot grant an audience the caller does not hold", code=ErrorCode.AUDIENCE_ESCALATION
         )
     if actor.restricted and not (
         credential.restricted and set(credential.resources) <= actor.resources
     ):
         raise Forbidden(
             "a restricted caller grants only restricted tokens within its own resources",
-            code="RESOURCE_ESCALATION",
+            code=ErrorCode.RESOURCE_ESCALATION,
         )
     if actor.expires_at is not None and (
         credential.expires_at is None or credential.expires_at > actor.expires_at
     ):
         raise Forbidden(
-            "cannot grant an expiry later than the caller's own", code="EXPIRY_ESCALATION"
+            "cannot grant an expiry later than the caller's own", code=ErrorCode.EXPIRY_ESCALATION
         )
     # The caller's own token is its own whoever it acts for (a root-made editor rotates itself).
     taking_over = existing and credential.id != actor.token_id
@@ -127,7 +129,8 @@ def check_owner(actor: Actor, owner: str) -> None:
     for anyone."""
     if owner != actor.identity and not actor.role.at_least(Role.ADMIN):
         raise Forbidden(
-            "only an admin may issue a token on behalf of another owner", code="OWNER_NOT_ALLOWED"
+            "only an admin may issue a token on behalf of another owner",
+            code=ErrorCode.OWNER_NOT_ALLOWED,
         )
 
 
@@ -149,7 +152,7 @@ def check_acting_for(actor: Actor, user: str | None, *, existing: bool = False) 
         return
     raise Forbidden(
         "only an admin may issue or widen a token that acts for another user",
-        code="USER_NOT_ALLOWED",
+        code=ErrorCode.USER_NOT_ALLOWED,
     )
 
 
@@ -178,7 +181,7 @@ def check_standing(actor: Actor, kind: TokenType, principal: str | None) -> None
             return
     raise Forbidden(
         "only an admin may issue a token that stands for another principal",
-        code="USER_NOT_ALLOWED",
+        code=ErrorCode.USER_NOT_ALLOWED,
     )
 
 
@@ -194,7 +197,7 @@ def check_change(actor: Actor, token: Token) -> None:
     if actor.restricted and not (token.restricted and set(token.resources) <= actor.resources):
         raise Forbidden(
             "a restricted caller manages only restricted tokens within its own resources",
-            code="RESOURCE_ESCALATION",
+            code=ErrorCode.RESOURCE_ESCALATION,
         )
 
 
@@ -224,3 +227,16 @@ def check_reveal(actor: Actor, token: Token) -> None:
         if not (actor.role.at_least(Role.EDITOR) and mine):
             raise Forbidden("only an admin or the token's owner may reveal its secret")
     check_within(actor, token, existing=True)
+
+
+def shows_secret(actor: Actor, token: Token) -> bool:
+    """Whether revealing ``token`` would show this caller its secret: the caller may
+    (``check_reveal``) and the token kept one (created recoverable, its sealed copy present).
+    A face that shows the secret where it can and a mask elsewhere asks here, not by trying."""
+    if token.sealed_secret is None or token.sealed_copy_missing:
+        return False
+    try:
+        check_reveal(actor, token)
+    except Forbidden:
+        return False
+    return True

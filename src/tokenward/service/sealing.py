@@ -10,13 +10,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tokenward.domain import secrets as secret_format
+from tokenward.domain.errors import SealError
+
+__all__ = ["SealError", "Sealer", "opens"]
 
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
-
-
-class SealError(Exception):
-    """A sealed secret does not open under this key (wrong key or tampered record)."""
 
 
 class Sealer:

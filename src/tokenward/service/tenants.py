@@ -5,7 +5,7 @@ from __future__ import annotations
 from tokenward.domain import policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
-from tokenward.domain.errors import Conflict, Invalid, NotFound
+from tokenward.domain.errors import Conflict, ErrorCode, Invalid, NotFound
 from tokenward.domain.tenants import DEFAULT_TENANT, Tenant, is_valid_tenant_name
 from tokenward.service.core import Core
 from tokenward.service.ports import TenantLock, UnitOfWork
@@ -22,7 +22,7 @@ def create(core: Core, actor: Actor, *, name: str) -> Tenant:
     tenant = Tenant(name=name, created_at=now)
     with core.uow(write=True) as uow:
         if uow.tenants.get(name) is not None:
-            raise Conflict("the tenant already exists", code="TENANT_EXISTS")
+            raise Conflict("the tenant already exists", code=ErrorCode.TENANT_EXISTS)
         uow.tenants.add(tenant)
         uow.audit.add(_entry(actor, "tenant.create", name, core))
         uow.commit()
@@ -48,7 +48,7 @@ def existing(uow: UnitOfWork, name: str, *, lock: TenantLock | None = None) -> T
     ``lock``: held to the commit (see ``TenantRepository.get``)."""
     tenant = uow.tenants.get(name, lock=lock)
     if tenant is None:
-        raise NotFound("tenant not found")
+        raise NotFound("tenant not found", resource="tenant")
     return tenant
 
 
@@ -57,7 +57,7 @@ def delete(core: Core, actor: Actor, *, name: str) -> None:
     policy.require_tenant(actor, name)
     policy.require_root(actor, "deleting a tenant")
     if name == DEFAULT_TENANT:
-        raise Conflict("the default tenant cannot be deleted", code="DEFAULT_TENANT")
+        raise Conflict("the default tenant cannot be deleted", code=ErrorCode.DEFAULT_TENANT)
     with core.uow(write=True) as uow:
         # First, before any token: creates in the tenant hold it shared until they commit.
         existing(uow, name, lock="update")

@@ -299,6 +299,7 @@ def test_every_domain_error_class_has_a_product_code() -> None:
         "Conflict": (409, "CONFLICT"),
         "RateLimited": (429, "TOO_MANY_REQUESTS"),
         "Unavailable": (503, "UNAVAILABLE"),
+        "SealError": (500, "INTERNAL_ERROR"),
     }
     assert {cls.__name__ for cls in ERROR_CLASSES} == set(expected)
     for cls in ERROR_CLASSES:

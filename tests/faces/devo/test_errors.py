@@ -189,6 +189,7 @@ def test_every_domain_error_class_has_a_status() -> None:
         "Conflict": 409,
         "RateLimited": 429,
         "Unavailable": 503,
+        "SealError": 500,
     }
     assert {cls.__name__ for cls in ERROR_CLASSES} == set(expected)
     for cls in ERROR_CLASSES:

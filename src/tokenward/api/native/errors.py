@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request, Response
@@ -9,18 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tokenward.api.errors import ErrorTable, Translator, Wording, error_headers
 from tokenward.api.middleware import BodyTooLarge
 from tokenward.api.routing import (
-    error_headers,
-    http_status,
     is_bad_json,
     request_id,
     validation_messages,
 )
-from tokenward.domain.errors import (
-    TokenwardError,
-)
-from tokenward.service.sealing import SealError
+from tokenward.domain.errors import ErrorCode, TokenwardError
 
 log = logging.getLogger("tokenward.api")
 
@@ -37,6 +34,30 @@ _HTTP_CODES = {
 
 
 _UNREADABLE = "the request body is not valid JSON, or is nested too deeply to read"
+INTERNAL_TEXT = "internal error; see the server log"
+
+#: The native face answers the service's own message, but for a key that does not open a
+#: sealed secret: the cause is for the log.
+WORDING = Wording(codes={ErrorCode.KEY_MISMATCH: "the server's key cannot open this sealed secret"})
+
+
+def _body(code: str, message: str, rid: str) -> bytes:
+    """``{"error": {...}}`` exactly as ``JSONResponse`` renders it, so that a route answering
+    through Starlette and the fast path answering bytes send the same."""
+    document = {"error": {"code": code, "message": message, "request_id": rid}}
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def error_answer(error: TokenwardError, rid: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """The native face's answer to a domain error: status, body bytes and extra headers (raw
+    ASGI pairs). For callers that answer without a ``Response``, such as the fast path of
+    ``/v1/verify``; ``translate`` answers through it too."""
+    headers = error_headers(error) or {}
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+    status = TABLE.status_of(error)
+    return status, _body(error.code, WORDING.text(error), rid), raw
 
 
 def error_response(
@@ -50,34 +71,47 @@ def error_response(
     )
 
 
-def translate(request: Request, exc: Exception) -> Response:
-    """Every error a native route can raise, as the native error body."""
-    if isinstance(exc, TokenwardError):
-        return error_response(request, http_status(exc), exc.code, exc.message, error_headers(exc))
-    if isinstance(exc, RequestValidationError):
-        if is_bad_json(exc.errors()):
-            return error_response(
-                request, 400, "MALFORMED_JSON", "the request body is not valid JSON"
-            )
-        message = "; ".join(validation_messages(exc.errors()))
-        return error_response(request, 422, "VALIDATION_FAILED", message)
-    if isinstance(exc, BodyTooLarge):
-        return error_response(request, 413, "PAYLOAD_TOO_LARGE", str(exc))
-    if isinstance(exc, HTTPException):
-        if exc.status_code == 400:
-            # FastAPI's answer to a body its JSON reader gave up on with an error other than
-            # a syntax error: nested deeper than the reader recurses (RecursionError).
-            return error_response(request, 400, "MALFORMED_JSON", _UNREADABLE)
-        return _http_error(request, exc)
-    if isinstance(exc, SealError):
-        log.error(
-            "a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?"
-        )
-        return error_response(
-            request, 500, "KEY_MISMATCH", "the server's key cannot open this sealed secret"
-        )
-    log.exception("unexpected error", exc_info=exc, extra={"request_id": request_id(request)})
-    return error_response(request, 500, "INTERNAL", "internal error; see the server log")
+def _domain(
+    request: Request, error: TokenwardError, status: int, text: str, headers: dict[str, str] | None
+) -> Response:
+    body = _body(error.code, text, request_id(request))
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _validation(request: Request, exc: RequestValidationError) -> Response:
+    if is_bad_json(exc.errors()):
+        return error_response(request, 400, "MALFORMED_JSON", "the request body is not valid JSON")
+    message = "; ".join(validation_messages(exc.errors()))
+    return error_response(request, 422, "VALIDATION_FAILED", message)
+
+
+def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    return error_response(request, 413, "PAYLOAD_TOO_LARGE", str(exc))
+
+
+def _http(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 400:
+        # FastAPI's answer to a body its JSON reader gave up on with an error other than
+        # a syntax error: nested deeper than the reader recurses (RecursionError).
+        return error_response(request, 400, "MALFORMED_JSON", _UNREADABLE)
+    return _http_error(request, exc)
+
+
+def _internal(request: Request) -> Response:
+    return error_response(request, 500, "INTERNAL", INTERNAL_TEXT)
+
+
+TABLE = ErrorTable(
+    logger=log,
+    domain=_domain,
+    validation=_validation,
+    too_large=_too_large,
+    http=_http,
+    internal=_internal,
+    wording=WORDING,
+)
+#: Every error a native route can raise, as the native error body.
+translate = Translator(TABLE)
 
 
 def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -98,7 +132,7 @@ async def _last_resort(request: Request, exc: Exception) -> Response:
         request,
         500,
         "INTERNAL",
-        "internal error; see the server log",
+        INTERNAL_TEXT,
         {"X-Request-ID": request_id(request)},
     )
 

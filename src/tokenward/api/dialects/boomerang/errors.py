@@ -17,21 +17,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tokenward.api.dialects.boomerang.dates import format_date
+from tokenward.api.errors import ErrorTable, Translator, Wording, by_class
 from tokenward.api.middleware import BodyTooLarge
 from tokenward.api.routing import (
     BEARER_CHALLENGE,
-    error_headers,
     is_bad_json,
-    request_id,
     validation_messages,
 )
 from tokenward.domain import clock
 from tokenward.domain.errors import (
     Conflict,
+    ErrorCode,
     Forbidden,
     Invalid,
     NotFound,
     RateLimited,
+    SealError,
     TokenwardError,
     Unauthenticated,
     Unavailable,
@@ -89,28 +90,36 @@ KIND_OF: dict[type[TokenwardError], Kind] = {
     Conflict: CONFLICT,
     RateLimited: TOO_MANY_REQUESTS,
     Unavailable: UNAVAILABLE,
+    SealError: INTERNAL,
 }
 
-#: The service names the core's fields; this face's callers know them by the product's names.
-_FIELD_NAMES = {
-    "expires_at": "expirationDate",
-    "scopes": "permissions",
-    "ttl_seconds": "expirationDate",
-}
-
-#: Fixed texts where the service's message could repeat what the caller sent.
-_FIXED_TEXT = {
-    "SCOPE_ESCALATION": "cannot grant permissions that the caller does not hold",
-}
 NOT_FOUND_TEXT = "not found"
 INTERNAL_TEXT = "internal error; see the server log"
 
+WORDING = Wording(
+    # Where the service's message could repeat what the caller sent.
+    codes={ErrorCode.SCOPE_ESCALATION: "cannot grant permissions that the caller does not hold"},
+    classes={
+        # One answer for every missing thing: no hint of another tenant's names.
+        NotFound: NOT_FOUND_TEXT,
+        # The cause is the operator's, in the log.
+        SealError: INTERNAL_TEXT,
+    },
+    # The service names the core's fields; this face's callers know them by the product's.
+    field_names={
+        "expires_at": "expirationDate",
+        "scopes": "permissions",
+        "ttl_seconds": "expirationDate",
+    },
+)
 
-class BoomerangError(Exception):
-    """An error this face raises itself, already in the product's terms."""
+
+class BoomerangError(HTTPException):
+    """An error this face raises itself, already in the product's terms (an HTTP error to
+    the translator, which answers it with its own kind)."""
 
     def __init__(self, kind: Kind, message: str) -> None:
-        super().__init__(message)
+        super().__init__(kind.http, message)
         self.kind = kind
         self.message = message
 
@@ -132,41 +141,45 @@ def error_response(kind: Kind, message: str, headers: dict[str, str] | None = No
 
 
 def kind_of(error: TokenwardError) -> Kind:
-    for cls in type(error).__mro__:
-        if cls in KIND_OF:
-            return KIND_OF[cls]
-    return TOKEN_INVALID_REQ
+    return by_class(KIND_OF, error) or TOKEN_INVALID_REQ
 
 
-def _domain_text(error: TokenwardError) -> str:
-    if isinstance(error, NotFound):
-        # One answer for every missing thing: no hint of another tenant's names.
-        return NOT_FOUND_TEXT
-    if error.code in _FIXED_TEXT:
-        return _FIXED_TEXT[error.code]
-    message = error.message
-    for native, wire in _FIELD_NAMES.items():
-        message = message.replace(native, wire)
-    return message
+def _domain(
+    request: Request, error: TokenwardError, status: int, text: str, headers: dict[str, str] | None
+) -> Response:
+    return error_response(kind_of(error), text, headers)
 
 
-def translate(request: Request, exc: Exception) -> Response:
+def _validation(request: Request, exc: RequestValidationError) -> Response:
+    errors = list(exc.errors())
+    if is_bad_json(errors):
+        return error_response(TOKEN_INVALID_REQ, "the request body is not valid JSON")
+    return error_response(TOKEN_INVALID_REQ, "; ".join(validation_messages(errors)))
+
+
+def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+    return error_response(PAYLOAD_TOO_LARGE, str(exc))
+
+
+def _http(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, BoomerangError):
         return error_response(exc.kind, exc.message)
-    if isinstance(exc, RateLimited):
-        return error_response(TOO_MANY_REQUESTS, exc.message, error_headers(exc))
-    if isinstance(exc, TokenwardError):
-        return error_response(kind_of(exc), _domain_text(exc))
-    if isinstance(exc, RequestValidationError):
-        errors = list(exc.errors())
-        if is_bad_json(errors):
-            return error_response(TOKEN_INVALID_REQ, "the request body is not valid JSON")
-        return error_response(TOKEN_INVALID_REQ, "; ".join(validation_messages(errors)))
-    if isinstance(exc, BodyTooLarge):
-        return error_response(PAYLOAD_TOO_LARGE, str(exc))
-    if isinstance(exc, HTTPException):
-        kind = Kind(exc.status_code, HTTP_NAMES.get(exc.status_code, "ERROR"), exc.status_code)
-        return error_response(kind, str(exc.detail), dict(exc.headers) if exc.headers else None)
-    # SealError and anything unforeseen: the details go to the log, never to the caller.
-    log.exception("unexpected error", extra={"request_id": request_id(request)})
+    kind = Kind(exc.status_code, HTTP_NAMES.get(exc.status_code, "ERROR"), exc.status_code)
+    return error_response(kind, str(exc.detail), dict(exc.headers) if exc.headers else None)
+
+
+def _internal(request: Request) -> Response:
     return error_response(INTERNAL, INTERNAL_TEXT)
+
+
+TABLE = ErrorTable(
+    logger=log,
+    domain=_domain,
+    validation=_validation,
+    too_large=_too_large,
+    http=_http,
+    internal=_internal,
+    wording=WORDING,
+    status={cls: kind.http for cls, kind in KIND_OF.items()},
+)
+translate = Translator(TABLE)

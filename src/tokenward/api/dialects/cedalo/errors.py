@@ -17,20 +17,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tokenward.api.errors import ErrorTable, Translator, Wording
 from tokenward.api.middleware import BodyTooLarge
 from tokenward.api.routing import (
-    error_headers,
-    http_status,
     is_bad_json,
     request_id,
     validation_messages,
 )
 from tokenward.domain.errors import (
     Conflict,
+    ErrorCode,
     NotFound,
+    SealError,
     TokenwardError,
 )
-from tokenward.service.sealing import SealError
 
 log = logging.getLogger("tokenward.api.cedalo")
 
@@ -49,14 +49,28 @@ CODE_OF_STATUS: dict[int, str] = {
     503: "UNAVAILABLE",
 }
 
-#: Fixed texts where the service's message would repeat what the caller sent.
 NOT_FOUND_TEXT = "project not found"
-CONFLICT_TEXT = {"NAME_TAKEN": "a token with this name already exists in the project"}
 INTERNAL_TEXT = "internal error; see the server log"
 BAD_JSON_TEXT = "the request body is not valid JSON"
 
-#: The service speaks of the native fields; this face's callers know them by these names.
-_FIELD_NAMES = {"expires_at": "valid_date", "resources": "brokers"}
+WORDING = Wording(
+    codes={
+        # Fixed texts where the service's message would repeat what the caller sent.
+        ErrorCode.NAME_TAKEN: "a token with this name already exists in the project",
+        # The service's text, with the product's name for resources.
+        ErrorCode.RESOURCE_ESCALATION: (
+            "a restricted caller grants only restricted tokens within its own brokers"
+        ),
+    },
+    classes={
+        # One answer for a missing project and another tenant's: no existence oracle.
+        NotFound: NOT_FOUND_TEXT,
+        Conflict: "the request conflicts with the current state",
+        SealError: INTERNAL_TEXT,
+    },
+    # The service speaks of the native fields; this face's callers know them by these names.
+    field_names={"expires_at": "valid_date", "resources": "brokers"},
+)
 
 
 def error_response(
@@ -75,23 +89,10 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _domain_message(error: TokenwardError) -> str:
-    if isinstance(error, NotFound):
-        # One answer for a missing project and another tenant's: no existence oracle.
-        return NOT_FOUND_TEXT
-    if isinstance(error, Conflict):
-        return CONFLICT_TEXT.get(error.code, "the request conflicts with the current state")
-    message = error.message
-    for native, wire in _FIELD_NAMES.items():
-        message = message.replace(native, wire)
-    return message
-
-
-def _domain_error(request: Request, error: TokenwardError) -> JSONResponse:
-    status, headers = http_status(error), error_headers(error)
-    return error_response(
-        request, status, _domain_message(error), {"reason": error.code}, headers=headers
-    )
+def _domain(
+    request: Request, error: TokenwardError, status: int, text: str, headers: dict[str, str] | None
+) -> JSONResponse:
+    return error_response(request, status, text, {"reason": error.code}, headers=headers)
 
 
 def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -110,22 +111,24 @@ def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
     )
 
 
-def translate(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, TokenwardError):
-        return _domain_error(request, exc)
-    if isinstance(exc, RequestValidationError):
-        return _validation_error(request, exc)
-    if isinstance(exc, BodyTooLarge):
-        return _too_large(request, exc)
-    if isinstance(exc, HTTPException):
-        headers = dict(exc.headers) if exc.headers else None
-        return error_response(
-            request, exc.status_code, str(exc.detail), {"reason": "HTTP_ERROR"}, headers=headers
-        )
-    if isinstance(exc, SealError):
-        log.error(
-            "a sealed secret does not open: is TOKENWARD_SECRET_KEY the one it was sealed with?"
-        )
-        return error_response(request, 500, INTERNAL_TEXT, {"reason": "KEY_MISMATCH"})
-    log.error("unexpected error", exc_info=exc, extra={"request_id": request_id(request)})
+def _http(request: Request, error: HTTPException) -> JSONResponse:
+    headers = dict(error.headers) if error.headers else None
+    return error_response(
+        request, error.status_code, str(error.detail), {"reason": "HTTP_ERROR"}, headers=headers
+    )
+
+
+def _internal(request: Request) -> JSONResponse:
     return error_response(request, 500, INTERNAL_TEXT, {"reason": "INTERNAL"})
+
+
+TABLE = ErrorTable(
+    logger=log,
+    domain=_domain,
+    validation=_validation_error,
+    too_large=_too_large,
+    http=_http,
+    internal=_internal,
+    wording=WORDING,
+)
+translate = Translator(TABLE)

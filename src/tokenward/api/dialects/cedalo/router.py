@@ -24,7 +24,7 @@ from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Forbidden, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import PageRequest, TokenSpec
-from tokenward.service import tenants, tokens
+from tokenward.service import tokens
 
 router = APIRouter(route_class=face_route(translate), tags=["cedalo"])
 
@@ -91,14 +91,15 @@ def create_token(
 
 @router.delete(f"{BASE}/{{tokenId}}", responses=_ERRORS, summary="Delete a project token")
 def delete_token(project_id: ProjectId, token_id: TokenId, core: CoreDep, actor: ActorDep) -> bool:
-    # The project must be visible (else 404); a token it does not hold is the product's false.
-    tenants.get(core, actor, name=project_id)
-    number = limits.token_id_of(token_id)
-    if number is None:
-        return False
+    # A token the project does not hold is the product's false; a project that is missing,
+    # or another tenant's, is a 404 (the service says which of the two is missing). An id
+    # that does not parse is looked up as 0, which no token has, so that it answers alike.
+    number = limits.token_id_of(token_id) or 0
     try:
         tokens.delete(core, actor, tenant=project_id, token_id=number)
-    except NotFound:
+    except NotFound as exc:
+        if exc.resource == "tenant":
+            raise
         return False
     return True
 

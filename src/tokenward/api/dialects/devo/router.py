@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from tokenward.api.dependencies import ActorDep, CoreDep
-from tokenward.api.dialects.devo.errors import ACCOUNT_NOT_FOUND, CID_HEADER, translate
+from tokenward.api.dialects.devo.errors import CID_HEADER, translate
 from tokenward.api.dialects.devo.schemas import (
     PERMANENT,
     DevoError,
@@ -28,11 +28,8 @@ from tokenward.api.dialects.devo.schemas import (
 )
 from tokenward.api.routing import RawBody, face_route, json_body, request_body_doc, request_id
 from tokenward.domain import limits
-from tokenward.domain.actors import Actor
-from tokenward.domain.errors import Conflict, Forbidden, NotFound
-from tokenward.domain.tokens import PageRequest, Token, TokenChanges, TokenSpec
-from tokenward.service import tenants, tokens
-from tokenward.service.core import Core
+from tokenward.domain.tokens import PageRequest, TokenChanges, TokenSpec
+from tokenward.service import tokens
 
 _FaceRoute = face_route(translate)
 
@@ -74,24 +71,19 @@ _CREATE_ERRORS = {
 }
 
 
-def _account(core: Core, actor: Actor, account: str) -> None:
-    """The account must be visible: a missing one and another tenant's answer alike (404)."""
-    try:
-        tenants.get(core, actor, name=account)
-    except NotFound as exc:
-        raise NotFound("account not found", code=ACCOUNT_NOT_FOUND) from exc
+#: An id no token has (ids start at 1): what an id that does not parse is looked up as, so
+#: that the service, in the call's own transaction, says whether the account or the token is
+#: missing, as for any other id.
+NO_TOKEN = 0
 
 
 def _token_id(text: str) -> int:
     token_id = limits.token_id_of(text)
-    if token_id is None:
-        raise NotFound("token not found")
-    return token_id
+    return NO_TOKEN if token_id is None else token_id
 
 
 @router.get(BASE, responses=_ERRORS, summary="List the account's tokens")
 def list_tokens(account: Account, core: CoreDep, actor: ActorDep) -> list[DevoToken]:
-    _account(core, actor, account)
     # The product's list is not paged: every token of the account, oldest first.
     found = tokens.search(core, actor, tenant=account, page=PageRequest(0, None))
     return [DevoToken.of(token) for token in found.items]
@@ -101,26 +93,12 @@ def list_tokens(account: Account, core: CoreDep, actor: ActorDep) -> list[DevoTo
 def get_token(
     account: Account, token_id: TokenIdText, core: CoreDep, actor: ActorDep
 ) -> DevoTokenWithSecret:
-    _account(core, actor, account)
-    token = tokens.get(core, actor, tenant=account, token_id=_token_id(token_id))
-    return DevoTokenWithSecret.revealed(token, _secret_or_mask(core, actor, token))
-
-
-def _secret_or_mask(core: Core, actor: Actor, token: Token) -> str:
-    """The secret when the service reveals it to this caller; otherwise the masked form.
-
-    Who may reveal is the service's rule (admins, and the token's owner or user); this face
-    only shows its refusal the product's way. A token made elsewhere without a sealed copy
-    has no secret to show, so it shows the mask too.
-    """
-    try:
-        return tokens.reveal(core, actor, tenant=token.tenant, token_id=token.id)
-    except Forbidden:
-        return masked(token)
-    except Conflict as exc:
-        if exc.code != "NOT_RECOVERABLE":
-            raise
-        return masked(token)
+    token, secret = tokens.get_with_secret(
+        core, actor, tenant=account, token_id=_token_id(token_id)
+    )
+    # Who is shown the secret is the service's rule (admins, and the token's owner or user,
+    # within their own power); a token made elsewhere without a sealed copy has none to show.
+    return DevoTokenWithSecret.revealed(token, masked(token) if secret is None else secret)
 
 
 @router.post(
@@ -139,7 +117,6 @@ def create_token(
     raw: RawBody,
 ) -> DevoTokenWithSecret:
     body = json_body(DevoTokenCreate, raw)
-    _account(core, actor, account)
     spec = TokenSpec(
         name=body.token_name,
         user=body.user_name,
@@ -160,7 +137,6 @@ def create_token(
 def enable_token(
     account: Account, token_id: TokenIdText, core: CoreDep, actor: ActorDep
 ) -> DevoToken:
-    _account(core, actor, account)
     token = tokens.enable(core, actor, tenant=account, token_id=_token_id(token_id))
     return DevoToken.of(token)
 
@@ -169,7 +145,6 @@ def enable_token(
 def disable_token(
     account: Account, token_id: TokenIdText, core: CoreDep, actor: ActorDep
 ) -> DevoToken:
-    _account(core, actor, account)
     token = tokens.disable(core, actor, tenant=account, token_id=_token_id(token_id))
     return DevoToken.of(token)
 
@@ -184,7 +159,6 @@ def rename_token(
     account: Account, token_id: TokenIdText, core: CoreDep, actor: ActorDep, raw: RawBody
 ) -> DevoToken:
     body = json_body(DevoRename, raw)
-    _account(core, actor, account)
     # An empty or null name changes nothing but still answers 200, as the product does; the
     # call still goes through the service so that a missing token or a viewer is refused.
     name = body.new_name
@@ -200,7 +174,6 @@ def delete_token(
     account: Account, token_id: TokenIdText, core: CoreDep, actor: ActorDep
 ) -> DevoToken:
     """Answers the token as it was just before it was deleted (without its secret)."""
-    _account(core, actor, account)
     token = tokens.delete(core, actor, tenant=account, token_id=_token_id(token_id))
     return DevoToken.of(token)
 

@@ -141,7 +141,7 @@ def update_token(actor: AdminDep, raw: RawBody, core: CoreDep) -> TokenValueList
     tenant = actor.home_tenant
     token = _named(core, actor, body.name)
     if token is None:
-        raise NotFound("token not found")
+        raise NotFound("token not found", resource="token")
     changes = TokenChanges(
         expires_at=(UNSET if body.expiration_date is None else expiry_of(body.expiration_date)),
         # An admin token stays admin under `write: true`: it already writes.
