@@ -87,7 +87,7 @@ class Running:
         )
 
     def exchange_any(self) -> str:
-        subject = self.token(audience=["billing"])["secret"]
+        subject = self.token(audience=["billing"], scopes=["read"])["secret"]
         answer = self.exchange(subject)
         assert answer.status_code == 200, answer.text
         return str(answer.json()["access_token"])
