@@ -40,6 +40,12 @@ def _app(server: Running, **verifier: Any) -> FastAPI:
     ) -> dict[str, Any]:
         return {"token_id": who.token_id, "tenant": who.tenant, "scopes": sorted(who.scopes)}
 
+    @app.get("/payroll")
+    async def payroll(
+        who: Identity = Depends(require_token(audience="payroll", offline=True, verifier=checker)),
+    ) -> dict[str, Any]:
+        return {}
+
     @app.get("/brokers/{broker}")
     async def broker(
         broker: str,
@@ -109,6 +115,11 @@ def test_the_client_raises_the_oauth_code(server: Running) -> None:
 
 
 def test_scopes_and_resources_are_checked(server: Running, app: TestClient) -> None:
+    # Each endpoint checks its own audience, also for a JWT whose signature passed before.
+    billing = server.exchange_any()
+    assert _get(app, billing).status_code == 200
+    assert _get(app, billing, "/payroll").status_code == 401
+
     narrow = server.exchange(server.token(audience=["billing"], scopes=["write"])["secret"])
     answer = _get(app, narrow.json()["access_token"])
     assert answer.status_code == 403

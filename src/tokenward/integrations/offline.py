@@ -16,6 +16,7 @@ Needs PyJWT with cryptography (``pip install tokenward[offline]``).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ DEFAULT_REVOCATION_POLL = 10.0
 #: How far back each poll of the revocation list reaches before the previous answer's
 #: ``as_of``: covers the clock difference between servers and commits in flight.
 REVOCATION_OVERLAP = 60
+#: Tokens whose signature check is remembered (each entry holds the claims, well under 1 KB).
+MAX_VERIFIED = 10_000
 
 __all__ = ["AsyncOfflineVerifier", "KeySet", "OfflineChecker", "OfflineVerifier"]
 
@@ -118,6 +121,9 @@ class OfflineChecker:
         self.revocation_poll_seconds = revocation_poll_seconds if self.revoked_url else None
         self.realm = realm
         self.keys = KeySet()
+        #: SHA-256 of a token -> (kid, claims) once its signature and fixed claims passed.
+        self.verified: dict[bytes, tuple[str, dict[str, Any]]] = {}
+        self.max_verified = MAX_VERIFIED
 
     # -- what to fetch ------------------------------------------------------------------
 
@@ -135,14 +141,19 @@ class OfflineChecker:
             raise _invalid("The token names no key", self.realm)
         return kid, alg
 
-    def needs_keys(self, kid: str) -> bool:
+    def needs_keys(self, kid: str | None) -> bool:
+        """Never fetched, due by the schedule, or (``kid`` given) a key not held."""
         fetched = self.keys.fetched_at
-        if fetched is None:
+        if fetched is None or self.issuer is None:
             return True
         age = time.monotonic() - fetched
         if age >= self.refresh_seconds:
             return True
-        return kid not in self.keys.keys and age >= self.min_refetch_seconds
+        return kid is not None and kid not in self.keys.keys and age >= self.min_refetch_seconds
+
+    def kid_to_fetch(self, token: str) -> str | None:
+        """The token's ``kid`` when its signature is yet to be checked; None when it was."""
+        return None if self.known(token) else self.header(token)[0]
 
     def needs_poll(self) -> bool:
         if self.revocation_poll_seconds is None:
@@ -156,31 +167,37 @@ class OfflineChecker:
 
     # -- the check ----------------------------------------------------------------------
 
-    def check(self, token: str, kid: str, alg: str, requirement: Requirement) -> Identity:
-        key = self.keys.keys.get(kid)
-        if key is None:
-            raise _invalid("The token is signed with an unknown key", self.realm)
-        # The key's algorithm, not the header's: a header cannot choose how it is checked.
-        if alg != key.algorithm_name or self.issuer is None:
-            raise _invalid("The token is not valid", self.realm)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=[key.algorithm_name],
-                audience=requirement.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": _REQUIRED, "verify_aud": requirement.audience is not None},
-            )
-        except jwt.ExpiredSignatureError:
-            raise _invalid("The token has expired", self.realm) from None
-        except jwt.ImmatureSignatureError:
-            raise _invalid("The token is not valid yet", self.realm) from None
-        except jwt.InvalidAudienceError:
-            raise _invalid("The token is not for this service", self.realm) from None
-        except jwt.PyJWTError:
-            raise _invalid("The token is not valid", self.realm) from None
+    def known(self, token: str) -> bool:
+        """Whether this token's signature was checked already, with a key still published."""
+        entry = self.verified.get(_digest(token))
+        return entry is not None and entry[0] in self.keys.keys
+
+    def check(self, token: str, requirement: Requirement) -> Identity:
+        """The checks of the module docstring. The signature and the fixed claims (``typ``,
+        ``iss``, the required ones) are checked once per token and remembered by SHA-256 of
+        the token (never the token itself); times, audience, scopes, resources and the
+        revocation list on every call."""
+        digest = _digest(token)
+        entry = self.verified.get(digest)
+        if entry is None or entry[0] not in self.keys.keys:
+            kid, alg = self.header(token)
+            claims = self._verified_claims(token, kid, alg)
+            if len(self.verified) >= self.max_verified:
+                self.verified.clear()  # bounded; the next checks fill it again
+            self.verified[digest] = (kid, claims)
+        else:
+            claims = entry[1]
+            now = time.time()
+            if int(claims["exp"]) <= now - self.leeway:
+                raise _invalid("The token has expired", self.realm)
+            if int(claims["nbf"]) > now + self.leeway:
+                raise _invalid("The token is not valid yet", self.realm)
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        if requirement.audience is not None and (
+            not isinstance(audiences, list) or requirement.audience not in audiences
+        ):
+            raise _invalid("The token is not for this service", self.realm)
         if claims["jti"] in self.keys.revoked:
             raise _invalid("The token is revoked", self.realm)
         scopes = str(claims.get("scope", "")).split()
@@ -202,6 +219,35 @@ class OfflineChecker:
                 403, "insufficient_scope", "The token is not for this resource", realm=self.realm
             )
         return identity_of(claims, scopes)
+
+    def _verified_claims(self, token: str, kid: str, alg: str) -> dict[str, Any]:
+        key = self.keys.keys.get(kid)
+        if key is None:
+            raise _invalid("The token is signed with an unknown key", self.realm)
+        # The key's algorithm, not the header's: a header cannot choose how it is checked.
+        if alg != key.algorithm_name or self.issuer is None:
+            raise _invalid("The token is not valid", self.realm)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[key.algorithm_name],
+                issuer=self.issuer,
+                leeway=self.leeway,
+                # The audience is checked on every call, against each endpoint's own.
+                options={"require": _REQUIRED, "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _invalid("The token has expired", self.realm) from None
+        except jwt.ImmatureSignatureError:
+            raise _invalid("The token is not valid yet", self.realm) from None
+        except jwt.PyJWTError:
+            raise _invalid("The token is not valid", self.realm) from None
+        return claims
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 def identity_of(claims: Mapping[str, Any], scopes: list[str]) -> Identity:
@@ -275,12 +321,11 @@ class OfflineVerifier:
 
         checker = self.checker
         token = bearer_token(authorization, checker.realm)
-        kid, alg = checker.header(token)
-        if checker.needs_keys(kid) or checker.issuer is None:
+        if checker.needs_keys(checker.kid_to_fetch(token)):
             self.refresh()
         if checker.needs_poll():
             self.poll()
-        return checker.check(token, kid, alg, requirement)
+        return checker.check(token, requirement)
 
     def refresh(self) -> None:
         """Fetches the keys (and the issuer, when not configured); a failure keeps the keys
@@ -353,12 +398,11 @@ class AsyncOfflineVerifier:
 
         checker = self.checker
         token = bearer_token(authorization, checker.realm)
-        kid, alg = checker.header(token)
-        if checker.needs_keys(kid) or checker.issuer is None:
+        if checker.needs_keys(checker.kid_to_fetch(token)):
             await self.refresh()
         if checker.needs_poll():
             await self.poll()
-        return checker.check(token, kid, alg, requirement)
+        return checker.check(token, requirement)
 
     async def refresh(self) -> None:
         checker = self.checker
