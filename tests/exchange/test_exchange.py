@@ -157,3 +157,33 @@ def test_exchanges_are_counted(server: Running) -> None:
     ]
     assert issued and float(issued[0].split()[-1]) >= 1
     assert 'tokenward_token_exchanges_total{outcome="invalid_grant"}' in metrics
+
+
+def test_parameters_outside_the_profile_are_refused(server: Running) -> None:
+    subject = server.token(audience=["billing", "shipping"])["secret"]
+    cases = {
+        "invalid_target": [
+            {"audience": ["billing", "shipping"]},
+            {"resource": "https://billing.example"},
+        ],
+        "invalid_request": [
+            {"actor_token": subject},
+            {"requested_token_type": "urn:ietf:params:oauth:token-type:id_token"},
+        ],
+    }
+    for error, forms in cases.items():
+        for form in forms:
+            answer = server.http.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                    "subject_token": subject,
+                    "subject_token_type": ACCESS,
+                    **form,
+                },
+            )
+            assert answer.status_code == 400, form
+            assert answer.json()["error"] == error, form
+            assert subject not in answer.text
+    too_late = server.http.get("/oauth2/revoked", params={"since": 10**15})
+    assert too_late.status_code == 400 and too_late.json()["error"] == "invalid_request"
