@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 
+from tokenward.domain.actors import Actor
+from tokenward.domain.audit import AuditQuery
+from tokenward.domain.tokens import PageRequest
 from tokenward.service import signing_keys
 from tokenward.service.core import Core
 from tokenward.service.sealing import Sealer
@@ -63,7 +66,7 @@ def test_rotation_gives_notice_and_keeps_the_old_key_published(core: Core) -> No
     ring = _ring(core)
     signing_keys.refresh(core, ring, algorithm="EdDSA")
     first = ring.signer()
-    made = signing_keys.rotate(core, SCHEDULE, algorithm="EdDSA")
+    made = signing_keys.rotate(core, Actor.root("cli"), SCHEDULE, algorithm="EdDSA")
     signing_keys.refresh(core, ring, algorithm="EdDSA")
     assert ring.signer().kid == first.kid  # published, not signing yet
     assert {key["kid"] for key in ring.jwks()["keys"]} == {first.kid, made.kid}
@@ -73,6 +76,9 @@ def test_rotation_gives_notice_and_keeps_the_old_key_published(core: Core) -> No
     signing_keys.refresh(core, ring, algorithm="EdDSA")
     assert [key["kid"] for key in ring.jwks()["keys"]] == [made.kid]
     assert [key.kid for key in signing_keys.listed(core)] == [made.kid]  # deleted from the store
+    with core.uow() as uow:
+        records = uow.audit.search(AuditQuery(action="signing_key.rotate"), PageRequest()).items
+    assert [(r.actor, r.detail["kid"]) for r in records] == [("root", made.kid)]
 
 
 def test_rotation_is_automatic_when_due(core: Core) -> None:

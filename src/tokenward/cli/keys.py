@@ -32,7 +32,10 @@ def rotate_signing(
 
     with operator(ctx, database_url, data_dir) as op:
         made = signing_keys.rotate(
-            op.core, signing_schedule(op.settings), algorithm=op.settings.signing_algorithm
+            op.core,
+            op.actor,
+            signing_schedule(op.settings),
+            algorithm=op.settings.signing_algorithm,
         )
     if as_json:
         print_json(

@@ -8,9 +8,13 @@ private parts are sealed under the key-encryption key, like recoverable secrets.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 
+from tokenward.domain import policy
+from tokenward.domain.actors import Actor
+from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict
 from tokenward.service.core import Core
 from tokenward.service.sealing import SealError
@@ -44,13 +48,23 @@ def refresh(core: Core, ring: KeyRing, *, algorithm: str) -> None:
     ring.replace(loaded)
 
 
-def rotate(core: Core, schedule: Schedule, *, algorithm: str) -> SigningKey:
+def rotate(core: Core, actor: Actor, schedule: Schedule, *, algorithm: str) -> SigningKey:
     """A new key now, whatever the schedule says; it signs after a cache period's notice
-    (the keys of tokens already issued stay published until those expire)."""
+    (the keys of tokens already issued stay published until those expire). Root only; the
+    audit trail records it (``signing_key.rotate``, no tenant)."""
+    policy.require_root(actor, "rotate the signing keys")
     now = core.clock()
     loaded = _loaded(core, {})
     usable = [key for key in loaded if key.private is not None]
-    made = _add(core, schedule, loaded, usable, algorithm=algorithm, now=now)
+    audit = AuditEntry(
+        at=now,
+        tenant=None,
+        actor=actor.label,
+        action="signing_key.rotate",
+        token_id=None,
+        client=actor.client,
+    )
+    made = _add(core, schedule, loaded, usable, algorithm=algorithm, now=now, audit=audit)
     if made is None:
         raise Conflict("another process made a signing key at the same moment; try again")
     return made
@@ -91,6 +105,7 @@ def _add(
     *,
     algorithm: str,
     now: datetime,
+    audit: AuditEntry | None = None,
 ) -> SigningKey | None:
     """A key of the next generation. It gets a cache period's notice, unless no usable key
     exists to sign meanwhile (the first key; or every key sealed under a lost key)."""
@@ -103,6 +118,13 @@ def _add(
     try:
         with core.uow(write=True) as uow:
             uow.signing_keys.add(signing_keys.seal(key, core.sealer))
+            if audit is not None:
+                detail = {
+                    "kid": key.kid,
+                    "alg": key.alg,
+                    "activates_at": key.activates_at.isoformat(),
+                }
+                uow.audit.add(dataclasses.replace(audit, detail=detail))
             uow.commit()
     except Conflict:
         return None  # another process made this generation first: its key is the one
