@@ -353,12 +353,13 @@ class OfflineVerifier:
         """Reads the revocation list; a failure is retried at the next period."""
         checker = self.checker
         assert checker.revoked_url is not None
+        checker.keys.polled_at = time.monotonic()  # one poll at a time, not one per request
         try:
             response = self.http.get(checker.revoked_url, params=checker.poll_params())
             response.raise_for_status()
             checker.keys.install_revocations(response.json())
         except (httpx.HTTPError, ValueError):
-            checker.keys.polled_at = time.monotonic()
+            return
 
     def close(self) -> None:
         self.http.close()
