@@ -23,8 +23,9 @@ from tokenward.integrations.fastapi import require_token
 from tokenward.integrations.offline import AsyncOfflineVerifier
 
 
-def _protected(url: str) -> FastAPI:
-    checker = AsyncOfflineVerifier(url, refresh_seconds=1, revocation_poll_seconds=None)
+def _protected(url: str, **verifier: Any) -> FastAPI:
+    verifier.setdefault("refresh_seconds", 1)
+    checker = AsyncOfflineVerifier(url, revocation_poll_seconds=None, **verifier)
     app = FastAPI()
 
     @app.get("/")
@@ -45,8 +46,11 @@ def test_jwts_signed_before_a_rotation_keep_verifying(server: Running) -> None:
     before = server.exchange(subject).json()["access_token"]
     old_kid = jwt.get_unverified_header(before)["kid"]
 
-    with TestClient(_protected(server.url)) as app:
+    # Another app that would not refresh for an hour: only an unknown kid makes it refetch.
+    lazy_app = _protected(server.url, refresh_seconds=3600, min_refetch_seconds=0)
+    with TestClient(_protected(server.url)) as app, TestClient(lazy_app) as lazy:
         assert app.get("/", headers={"Authorization": f"Bearer {before}"}).status_code == 200
+        assert lazy.get("/", headers={"Authorization": f"Bearer {before}"}).status_code == 200
         failures: list[str] = []
         seen: set[str] = set()
         stop = threading.Event()
@@ -96,6 +100,7 @@ def test_jwts_signed_before_a_rotation_keep_verifying(server: Running) -> None:
         after = server.exchange(subject).json()["access_token"]
         assert jwt.get_unverified_header(after)["kid"] == new_kid
         assert app.get("/", headers={"Authorization": f"Bearer {after}"}).status_code == 200
+        assert lazy.get("/", headers={"Authorization": f"Bearer {after}"}).status_code == 200
 
 
 @pytest.fixture
