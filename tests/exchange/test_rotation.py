@@ -120,11 +120,15 @@ def test_two_servers_on_one_postgresql_sign_with_the_same_keys(
     two_servers: tuple[Running, Running],
 ) -> None:
     a, b = two_servers
-    assert _kids(a.url) == _kids(b.url) and len(_kids(a.url)) == 1
+    # The session's PostgreSQL database may hold keys of earlier tests (sealed under their
+    # keys: published, not signing); whatever it holds, both servers publish the same.
+    assert _kids(a.url) == _kids(b.url)
     subject = a.token(audience=["billing"])["secret"]
     from_a = a.exchange(subject).json()["access_token"]
     from_b = b.exchange(subject).json()["access_token"]
-    assert jwt.get_unverified_header(from_a)["kid"] == jwt.get_unverified_header(from_b)["kid"]
+    kid = jwt.get_unverified_header(from_a)["kid"]
+    assert jwt.get_unverified_header(from_b)["kid"] == kid
+    assert kid in _kids(a.url)
     # An integration that knows only server B accepts what server A signed.
     with TestClient(_protected(b.url)) as app:
         for token in (from_a, from_b):
