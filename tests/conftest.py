@@ -35,7 +35,10 @@ PG_START_HINT = (
     "or point TOKENWARD_TEST_PG_URL at a server where the user may create databases."
 )
 
-_TABLES = "tokens, token_secrets, tenants, audit, root_credential, token_changes"
+_TABLES = (
+    "tokens, token_secrets, tenants, audit, root_credential, token_changes, signing_keys, "
+    "issued_jwts"
+)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,17 +27,21 @@ from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.api.native.metrics import router as metrics_router
 from tokenward.api.native.router import router as native_router
+from tokenward.api.oauth2.exchange import router as exchange_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.errors import Unavailable
 from tokenward.keys import sealer_for_store, secure_data_dir
 from tokenward.log_config import configure_logging
+from tokenward.service import exchange, signing_keys
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
+from tokenward.signing.ring import KeyRing
+from tokenward.signing.schedule import Schedule
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
@@ -64,6 +69,19 @@ def build_core(settings: Settings, engine: Engine) -> Core:
         auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
         observer=metrics.STATS,
     )
+
+
+def signing_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        cache=timedelta(seconds=settings.jwks_cache_seconds),
+        rotate_every=timedelta(days=settings.signing_rotation_days),
+    )
+
+
+def key_refresh_seconds(settings: Settings) -> float:
+    """Well inside the notice a new key gets (one JWKS cache period), so that every process
+    holds a key before it starts to sign."""
+    return max(0.5, min(60.0, settings.jwks_cache_seconds / 4))
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -96,6 +114,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         engine = open_engine(settings)
         core = build_core(settings, engine)
         await run_in_threadpool(core.start_change_tracking)
+        ring = KeyRing(signing_schedule(settings), core.clock)
+        algorithm = settings.signing_algorithm
+        await run_in_threadpool(signing_keys.refresh, core, ring, algorithm=algorithm)
+        issuance = exchange.Issuance(
+            ring=ring,
+            issuer=settings.resolved_issuer,
+            lifetime=timedelta(seconds=settings.exchange_lifetime_seconds),
+        )
         tasks = [
             asyncio.create_task(
                 _every(
@@ -116,6 +142,16 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             asyncio.create_task(
                 _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
             ),
+            asyncio.create_task(
+                _every(
+                    key_refresh_seconds(settings),
+                    lambda: signing_keys.refresh(core, ring, algorithm=algorithm),
+                    "refresh the signing keys",
+                )
+            ),
+            asyncio.create_task(
+                _every(60.0, lambda: exchange.prune(core), "prune the issued JWTs")
+            ),
         ]
         shared = None
         if settings.metrics_dir is not None:
@@ -126,7 +162,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
             listener.start()
         try:
-            yield {"core": core, "census": Census(core)}
+            yield {"core": core, "census": Census(core), "issuance": issuance}
         finally:
             if listener is not None:
                 await run_in_threadpool(listener.stop)
@@ -157,6 +193,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         native_router,
         metrics_router,
         oauth2_router,
+        exchange_router,
         boomerang_router,
         query_router,
         devo_router,

@@ -80,7 +80,7 @@ def share_counts(directory: Path) -> SharedCounts:
 
 
 def _others(kind: str) -> list[Any]:
-    return [] if _shared is None else [other[kind] for other in _shared.others()]
+    return [] if _shared is None else [other[kind] for other in _shared.others() if kind in other]
 
 
 class _Tally:
@@ -211,6 +211,43 @@ HTTP_REQUESTS = RequestCounts()
 REGISTRY.register(HTTP_REQUESTS)
 
 
+class ExchangeCounts(Collector):
+    """Token exchanges (``POST /oauth2/token``), by outcome: ``issued`` or the RFC 6749
+    error code of a refusal."""
+
+    def __init__(self) -> None:
+        self._tallies: PerThread[dict[str, int]] = PerThread(dict)
+
+    def count(self, outcome: str) -> None:
+        tally = self._tallies.mine()
+        tally[outcome] = tally.get(outcome, 0) + 1
+
+    def totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for tally in self._tallies.every():
+            for outcome, count in dict(tally).items():
+                totals[outcome] = totals.get(outcome, 0) + count
+        return totals
+
+    def collect(self) -> Iterator[Metric]:
+        totals: dict[str, int] = {}
+        for counts in (self.totals(), *_others("token_exchanges")):
+            for outcome, count in counts.items():
+                totals[outcome] = totals.get(outcome, 0) + count
+        family = CounterMetricFamily(
+            "tokenward_token_exchanges",
+            "Token exchanges (RFC 8693), by outcome: issued, or the error code",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(totals.items()):
+            family.add_metric([outcome], count)
+        yield family
+
+
+TOKEN_EXCHANGES = ExchangeCounts()
+REGISTRY.register(TOKEN_EXCHANGES)
+
+
 class StoreOutages(Collector):
     """Outages of the database as this process's background jobs see them, logged once
     when one begins and once when it ends: during an outage every job fails on every tick
@@ -276,7 +313,11 @@ class SharedCounts:
 
     def publish(self) -> None:
         pid = os.getpid()
-        snapshot = {"verifications": STATS.totals(), "http_requests": HTTP_REQUESTS.totals()}
+        snapshot = {
+            "verifications": STATS.totals(),
+            "http_requests": HTTP_REQUESTS.totals(),
+            "token_exchanges": TOKEN_EXCHANGES.totals(),
+        }
         partial = self.directory / f".{pid}.partial"
         partial.write_bytes(orjson.dumps(snapshot))
         partial.replace(self.directory / f"{pid}.json")  # whole or not at all, for readers

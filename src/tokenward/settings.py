@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     #: included), for the absolute ``Location`` of redirects and of Devo's created tokens;
     #: without it they are paths. Never taken from the request's ``Host`` header.
     public_url: str | None = None
+    #: The ``iss`` of the JWT access tokens that ``POST /oauth2/token`` issues, and the
+    #: issuer of ``/.well-known/oauth-authorization-server``. Default: ``public_url``, else
+    #: ``http://<host>:<port>``. Verifiers compare it exactly: set it in production.
+    issuer: str | None = None
+    #: ``EdDSA`` (Ed25519) or ``ES256`` (P-256) for signing keys made from now on.
+    signing_algorithm: Literal["EdDSA", "ES256"] = "EdDSA"
+    #: Lifetime of an exchanged JWT; never longer than the subject token's own expiry.
+    exchange_lifetime_seconds: int = Field(default=300, ge=1, le=3600)
+    #: ``Cache-Control: max-age`` of ``/.well-known/jwks.json``, and the notice a new signing
+    #: key gets: it is published this long before it signs.
+    jwks_cache_seconds: int = Field(default=600, ge=1, le=86400)
+    #: A new signing key is made when the newest is this old (``tokenward keys
+    #: rotate-signing`` forces one sooner).
+    signing_rotation_days: float = Field(default=30.0, gt=0)
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"
@@ -109,6 +123,28 @@ class Settings(BaseSettings):
         if value is not None and len(value) < shortest:
             raise ValueError(f"TOKENWARD_ADMIN_TOKEN must be at least {shortest} characters long")
         return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_a_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        # RFC 8414 section 2: an https URL with no query or fragment (http for local use).
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or (parts.fragment or any(c.isspace() or not c.isprintable() for c in value))
+        ):
+            raise ValueError(
+                "TOKENWARD_ISSUER must be an http:// or https:// URL with a host and no query"
+            )
+        return value.rstrip("/")
+
+    @property
+    def resolved_issuer(self) -> str:
+        return self.issuer or self.public_url or f"http://{self.host}:{self.port}"
 
     @classmethod
     def settings_customise_sources(

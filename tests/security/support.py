@@ -38,6 +38,12 @@ PUBLIC = frozenset(
         "GET /docs/assets/{package}/{name}",
         "HEAD /docs/assets/{package}/{name}",
         "POST /v1/verify",
+        # The token exchange: the subject token is the only credential; the keys, the
+        # metadata and the revocation list name no secret (docs/offline.md).
+        "POST /oauth2/token",
+        "GET /.well-known/jwks.json",
+        "GET /.well-known/oauth-authorization-server",
+        "GET /oauth2/revoked",
     }
 )
 

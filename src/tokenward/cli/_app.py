@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenward.cli import audit, doctor, server, tenants, tokens, transfer
+from tokenward.cli import audit, doctor, keys, server, tenants, tokens, transfer
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
@@ -50,3 +50,4 @@ app.add_typer(server.admin_app, name="admin-token")
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
 app.command()(doctor.doctor)
+app.add_typer(keys.app, name="keys")

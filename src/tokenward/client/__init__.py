@@ -31,6 +31,7 @@ from tokenward.client._exceptions import (
 )
 from tokenward.client._models import (
     AuditRecord,
+    ExchangedToken,
     Page,
     Role,
     Tenant,
@@ -48,6 +49,7 @@ __all__ = [
     "BadRequest",
     "Client",
     "Conflict",
+    "ExchangedToken",
     "Forbidden",
     "NotFound",
     "Page",

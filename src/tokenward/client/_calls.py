@@ -15,12 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from tokenward.client._exceptions import TokenwardError, TransportError, for_status
-from tokenward.client._models import AuditRecord, Page, Tenant, Token, TokenWithSecret, Verification
+from tokenward.client._models import (
+    AuditRecord,
+    ExchangedToken,
+    Page,
+    Tenant,
+    Token,
+    TokenWithSecret,
+    Verification,
+)
 
 T = TypeVar("T")
 
@@ -50,6 +58,8 @@ class Call(Generic[T]):
     parse: Callable[[httpx.Response], T]
     params: list[tuple[str, str]] = field(default_factory=list)
     json: dict[str, Any] | None = None
+    #: A form body (``application/x-www-form-urlencoded``), for the OAuth endpoints.
+    data: list[tuple[str, str]] | None = None
     #: Safe to send again when the first attempt may have reached the server.
     idempotent: bool = False
 
@@ -108,8 +118,13 @@ def build_request(
         call.path,
         params=call.params or None,
         json=call.json,
-        headers={REQUEST_ID_HEADER: request_id},
+        content=None if call.data is None else urlencode(call.data),
+        headers={REQUEST_ID_HEADER: request_id, **_form_header(call)},
     )
+
+
+def _form_header(call: Call[Any]) -> dict[str, str]:
+    return {} if call.data is None else {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def transport_error(error: httpx.TransportError, request_id: str) -> TransportError:
@@ -137,6 +152,10 @@ def error_of(response: httpx.Response, request_id: str) -> TokenwardError:
         code = str(detail.get("code") or code)
         message = str(detail.get("message") or message)
         answered_id = str(detail.get("request_id") or answered_id)
+    elif isinstance(body, dict) and isinstance(body.get("error"), str):
+        # RFC 6749 5.2, the OAuth endpoints' body: the code is the OAuth error code.
+        code = body["error"]
+        message = str(body.get("error_description") or message)
     kind = for_status(response.status_code)
     return kind(message, code=code, status=response.status_code, request_id=answered_id)
 
@@ -313,6 +332,32 @@ def verify(
         body["resource"] = resource
     # A POST, but a question without effect (bar the last-use time): safe to ask again.
     return Call("POST", "/v1/verify", _verification, json=body, idempotent=True)
+
+
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
+JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+
+
+def exchange(
+    subject_token: str, audience: str | None, scopes: Iterable[str] | None
+) -> Call[ExchangedToken]:
+    form = [
+        ("grant_type", EXCHANGE_GRANT),
+        ("subject_token", subject_token),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        ("requested_token_type", JWT_TYPE),
+    ]
+    if audience is not None:
+        form.append(("audience", audience))
+    if scopes is not None:
+        form.append(("scope", " ".join(scopes)))
+    # Each attempt mints another JWT, but that is no harm: retrying is safe.
+    return Call("POST", "/oauth2/token", _exchanged, data=form, idempotent=True)
+
+
+def _exchanged(response: httpx.Response) -> ExchangedToken:
+    return ExchangedToken.from_wire(response.json())
 
 
 def list_audit(filters: Mapping[str, Any]) -> Call[Page[AuditRecord]]:

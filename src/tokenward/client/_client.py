@@ -12,7 +12,15 @@ import httpx
 
 from tokenward.client import _calls
 from tokenward.client._calls import UNSET, Call, RetryPolicy, _Unset
-from tokenward.client._models import AuditRecord, Page, Tenant, Token, TokenWithSecret, Verification
+from tokenward.client._models import (
+    AuditRecord,
+    ExchangedToken,
+    Page,
+    Tenant,
+    Token,
+    TokenWithSecret,
+    Verification,
+)
 
 T = TypeVar("T")
 
@@ -205,6 +213,19 @@ class Client:
     ) -> Verification:
         """The server's verdict; an invalid token is an answer (``valid`` false), not an error."""
         return self.send(_calls.verify(token, audience, scopes, resource))
+
+    def exchange(
+        self,
+        subject_token: str,
+        *,
+        audience: str | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> ExchangedToken:
+        """A short-lived JWT for ``subject_token`` (RFC 8693 token exchange), narrowed to
+        ``audience`` (one of the token's) and ``scopes`` (within its own) when given. The
+        subject token is the only credential: a refusal raises ``BadRequest`` with the OAuth
+        code (``invalid_grant``, ``invalid_target``, ``invalid_scope``) as ``code``."""
+        return self.send(_calls.exchange(subject_token, audience, scopes))
 
     def list_audit(
         self,

@@ -157,6 +157,28 @@ class Verification:
 
 
 @dataclass(frozen=True, slots=True)
+class ExchangedToken:
+    """A short-lived JWT access token from ``POST /oauth2/token`` (RFC 8693), to send as
+    ``Authorization: Bearer`` to services that check it offline."""
+
+    access_token: str
+    issued_token_type: str
+    token_type: str
+    expires_in: int
+    scope: tuple[str, ...]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ExchangedToken:
+        return cls(
+            access_token=data["access_token"],
+            issued_token_type=data["issued_token_type"],
+            token_type=data["token_type"],
+            expires_in=int(data["expires_in"]),
+            scope=tuple(str(data.get("scope", "")).split()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AuditRecord:
     id: int
     at: datetime

@@ -51,6 +51,8 @@ class Identity:
     audience: tuple[str, ...]
     expires_at: datetime | None
     metadata: Mapping[str, Any]
+    #: The claims of an exchanged JWT checked offline; None for a token tokenward verified.
+    claims: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, token: Token) -> Identity:

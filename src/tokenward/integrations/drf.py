@@ -12,7 +12,10 @@ Configure them in ``REST_FRAMEWORK`` (or per view) and tell them where tokenward
 verify when the server requires one; default ``$TOKENWARD_TOKEN``), ``AUDIENCE`` (this
 service's name; a view may set ``tokenward_audience``), ``CACHE_TTL`` (seconds a positive
 answer is reused: the bound on how long a revoked token can still pass, default 5),
-``CACHE_SIZE``, ``REALM``. Without ``URL`` nor ``$TOKENWARD_URL``, the first request that
+``CACHE_SIZE``, ``REALM``; ``OFFLINE`` (true: bearer tokens are JWTs from tokenward's token
+exchange, checked in process against the published keys, with no call to tokenward per
+request; ``ISSUER``, ``LEEWAY``, ``REVOCATION_POLL_SECONDS`` tune it; see docs/offline.md).
+Without ``URL`` nor ``$TOKENWARD_URL``, the first request that
 needs tokenward raises Django's ``ImproperlyConfigured`` naming both.
 
 The authentication class verifies the bearer token for the audience and sets
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -50,7 +53,14 @@ from tokenward.integrations._verifier import (
 
 __all__ = ["Refused", "TokenwardAuthentication", "TokenwardPermission", "TokenwardUser", "verifier"]
 
-_verifiers: dict[tuple[Any, ...], Verifier] = {}
+
+class Checker(Protocol):
+    """``Verifier`` (asks tokenward) or ``OfflineVerifier`` (checks JWTs locally)."""
+
+    def check(self, authorization: str | None, requirement: Requirement) -> Identity: ...
+
+
+_verifiers: dict[tuple[Any, ...], Checker] = {}
 _lock = threading.Lock()
 
 
@@ -58,7 +68,7 @@ def _config() -> dict[str, Any]:
     return dict(getattr(settings, "TOKENWARD", {}))
 
 
-def verifier() -> Verifier:
+def verifier() -> Checker:
     """The verifier for the current ``TOKENWARD`` settings (one per distinct configuration)."""
     config = _config()
     key = (
@@ -67,11 +77,15 @@ def verifier() -> Verifier:
         float(config.get("CACHE_TTL", DEFAULT_CACHE_TTL)),
         int(config.get("CACHE_SIZE", DEFAULT_CACHE_SIZE)),
         config.get("REALM"),
+        bool(config.get("OFFLINE", False)),
+        config.get("ISSUER"),
+        config.get("LEEWAY"),
+        config.get("REVOCATION_POLL_SECONDS", "default"),
     )
     with _lock:
         found = _verifiers.get(key)
         if found is None:
-            url, credential, ttl, size, realm = key
+            url, credential, ttl, size, realm, offline = key[:6]
             if not (url or os.environ.get(URL_ENV)):
                 # Django's word for a bad setting, raised before the client would raise a
                 # ValueError from deep in the request.
@@ -79,9 +93,30 @@ def verifier() -> Verifier:
                     f'TOKENWARD["URL"] is not set and neither is {URL_ENV}: the tokenward '
                     "integration does not know where tokenward is"
                 )
-            found = Verifier(url, credential, cache_ttl=ttl, cache_size=size, realm=realm)
+            found = (
+                _offline(config, url, realm)
+                if offline
+                else Verifier(url, credential, cache_ttl=ttl, cache_size=size, realm=realm)
+            )
             _verifiers[key] = found
         return found
+
+
+def _offline(config: dict[str, Any], url: str | None, realm: str | None) -> Checker:
+    from tokenward.integrations.offline import (
+        DEFAULT_LEEWAY,
+        DEFAULT_REVOCATION_POLL,
+        OfflineVerifier,
+    )
+
+    poll = config.get("REVOCATION_POLL_SECONDS", DEFAULT_REVOCATION_POLL)
+    return OfflineVerifier(
+        url,
+        issuer=config.get("ISSUER"),
+        leeway=float(config.get("LEEWAY", DEFAULT_LEEWAY)),
+        revocation_poll_seconds=None if poll is None else float(poll),
+        realm=realm,
+    )
 
 
 class Refused(APIException):  # type: ignore[misc]

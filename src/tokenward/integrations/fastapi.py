@@ -22,7 +22,7 @@ The dependency is a FastAPI security scheme (HTTP bearer), so the app's own ``/d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -50,9 +50,35 @@ else:
 #: has one scheme and "Authorize" asks for the token once.
 SCHEME_NAME = "tokenward"
 
-__all__ = ["ResourceOf", "TokenGuard", "default_verifier", "require_token", "set_default_verifier"]
+__all__ = [
+    "AsyncChecker",
+    "ResourceOf",
+    "TokenGuard",
+    "default_offline_verifier",
+    "default_verifier",
+    "require_token",
+    "set_default_verifier",
+]
 
 _default: AsyncVerifier | None = None
+_default_offline: AsyncChecker | None = None
+
+
+class AsyncChecker(Protocol):
+    """``AsyncVerifier`` (asks tokenward) or ``AsyncOfflineVerifier`` (checks JWTs locally)."""
+
+    async def check(self, authorization: str | None, requirement: Requirement) -> Identity: ...
+
+
+def default_offline_verifier() -> AsyncChecker:
+    """The offline verifier used when none is given: made on first use from
+    ``TOKENWARD_URL`` (needs PyJWT: ``pip install tokenward[offline]``)."""
+    global _default_offline
+    if _default_offline is None:
+        from tokenward.integrations.offline import AsyncOfflineVerifier
+
+        _default_offline = AsyncOfflineVerifier()
+    return _default_offline
 
 
 def default_verifier() -> AsyncVerifier:
@@ -84,9 +110,10 @@ class TokenGuard(SecurityBase):
         audience: str | None,
         scopes: Iterable[str],
         resource: str | ResourceOf | None,
-        verifier: AsyncVerifier | None,
+        verifier: AsyncChecker | None,
+        offline: bool = False,
     ) -> None:
-        if verifier is None and _default is None:
+        if verifier is None and (offline or _default is None):
             require_url(None, "require_token()")
         if BearerScheme is not None:
             self.model = BearerScheme(description="A token issued by tokenward")
@@ -95,13 +122,16 @@ class TokenGuard(SecurityBase):
         self.scopes = tuple(scopes)
         self.resource = resource
         self.verifier = verifier
+        self.offline = offline
 
     def requirement(self, request: Request) -> Requirement:
         resource = self.resource(request) if callable(self.resource) else self.resource
         return Requirement.of(self.audience, self.scopes, resource)
 
     async def __call__(self, request: Request) -> Identity:
-        verifier = self.verifier or default_verifier()
+        verifier = self.verifier or (
+            default_offline_verifier() if self.offline else default_verifier()
+        )
         try:
             identity = await verifier.check(
                 request.headers.get("authorization"), self.requirement(request)
@@ -119,7 +149,8 @@ def require_token(
     scopes: Iterable[str] = (),
     resource: str | ResourceOf | None = None,
     *,
-    verifier: AsyncVerifier | None = None,
+    verifier: AsyncChecker | None = None,
+    offline: bool = False,
 ) -> Callable[[Request], Awaitable[Identity]]:
     """A dependency that verifies the request's bearer token for ``audience``, ``scopes`` and
     ``resource`` (each checked by tokenward) and returns the token's ``Identity``.
@@ -127,5 +158,9 @@ def require_token(
     ``resource`` may be a function of the request, e.g. ``lambda r: r.path_params["broker"]``.
     Without ``verifier`` (and no ``set_default_verifier``), ``TOKENWARD_URL`` must be set:
     ``MissingConfiguration`` otherwise, so that a misconfigured app fails as it is built.
+
+    ``offline=True``: the bearer token must be a JWT from tokenward's token exchange, checked
+    in process against the published keys, with no call to tokenward per request (an
+    ``AsyncOfflineVerifier``; see ``tokenward.integrations.offline`` and docs/offline.md).
     """
-    return TokenGuard(audience, scopes, resource, verifier)
+    return TokenGuard(audience, scopes, resource, verifier, offline)

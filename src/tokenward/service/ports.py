@@ -14,6 +14,7 @@ from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import Page, PageRequest, Token, TokenQuery
 from tokenward.domain.verification import VerifyCode
+from tokenward.signing.keys import StoredKey
 
 
 class TokenRepository(Protocol):
@@ -151,6 +152,32 @@ class ChangeLog(Protocol):
     def prune(self, before: datetime) -> None: ...
 
 
+class SigningKeyRepository(Protocol):
+    """The token exchange's signing keys (``tokenward.signing``), private parts sealed."""
+
+    def list(self) -> list[StoredKey]: ...
+
+    def add(self, key: StoredKey) -> None:
+        """A generation already taken raises ``Conflict`` (at the latest on commit)."""
+        ...
+
+    def delete(self, kids: Sequence[str]) -> None: ...
+
+
+class IssuedJwtRepository(Protocol):
+    """The JWTs the exchange issued, until they expire, for the revocation list."""
+
+    def add(self, jti: str, token_id: int, expires_at: datetime) -> None: ...
+
+    def unmarked_revocations(self, now: datetime) -> bool: ...
+
+    def mark_revoked(self, now: datetime) -> None: ...
+
+    def revoked_since(self, since: datetime, now: datetime) -> list[tuple[str, datetime]]: ...
+
+    def prune(self, now: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``commit()`` makes it durable; leaving without it rolls back."""
 
@@ -168,6 +195,12 @@ class UnitOfWork(Protocol):
 
     @property
     def changes(self) -> ChangeLog: ...
+
+    @property
+    def signing_keys(self) -> SigningKeyRepository: ...
+
+    @property
+    def issued_jwts(self) -> IssuedJwtRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -172,3 +172,34 @@ root_credential = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("created_at", EpochMillis(), nullable=False),
 )
+
+# Keys that sign the JWT access tokens of the token exchange (``tokenward.signing``), shared
+# by every process of an installation. The private key is sealed under the key-encryption
+# key, bound to its kid. ``generation`` is unique: of two servers that rotate at once, one
+# adds the key and the other's insert conflicts (migration 0009).
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("generation", BigInteger(), nullable=False, unique=True),
+    Column("alg", String(16), nullable=False),
+    Column("created_at", EpochMillis(), nullable=False),
+    Column("activates_at", EpochMillis(), nullable=False),
+    Column("public_jwk", Text(), nullable=False),
+    Column("sealed_private", LargeBinary(), nullable=False),
+)
+
+# The JWTs issued by exchange, until they expire: the revocation list names those whose
+# subject token was disabled, deleted or cut short (``revoked_at``, set when first seen).
+# No foreign key: a JWT of a deleted token must stay listed.
+issued_jwts = Table(
+    "issued_jwts",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("token_id", BigInteger(), nullable=False),
+    Column("expires_at", EpochMillis(), nullable=False),
+    Column("revoked_at", EpochMillis(), nullable=True),
+    Index(None, "token_id"),
+    Index(None, "revoked_at"),
+    Index(None, "expires_at"),
+)

@@ -24,6 +24,7 @@ from tokenward.store.repositories import (
     SqlTenantRepository,
     SqlTokenRepository,
 )
+from tokenward.store.signing import SqlIssuedJwtRepository, SqlSigningKeyRepository
 
 #: Below this, a SQLite database is not ready: a write may fail (a create writes a few pages,
 #: and a checkpoint more).
@@ -36,6 +37,8 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     credentials: SqlCredentialRepository
     changes: SqlChangeLog
+    signing_keys: SqlSigningKeyRepository
+    issued_jwts: SqlIssuedJwtRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -72,6 +75,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.credentials = SqlCredentialRepository(conn)
         self.changes = SqlChangeLog(conn)
+        self.signing_keys = SqlSigningKeyRepository(conn)
+        self.issued_jwts = SqlIssuedJwtRepository(conn)
 
     def __exit__(
         self,

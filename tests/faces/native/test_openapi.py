@@ -63,11 +63,21 @@ def test_metrics_need_a_credential_unless_public(settings: Settings) -> None:
     assert "security" not in public
 
 
+#: The token exchange's operations: the subject token is the credential, the keys, the
+#: metadata and the revocation list are public (docs/offline.md).
+EXCHANGE_OPERATIONS = (
+    "POST /oauth2/token",
+    "GET /.well-known/jwks.json",
+    "GET /.well-known/oauth-authorization-server",
+    "GET /oauth2/revoked",
+)
+
+
 def test_management_calls_need_a_credential_and_health_does_not(settings: Settings) -> None:
     for name, operation in operations(document(settings)).items():
         if name in ("GET /healthz", "GET /readyz"):
             assert "security" not in operation, name
-        elif name not in ("POST /v1/verify",):
+        elif name not in ("POST /v1/verify", *EXCHANGE_OPERATIONS):
             assert operation["security"] == BEARER, name
 
 
