@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     KEY_MISMATCH = "KEY_MISMATCH"
     # Invalid
     RESTRICTED_ADMIN = "RESTRICTED_ADMIN"
+    EXCHANGE_REFUSED = "EXCHANGE_REFUSED"
     # Forbidden: the no-escalation rule (domain/policy.check_within) and acting for others
     ROLE_ESCALATION = "ROLE_ESCALATION"
     SCOPE_ESCALATION = "SCOPE_ESCALATION"

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tokenward.domain import clock
-from tokenward.domain.errors import Invalid
+from tokenward.domain.errors import ErrorCode, Invalid
 from tokenward.domain.verification import Verification
 from tokenward.service import verification
 from tokenward.service.core import Core
@@ -31,7 +31,7 @@ class ExchangeRefused(Invalid):
     """An exchange refused, with its RFC 6749 / RFC 8693 error code in ``error``
     (``invalid_grant``, ``invalid_target``, ``invalid_scope``, ``invalid_request``)."""
 
-    code = "EXCHANGE_REFUSED"
+    code = ErrorCode.EXCHANGE_REFUSED
 
     def __init__(self, error: str, message: str) -> None:
         super().__init__(message)
