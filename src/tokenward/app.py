@@ -26,17 +26,20 @@ from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.api.native.metrics import router as metrics_router
 from tokenward.api.native.router import router as native_router
+from tokenward.api.native.webhooks import router as webhooks_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.errors import Unavailable
 from tokenward.keys import sealer_for_store, secure_data_dir
+from tokenward.lifecycle import Dispatcher, DispatchSettings
 from tokenward.log_config import configure_logging
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
+from tokenward.store.dispatch_lock import dispatch_lock
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
@@ -63,6 +66,23 @@ def build_core(settings: Settings, engine: Engine) -> Core:
         metrics_public=settings.metrics_public,
         auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
         observer=metrics.STATS,
+    )
+
+
+def build_dispatcher(settings: Settings, core: Core, engine: Engine) -> Dispatcher:
+    """The webhook dispatcher and scheduler; every process runs one, the store's lock lets one
+    work at a time."""
+    return Dispatcher(
+        core.uow,
+        core.sealer,
+        dispatch_lock(engine),
+        clock=core.clock,
+        settings=DispatchSettings(
+            allow_private=settings.webhook_allow_private,
+            scheduler_seconds=settings.scheduler_interval_seconds,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            total_timeout=settings.webhook_timeout_seconds,
+        ),
     )
 
 
@@ -117,6 +137,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
             ),
         ]
+        dispatcher = build_dispatcher(settings, core, engine)
+        tasks.append(asyncio.create_task(dispatcher.run()))
         shared = None
         if settings.metrics_dir is not None:
             shared = metrics.share_counts(settings.metrics_dir)
@@ -135,6 +157,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await run_in_threadpool(dispatcher.close)
             await run_in_threadpool(core.flush_last_use)
             if shared is not None:
                 shared.publish()
@@ -155,6 +178,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     faces = (
         native_router,
+        webhooks_router,
         metrics_router,
         oauth2_router,
         boomerang_router,

@@ -22,7 +22,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
-from tokenward.service import tenants
+from tokenward.service import events, tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
 
@@ -89,6 +89,7 @@ def issue(
             raise Conflict("a token of this name already exists", code="NAME_TAKEN")
         token = uow.tokens.add(draft)
         _audit(uow, actor, "token.issue", token, now)
+        events.announce(uow, "token.issue", token, now)
         core.commit_change(uow, [token.id], at=now)  # others learn that the secret exists
     return IssuedToken(token, secret)
 
@@ -184,6 +185,7 @@ def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
         policy.check_change(actor, token)
         uow.tokens.delete(token.id)
         _audit(uow, actor, "token.delete", token, now)
+        events.announce(uow, "token.delete", token, now)
         core.commit_change(uow, [token.id], at=now)
     return token
 
@@ -255,11 +257,13 @@ def _change(
             uow.tokens.update(token.id, {**given, "updated_at": now})
             token = _load(uow, tenant, token.id)
             _audit(uow, actor, action, token, now, fields=sorted(given))
+            events.announce(uow, action, token, now)
         secret = None
         if rotate_grace is not None:
             secret = _replace_secret(core, uow, actor, token, now, rotate_grace)
             token = _load(uow, tenant, token.id)
             _audit(uow, actor, "token.rotate", token, now, grace_seconds=rotate_grace)
+            events.announce(uow, "token.rotate", token, now)
         core.commit_change(uow, [token.id], at=now)
     return token, secret
 
@@ -401,6 +405,7 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
         else:
             stored = uow.tokens.add(token)
         _audit(uow, actor, "token.import", stored, now)
+        events.announce(uow, "token.import", stored, now)
         core.commit_change(uow, [stored.id], at=now)
     return stored
 

@@ -21,8 +21,13 @@ from tokenward.store.repositories import (
     SqlAuditRepository,
     SqlChangeLog,
     SqlCredentialRepository,
+    SqlDispatchRepository,
+    SqlNoticeRepository,
+    SqlOutboxRepository,
+    SqlPolicyRepository,
     SqlTenantRepository,
     SqlTokenRepository,
+    SqlWebhookRepository,
 )
 
 #: Below this, a SQLite database is not ready: a write may fail (a create writes a few pages,
@@ -36,6 +41,11 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     credentials: SqlCredentialRepository
     changes: SqlChangeLog
+    outbox: SqlOutboxRepository
+    webhooks: SqlWebhookRepository
+    dispatch: SqlDispatchRepository
+    policies: SqlPolicyRepository
+    notices: SqlNoticeRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -72,6 +82,11 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.credentials = SqlCredentialRepository(conn)
         self.changes = SqlChangeLog(conn)
+        self.outbox = SqlOutboxRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn)
+        self.dispatch = SqlDispatchRepository(conn)
+        self.policies = SqlPolicyRepository(conn)
+        self.notices = SqlNoticeRepository(conn)
 
     def __exit__(
         self,

@@ -1,0 +1,96 @@
+"""Announcing lifecycle events: one row in the outbox, in the caller's transaction.
+
+Written before the commit of the change it describes, so the change and its event are durable
+together or not at all (docs/lifecycle.md); the dispatcher (``tokenward.lifecycle``) sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from tokenward.domain import lifecycle
+from tokenward.domain.lifecycle import EventType, OutboxEvent
+from tokenward.domain.tokens import Token
+from tokenward.service.ports import UnitOfWork, UnitOfWorkFactory
+
+#: The event a token use case's audit action announces.
+FOR_ACTION: dict[str, EventType] = {
+    "token.issue": EventType.CREATED,
+    "token.import": EventType.CREATED,
+    "token.update": EventType.UPDATED,
+    "token.enable": EventType.ENABLED,
+    "token.disable": EventType.DISABLED,
+    "token.revoke": EventType.DISABLED,
+    "token.rotate": EventType.ROTATED,
+    "token.delete": EventType.DELETED,
+}
+
+
+def announce(
+    uow: UnitOfWork,
+    event: EventType | str,
+    token: Token | None,
+    now: datetime,
+    *,
+    tenant: str | None = None,
+    **extra: Any,
+) -> str:
+    """Records ``event`` about ``token`` (as the API shows it, never a secret) in the outbox
+    of ``uow``; returns the event's id, the ``webhook-id`` of every delivery of it."""
+    event_type = FOR_ACTION.get(str(event), event) if isinstance(event, str) else event
+    tenant = tenant if tenant is not None else token.tenant if token is not None else ""
+    event_id = f"msg_{uuid.uuid4().hex}"
+    data = lifecycle.event_data(tenant, token, now, **extra)
+    body = json.dumps(lifecycle.payload(str(event_type), now, data), separators=(",", ":"))
+    uow.outbox.add(
+        OutboxEvent(id=event_id, tenant=tenant, type=str(event_type), body=body, created_at=now)
+    )
+    return event_id
+
+
+#: Expiries further back than this are not announced: a first start on an old store must not
+#: flood receivers with years of expired tokens.
+EXPIRED_LOOKBACK = timedelta(days=7)
+#: Tokens taken per kind and scan; the next scan takes the rest.
+SCAN_LIMIT = 500
+
+
+def announce_time_driven(uow_factory: UnitOfWorkFactory, now: datetime) -> int:
+    """Announces ``token.expiring`` (once per notice window of the token's tenant, with
+    ``seconds_left``) and ``token.expired``; returns how many. Run by the dispatcher, which is
+    one at a time, and a notice row per token, kind and expiry keeps each to one."""
+    announced = 0
+    with uow_factory(write=True) as uow:
+        stored = uow.policies.all()
+        windows_of = {
+            tenant: lifecycle.policy_of(values).expiry_notice_seconds
+            for tenant, values in stored.items()
+        }
+        every = sorted(
+            {w for ws in windows_of.values() for w in ws} | set(lifecycle.DEFAULT_EXPIRY_NOTICES)
+        )
+        for window in every:  # the smallest first: a token is told the nearest window only
+            kind = f"expiring:{window}"
+            for token in uow.notices.expiring(
+                now, now + timedelta(seconds=window), kind, limit=SCAN_LIMIT
+            ):
+                assert token.expires_at is not None
+                windows = windows_of.get(token.tenant, lifecycle.DEFAULT_EXPIRY_NOTICES)
+                if window in windows:
+                    left = int((token.expires_at - now).total_seconds())
+                    announce(uow, EventType.EXPIRING, token, now, seconds_left=left)
+                    announced += 1
+                    kinds = [f"expiring:{w}" for w in every if w >= window]
+                else:  # not a window of this tenant: only remembered as passed
+                    kinds = [kind]
+                uow.notices.add(token.id, kinds, token.expires_at, now)
+        for token in uow.notices.expired(now, now - EXPIRED_LOOKBACK, limit=SCAN_LIMIT):
+            assert token.expires_at is not None
+            announce(uow, EventType.EXPIRED, token, now)
+            uow.notices.add(token.id, ["expired"], token.expires_at, now)
+            announced += 1
+        uow.commit()
+    return announced
