@@ -38,6 +38,7 @@ class Receiver:
         self.received: list[Received] = []
         self.status = status
         self.hang = 0.0
+        self.location = "http://127.0.0.1:1/elsewhere"
         self._lock = threading.Lock()
         receiver = self
 
@@ -55,7 +56,7 @@ class Receiver:
                 code = receiver.status(count)
                 self.send_response(code)
                 if 300 <= code < 400:
-                    self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
