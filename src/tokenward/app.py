@@ -25,6 +25,7 @@ from tokenward.api.middleware import BodyLimitMiddleware
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.api.native.metrics import router as metrics_router
+from tokenward.api.native.policies import router as policies_router
 from tokenward.api.native.router import router as native_router
 from tokenward.api.native.webhooks import router as webhooks_router
 from tokenward.api.oauth2.router import router as oauth2_router
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     faces = (
         native_router,
         webhooks_router,
+        policies_router,
         metrics_router,
         oauth2_router,
         boomerang_router,

@@ -222,6 +222,10 @@ class PolicyRepository(Protocol):
 
     def all(self) -> dict[str, Mapping[str, Any]]: ...
 
+    def outliving(self, tenant: str, until: datetime) -> Sequence[Token]:
+        """The tenant's tokens that are permanent or expire after ``until``."""
+        ...
+
 
 class NoticeRepository(Protocol):
     """Time-driven notices (expiring, expired) and the tokens that are due one."""

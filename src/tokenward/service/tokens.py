@@ -22,7 +22,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
-from tokenward.service import events, tenants
+from tokenward.service import events, policies, tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
 
@@ -87,6 +87,7 @@ def issue(
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
         if unique_name and _named(uow, tenant, spec.name, now):
             raise Conflict("a token of this name already exists", code="NAME_TAKEN")
+        draft = policies.on_issue(uow, draft, now, permanent=spec.permanent)
         token = uow.tokens.add(draft)
         _audit(uow, actor, "token.issue", token, now)
         events.announce(uow, "token.issue", token, now)
@@ -253,6 +254,7 @@ def _change(
         if rotate_grace is not None or policy.widens(token, after):
             policy.check_within(actor, after, existing=True)
         limits.check_restricted_role(after.restricted, after.role)
+        policies.check(uow, after, now, action)
         if given:
             uow.tokens.update(token.id, {**given, "updated_at": now})
             token = _load(uow, tenant, token.id)

@@ -893,6 +893,15 @@ class SqlPolicyRepository:
         rows = self._conn.execute(select(tenant_policies.c.tenant, tenant_policies.c.policy))
         return {row.tenant: row.policy for row in rows}
 
+    def outliving(self, tenant: str, until: datetime) -> Sequence[Token]:
+        t = tokens.c
+        rows = self._conn.execute(
+            select(tokens)
+            .where(_equals(t.tenant, tenant), or_(t.expires_at.is_(None), t.expires_at > until))
+            .order_by(t.id)
+        )
+        return [_to_token(row) for row in rows]
+
 
 class SqlNoticeRepository:
     def __init__(self, conn: Connection) -> None:
