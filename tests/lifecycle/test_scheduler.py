@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from tests.helpers import ROOT_HEADERS, issue
 from tests.lifecycle.receiver import Receiver, verified
 from tokenward.domain.actors import Actor
+from tokenward.domain.audit import AuditQuery
 from tokenward.domain.tokens import TokenSpec
-from tokenward.service import events, tokens
+from tokenward.service import audit, events, policies, tokens, webhooks
 from tokenward.service.core import Core
 
 ROOT = Actor.root()
@@ -53,3 +54,32 @@ def test_each_notice_window_is_announced_once(core: Core) -> None:
     # 20 days left: the 30-day notice; 6 days left: the 7-day one; 12 h: the 1-day one;
     # then expired. Repeated scans inside a window add nothing.
     assert counts == [1, 0, 1, 0, 1, 0, 1]
+
+
+def test_inactive_tokens_are_disabled_audited_and_announced(core: Core) -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    core.clock = lambda: now
+    used = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="used")).token
+    idle = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="idle")).token
+    hook, _ = webhooks.create(
+        core, ROOT, tenant="default", url="https://example.com/", events=["token.auto_disabled"]
+    )
+    policies.put(core, ROOT, tenant="default", values={"inactivity_disable_seconds": 3600})
+    with core.uow(write=True) as uow:
+        uow.tokens.record_use({used.id: now + timedelta(seconds=3000)})
+        uow.commit()
+    assert events.announce_time_driven(core.uow, now + timedelta(seconds=1800)) == 0
+    assert events.announce_time_driven(core.uow, now + timedelta(seconds=3700)) == 1
+    assert tokens.get(core, ROOT, tenant="default", token_id=used.id).active
+    assert not tokens.get(core, ROOT, tenant="default", token_id=idle.id).active
+    records = audit.search(core, ROOT, query=AuditQuery(action="token.auto_disable")).items
+    assert [(r.token_id, r.actor) for r in records] == [(idle.id, "tokenward")]
+    assert "inactivity_disable_seconds" in records[0].detail["reason"]
+    with core.uow(write=True) as uow:
+        uow.dispatch.fan_out(now + timedelta(seconds=3700), limit=100)
+        uow.commit()
+    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook.id)
+    assert delivery.event_type == "token.auto_disabled"
+    # The used token goes too once it has been idle for the period.
+    assert events.announce_time_driven(core.uow, now + timedelta(seconds=6700)) == 1
+    assert not tokens.get(core, ROOT, tenant="default", token_id=used.id).active

@@ -6,12 +6,15 @@ together or not at all (docs/lifecycle.md); the dispatcher (``tokenward.lifecycl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from tokenward.domain import lifecycle
+from tokenward.domain.audit import AuditEntry
 from tokenward.domain.lifecycle import EventType, OutboxEvent
 from tokenward.domain.tokens import Token
 from tokenward.service.ports import UnitOfWork, UnitOfWorkFactory
@@ -87,10 +90,51 @@ def announce_time_driven(uow_factory: UnitOfWorkFactory, now: datetime) -> int:
                 else:  # not a window of this tenant: only remembered as passed
                     kinds = [kind]
                 uow.notices.add(token.id, kinds, token.expires_at, now)
+        disabled = _disable_inactive(uow, stored, now)
+        announced += len(disabled)
         for token in uow.notices.expired(now, now - EXPIRED_LOOKBACK, limit=SCAN_LIMIT):
             assert token.expires_at is not None
             announce(uow, EventType.EXPIRED, token, now)
             uow.notices.add(token.id, ["expired"], token.expires_at, now)
             announced += 1
+        if disabled:  # every process drops them from its verification cache
+            uow.changes.record(disabled, now)
         uow.commit()
     return announced
+
+
+def _disable_inactive(
+    uow: UnitOfWork, stored: Mapping[str, Mapping[str, Any]], now: datetime
+) -> list[int | None]:
+    """Disables the tokens of tenants with ``inactivity_disable_seconds`` that were not used
+    (or, never used, not created) for that long; audited with the reason and announced as
+    ``token.auto_disabled``. Last uses are written within a second or so of the use
+    (``TOKENWARD_LAST_USE_FLUSH_SECONDS``), far below any sensible inactivity period."""
+    disabled: list[int | None] = []
+    for tenant, values in stored.items():
+        seconds = lifecycle.policy_of(values).inactivity_disable_seconds
+        if seconds is None:
+            continue
+        # The tenant's lock first, as every writer of its tokens takes it (tallies change).
+        if uow.tenants.get(tenant, lock="share") is None:
+            continue
+        for token in uow.notices.inactive(
+            tenant, now - timedelta(seconds=seconds), limit=SCAN_LIMIT
+        ):
+            uow.tokens.update(token.id, {"active": False, "updated_at": now})
+            after = dataclasses.replace(token, active=False, updated_at=now)
+            reason = f"not used for {seconds} seconds (policy.inactivity_disable_seconds)"
+            uow.audit.add(
+                AuditEntry(
+                    at=now,
+                    tenant=tenant,
+                    actor="tokenward",
+                    action="token.auto_disable",
+                    token_id=token.id,
+                    client=None,
+                    detail={"reason": reason},
+                )
+            )
+            announce(uow, EventType.AUTO_DISABLED, after, now, reason=reason)
+            disabled.append(token.id)
+    return disabled

@@ -243,6 +243,10 @@ class NoticeRepository(Protocol):
         self, token_id: int, kinds: Sequence[str], expires_at: datetime, now: datetime
     ) -> None: ...
 
+    def inactive(self, tenant: str, before: datetime, *, limit: int) -> Sequence[Token]:
+        """The tenant's active tokens last used (or, never used, created) before ``before``."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: ``commit()`` makes it durable; leaving without it rolls back."""

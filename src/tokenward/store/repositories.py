@@ -940,6 +940,20 @@ class SqlNoticeRepository:
         )
         return [_to_token(row) for row in rows]
 
+    def inactive(self, tenant: str, before: datetime, *, limit: int) -> Sequence[Token]:
+        t = tokens.c
+        rows = self._conn.execute(
+            select(tokens)
+            .where(
+                _equals(t.tenant, tenant),
+                t.active == true(),
+                func.coalesce(t.last_used_at, t.created_at) < before,
+            )
+            .order_by(t.id)
+            .limit(limit)
+        )
+        return [_to_token(row) for row in rows]
+
     def add(self, token_id: int, kinds: Sequence[str], expires_at: datetime, now: datetime) -> None:
         n = token_notices.c
         present = set(

@@ -33,7 +33,7 @@ class PolicyBody(BaseModel):
     allowed_audiences: list[str] | None = Field(default=None, description="null: any audience")
     allow_recoverable: bool = True
     inactivity_disable_seconds: int | None = Field(
-        default=None, description="Not enforced yet (docs/lifecycle.md)"
+        default=None, description="Tokens unused this long are disabled by the server"
     )
     expiry_notice_seconds: list[int] = Field(
         default=list(DEFAULT_EXPIRY_NOTICES),
