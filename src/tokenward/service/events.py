@@ -65,6 +65,9 @@ def announce_time_driven(uow_factory: UnitOfWorkFactory, now: datetime) -> int:
     """Announces ``token.expiring`` (once per notice window of the token's tenant, with
     ``seconds_left``) and ``token.expired``; returns how many. Run by the dispatcher, which is
     one at a time, and a notice row per token, kind and expiry keeps each to one."""
+    with uow_factory() as reading:  # most scans find nothing: no write lock for them
+        if not _anything_due(reading, now):
+            return 0
     announced = 0
     with uow_factory(write=True) as uow:
         stored = uow.policies.all()
@@ -101,6 +104,21 @@ def announce_time_driven(uow_factory: UnitOfWorkFactory, now: datetime) -> int:
             uow.changes.record(disabled, now)
         uow.commit()
     return announced
+
+
+def _anything_due(uow: UnitOfWork, now: datetime) -> bool:
+    """Whether a scan would announce or disable anything (reads only)."""
+    rules = [lifecycle.policy_of(values) for values in uow.policies.all().values()]
+    if any(rule.inactivity_disable_seconds for rule in rules):
+        return True
+    if uow.notices.expired(now, now - EXPIRED_LOOKBACK, limit=1):
+        return True
+    windows = {w for rule in rules for w in rule.expiry_notice_seconds}
+    windows |= set(lifecycle.DEFAULT_EXPIRY_NOTICES)
+    return any(
+        uow.notices.expiring(now, now + timedelta(seconds=w), f"expiring:{w}", limit=1)
+        for w in windows
+    )
 
 
 def _disable_inactive(

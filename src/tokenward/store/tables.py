@@ -91,6 +91,8 @@ tokens = Table(
     Index(None, "tenant", "created_at", "id"),
     Index(None, "tenant", "name"),
     Index(None, "tenant", "type", "principal"),
+    # The scheduler's range scans of expiring and expired tokens (migration 0008).
+    Index(None, "expires_at"),
     # The few recoverable tokens, found without a scan: at start, one of them tells whether
     # the key is the one that sealed them (migration 0006).
     Index(

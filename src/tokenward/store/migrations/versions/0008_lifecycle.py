@@ -20,6 +20,8 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    # The scheduler's range scans of expiring and expired tokens.
+    op.create_index("ix_tokens_expires_at", "tokens", ["expires_at"])
     op.create_table(
         "tenant_policies",
         sa.Column("tenant", sa.String(128), nullable=False),
@@ -145,3 +147,4 @@ def downgrade() -> None:
         "tenant_policies",
     ):
         op.drop_table(table)
+    op.drop_index("ix_tokens_expires_at", table_name="tokens")
