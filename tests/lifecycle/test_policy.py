@@ -173,3 +173,23 @@ def test_admins_and_root_only_and_bad_input(client: TestClient) -> None:
         answer = client.put(POLICY, json=body, headers=ROOT_HEADERS)
         assert answer.status_code == status, (body, answer.text)
     assert client.put("/v1/tenants/nope/policy", json={}, headers=ROOT_HEADERS).status_code == 404
+
+
+def test_boomerang_cedalo_and_query_refuse_in_their_formats(client: TestClient) -> None:
+    put_policy(client, require_expiry=True)  # root acts in `default` on Boomerang and Query
+    client.post("/v1/tenants", json={"name": "proj"}, headers=ROOT_HEADERS)
+    put_policy(client, "proj", require_expiry=True)
+    boomerang = client.post(
+        "/api/v2/token",
+        json={"type": "global", "name": "b", "permissions": ["flow/read"]},
+        headers=ROOT_HEADERS,
+    )
+    assert boomerang.status_code == 400, boomerang.text
+    assert {"timestamp", "code", "reason", "message", "status"} <= set(boomerang.json())
+    assert "require_expiry" in boomerang.json()["message"]
+    cedalo = client.post("/api/projects/proj/tokens", json={"name": "c"}, headers=ROOT_HEADERS)
+    assert cedalo.status_code == 400, cedalo.text
+    assert cedalo.json()["status"] == 400 and "require_expiry" in cedalo.text
+    query = client.post("/_/token", json={"name": "q"}, headers=ROOT_HEADERS)
+    assert query.status_code == 400, query.text
+    assert "require_expiry" in query.text
