@@ -70,12 +70,15 @@ class Dispatcher:
         self._clock = clock
         self.settings = settings
         self._rng = random.Random()  # noqa: S311 (retry jitter, not a secret)
-        self._last_scan = float("-inf")
-        self._last_prune = float("-inf")
+        # The first scan and prune come an interval after the start, not with it.
+        self._last_scan = self._last_prune = time.monotonic()
 
     async def run(self) -> None:
-        """Until cancelled: take the lock when free, then dispatch every ``poll_seconds``."""
+        """Until cancelled: take the lock when free, then dispatch every ``poll_seconds``.
+        It sleeps first, as the other background jobs do, so as not to compete with the
+        server's start."""
         while True:
+            await asyncio.sleep(self.settings.poll_seconds)
             try:
                 if await asyncio.to_thread(self._lock.try_acquire):
                     await self.tick()
@@ -83,7 +86,6 @@ class Dispatcher:
                 raise
             except Exception:  # the next tick retries; serving must not stop for this
                 log.exception("the webhook dispatcher failed; retrying")
-            await asyncio.sleep(self.settings.poll_seconds)
 
     def close(self) -> None:
         self._lock.release()

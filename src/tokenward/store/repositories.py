@@ -632,6 +632,14 @@ class SqlWebhookRepository:
         )
         return [_to_webhook(row) for row in rows]
 
+    def any_active(self, tenant: str) -> bool:
+        found = self._conn.execute(
+            select(webhooks.c.id)
+            .where(_equals(webhooks.c.tenant, tenant), webhooks.c.active == true())
+            .limit(1)
+        ).first()
+        return found is not None
+
     def update(self, webhook_id: int, changes: Mapping[str, Any]) -> None:
         values = dict(changes)
         if "events" in values:
