@@ -26,13 +26,16 @@ from tokenward.api.middleware import BodyLimitMiddleware
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.api.native.metrics import router as metrics_router
+from tokenward.api.native.policies import router as policies_router
 from tokenward.api.native.router import router as native_router
+from tokenward.api.native.webhooks import router as webhooks_router
 from tokenward.api.oauth2.exchange import router as exchange_router
 from tokenward.api.oauth2.router import router as oauth2_router
 from tokenward.api.observability import RequestObservation
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.errors import Unavailable
 from tokenward.keys import sealer_for_store, secure_data_dir
+from tokenward.lifecycle import Dispatcher, DispatchSettings
 from tokenward.log_config import configure_logging
 from tokenward.service import exchange, signing_keys
 from tokenward.service.cache import VerificationCache
@@ -42,6 +45,7 @@ from tokenward.service.statistics import Census
 from tokenward.settings import Settings
 from tokenward.signing.ring import KeyRing
 from tokenward.signing.schedule import Schedule
+from tokenward.store.dispatch_lock import dispatch_lock
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
@@ -82,6 +86,23 @@ def key_refresh_seconds(settings: Settings) -> float:
     """Well inside the notice a new key gets (one JWKS cache period), so that every process
     holds a key before it starts to sign."""
     return max(0.5, min(60.0, settings.jwks_cache_seconds / 4))
+
+
+def build_dispatcher(settings: Settings, core: Core, engine: Engine) -> Dispatcher:
+    """The webhook dispatcher and scheduler; every process runs one, the store's lock lets one
+    work at a time."""
+    return Dispatcher(
+        core.uow,
+        core.sealer,
+        dispatch_lock(engine),
+        clock=core.clock,
+        settings=DispatchSettings(
+            allow_private=settings.webhook_allow_private,
+            scheduler_seconds=settings.scheduler_interval_seconds,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            total_timeout=settings.webhook_timeout_seconds,
+        ),
+    )
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -153,6 +174,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 _every(60.0, lambda: exchange.prune(core), "prune the issued JWTs")
             ),
         ]
+        dispatcher = build_dispatcher(settings, core, engine)
+        tasks.append(asyncio.create_task(dispatcher.run()))
         shared = None
         if settings.metrics_dir is not None:
             shared = metrics.share_counts(settings.metrics_dir)
@@ -171,6 +194,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await run_in_threadpool(dispatcher.close)
             await run_in_threadpool(core.flush_last_use)
             if shared is not None:
                 shared.publish()
@@ -191,6 +215,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     faces = (
         native_router,
+        webhooks_router,
+        policies_router,
         metrics_router,
         oauth2_router,
         exchange_router,

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     #: A new signing key is made when the newest is this old (``tokenward keys
     #: rotate-signing`` forces one sooner).
     signing_rotation_days: float = Field(default=30.0, gt=0)
+    #: Webhooks may be sent to loopback, private and link-local addresses (tests, a private
+    #: network that trusts every tenant admin); refused otherwise (docs/lifecycle.md).
+    webhook_allow_private: bool = False
+    #: Seconds allowed to connect to a webhook receiver, and for the whole delivery.
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    #: How often time-driven events (``token.expiring``, ``token.expired``) are looked for.
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"

@@ -44,7 +44,10 @@ from tests.security.support import (
     unique,
 )
 from tokenward.app import create_app
+from tokenward.domain.actors import Actor
+from tokenward.domain.lifecycle import Webhook
 from tokenward.domain.tokens import PageRequest, Token, TokenQuery
+from tokenward.service import policies, webhooks
 from tokenward.service.core import Core
 from tokenward.settings import Settings
 
@@ -70,6 +73,18 @@ EXPECTED: dict[str, str] = {
     "POST /v1/tenants/{tenant}/tokens/{token_id}/rotate": "......... ..A.A",
     "GET /v1/tenants/{tenant}/tokens/{token_id}/secret": "......... ..A.A",
     "GET /v1/audit": "......... ..A.A",
+    # Lifecycle (docs/lifecycle.md): the tenant's admins and root only.
+    "GET /v1/tenants/{tenant}/policy": "......... ..A.A",
+    "PUT /v1/tenants/{tenant}/policy": "......... ..A.A",
+    "POST /v1/tenants/{tenant}/webhooks": "......... ..A.A",
+    "GET /v1/tenants/{tenant}/webhooks": "......... ..A.A",
+    "GET /v1/tenants/{tenant}/webhooks/{webhook_id}": "......... ..A.A",
+    "PATCH /v1/tenants/{tenant}/webhooks/{webhook_id}": "......... ..A.A",
+    "DELETE /v1/tenants/{tenant}/webhooks/{webhook_id}": "......... ..A.A",
+    "GET /v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries": "......... ..A.A",
+    "POST /v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": (
+        "......... ..A.A"
+    ),
     "GET /metrics": "......... ....A",
     # OAuth 2.0
     "POST /oauth2/introspect": "......... AAAoA",
@@ -272,6 +287,62 @@ def _routes() -> dict[str, Route]:
             lambda c, a: _yes(any(r["token_id"] == c.tid for r in a.json()["items"])),
         ),
         "GET /metrics": Route(lambda c: {}, target=False),
+        "GET /v1/tenants/{tenant}/policy": Route(
+            lambda c: {"url": f"/v1/tenants/{c.tenant}/policy"}, target=False
+        ),
+        "PUT /v1/tenants/{tenant}/policy": Route(
+            lambda c: {
+                "url": f"/v1/tenants/{c.tenant}/policy",
+                "json": {"expiry_notice_seconds": [c.extra.setdefault("n", _counter())]},
+            },
+            lambda c, a: _yes(_notices_of(c) == [c.extra["n"]]),
+            target=False,
+        ),
+        "POST /v1/tenants/{tenant}/webhooks": Route(
+            lambda c: {
+                "url": f"/v1/tenants/{c.tenant}/webhooks",
+                "json": {"url": HOOK_URL, "events": ["token.created"]},
+            },
+            lambda c, a: _yes(_webhook_of(c, a.json()["id"]) is not None),
+            target=False,
+        ),
+        "GET /v1/tenants/{tenant}/webhooks": Route(
+            _webhook_listing,
+            lambda c, a: _yes(c.extra["hook"] in [h["id"] for h in a.json()["items"]]),
+            target=False,
+        ),
+        "GET /v1/tenants/{tenant}/webhooks/{webhook_id}": Route(
+            lambda c: {"url": f"/v1/tenants/{c.tenant}/webhooks/{_hook(c)}"}, target=False
+        ),
+        "PATCH /v1/tenants/{tenant}/webhooks/{webhook_id}": Route(
+            lambda c: {
+                "url": f"/v1/tenants/{c.tenant}/webhooks/{_hook(c)}",
+                "json": {"description": "changed"},
+            },
+            lambda c, a: _yes(
+                getattr(_webhook_of(c, c.extra["hook"]), "description", "") == "changed"
+            ),
+            target=False,
+        ),
+        "DELETE /v1/tenants/{tenant}/webhooks/{webhook_id}": Route(
+            lambda c: {"url": f"/v1/tenants/{c.tenant}/webhooks/{_hook(c)}"},
+            lambda c, a: _yes(_webhook_of(c, c.extra["hook"]) is None),
+            target=False,
+        ),
+        "GET /v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries": Route(
+            lambda c: {
+                "url": f"/v1/tenants/{c.tenant}/webhooks/{_hook(c, delivery=True)}/deliveries"
+            },
+            lambda c, a: _yes(c.extra["delivery"] in [d["id"] for d in a.json()["items"]]),
+            target=False,
+        ),
+        "POST /v1/tenants/{tenant}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": Route(
+            lambda c: {
+                "url": f"/v1/tenants/{c.tenant}/webhooks/{_hook(c, delivery=True)}"
+                f"/deliveries/{c.extra['delivery']}/retry"
+            },
+            target=False,
+        ),
         "POST /oauth2/introspect": Route(
             lambda c: {"data": {"token": c.secret}},
             lambda c, a: _yes(a.json().get("active") is True),
@@ -376,6 +447,54 @@ def _routes() -> dict[str, Route]:
             path = key.split(" ", 1)[1]
             routes[key] = Route(_catch_all(path), deny=CATCH_ALL)
     return routes
+
+
+#: A documentation address (TEST-NET-1): the dispatcher refuses it without a connection.
+HOOK_URL = "http://192.0.2.1/hook"
+_COUNT = iter(range(1000, 10**9))
+_HOOKS: dict[tuple[int, str], int] = {}
+
+
+def _counter() -> int:
+    return next(_COUNT)
+
+
+def _hook(cell: Cell, *, delivery: bool = False) -> int:
+    """A webhook of the cell's tenant, made by root; with ``delivery``, one delivery to it."""
+    if "hook" not in cell.extra:
+        # One per tenant while it lasts (a tenant has at most 50): only DELETE removes it.
+        slot = (id(cell.core), cell.tenant)
+        kept = _HOOKS.get(slot)
+        if kept is None or _webhook_of(cell, kept) is None:
+            made, _ = webhooks.create(
+                cell.core, Actor.root(), tenant=cell.tenant, url=HOOK_URL, events=["token.created"]
+            )
+            kept = _HOOKS[slot] = made.id
+        cell.extra["hook"] = kept
+    if delivery and "delivery" not in cell.extra:
+        make_target(cell.core, cell.tenant)  # its token.created event
+        with cell.core.uow(write=True) as uow:
+            uow.dispatch.fan_out(cell.core.clock(), limit=1000)
+            uow.commit()
+        found = webhooks.deliveries(
+            cell.core, Actor.root(), tenant=cell.tenant, webhook_id=cell.extra["hook"]
+        )
+        cell.extra["delivery"] = found[0].id
+    return int(cell.extra["hook"])
+
+
+def _webhook_listing(cell: Cell) -> Request:
+    _hook(cell)
+    return {"url": f"/v1/tenants/{cell.tenant}/webhooks"}
+
+
+def _webhook_of(cell: Cell, webhook_id: int) -> Webhook | None:
+    with cell.core.uow() as uow:
+        return uow.webhooks.get(cell.tenant, webhook_id)
+
+
+def _notices_of(cell: Cell) -> list[int]:
+    return list(policies.get(cell.core, Actor.root(), tenant=cell.tenant).expiry_notice_seconds)
 
 
 def _catch_all(path: str) -> Callable[[Cell], Request]:

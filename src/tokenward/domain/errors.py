@@ -40,6 +40,7 @@ class ErrorCode(StrEnum):
     # Invalid
     RESTRICTED_ADMIN = "RESTRICTED_ADMIN"
     EXCHANGE_REFUSED = "EXCHANGE_REFUSED"
+    POLICY_VIOLATION = "POLICY_VIOLATION"
     # Forbidden: the no-escalation rule (domain/policy.check_within) and acting for others
     ROLE_ESCALATION = "ROLE_ESCALATION"
     SCOPE_ESCALATION = "SCOPE_ESCALATION"
@@ -50,6 +51,7 @@ class ErrorCode(StrEnum):
     USER_NOT_ALLOWED = "USER_NOT_ALLOWED"
     # Conflict
     NAME_TAKEN = "NAME_TAKEN"
+    TOO_MANY_WEBHOOKS = "TOO_MANY_WEBHOOKS"
     NAME_AMBIGUOUS = "NAME_AMBIGUOUS"
     NOT_RECOVERABLE = "NOT_RECOVERABLE"
     ALREADY_STORED = "ALREADY_STORED"
@@ -91,6 +93,13 @@ class Invalid(TokenwardError):
         if self.field is None:
             return self.message
         return f"{names.get(self.field, self.field)} {self.reason}"
+
+
+class PolicyViolation(Invalid):
+    """A token the tenant's policy refuses (docs/lifecycle.md); ``field`` names the policy's
+    field. Well-formed input against a rule of the tenant's, so the native face answers 422."""
+
+    code = ErrorCode.POLICY_VIOLATION
 
 
 class Unauthenticated(TokenwardError):

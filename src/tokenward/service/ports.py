@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
+from tokenward.domain.lifecycle import Attempt, Delivery, DueDelivery, OutboxEvent, Webhook
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import Page, PageRequest, Token, TokenQuery
 from tokenward.domain.verification import VerifyCode
@@ -178,6 +179,106 @@ class IssuedJwtRepository(Protocol):
     def prune(self, now: datetime) -> None: ...
 
 
+class OutboxRepository(Protocol):
+    """Events, written in the transaction of the change that causes them."""
+
+    def add(self, event: OutboxEvent) -> None: ...
+
+
+class WebhookRepository(Protocol):
+    def add(self, webhook: Webhook) -> Webhook: ...
+
+    def get(self, tenant: str, webhook_id: int) -> Webhook | None: ...
+
+    def list(self, tenant: str) -> Sequence[Webhook]: ...
+
+    def any_active(self, tenant: str) -> bool:
+        """Whether the tenant has an active webhook: without one, events are not recorded."""
+        ...
+
+    def update(self, webhook_id: int, changes: Mapping[str, Any]) -> None: ...
+
+    def delete(self, webhook_id: int) -> None: ...
+
+    def deliveries(self, webhook_id: int, *, limit: int) -> Sequence[Delivery]:
+        """The latest deliveries to the webhook, newest first, with their attempts."""
+        ...
+
+    def get_delivery(self, webhook_id: int, delivery_id: int) -> Delivery | None: ...
+
+    def schedule(self, delivery_id: int, at: datetime) -> None:
+        """Puts a delivery back in the queue (pending) for an attempt at ``at``."""
+        ...
+
+
+class DispatchRepository(Protocol):
+    """The dispatcher's side of the outbox; only the holder of the dispatch lock calls it."""
+
+    def fan_out(self, now: datetime, *, limit: int) -> int:
+        """Turns up to ``limit`` new events into one pending delivery per active webhook of
+        their tenant that subscribes to their type; returns how many events it took."""
+        ...
+
+    def has_new_events(self) -> bool: ...
+
+    def due(self, now: datetime, *, limit: int) -> Sequence[DueDelivery]: ...
+
+    def record(
+        self,
+        delivery_id: int,
+        attempt: Attempt,
+        *,
+        delivered: bool,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Adds the attempt; the delivery is delivered, retried at ``next_attempt_at``, or,
+        with neither, failed."""
+        ...
+
+    def webhook_result(
+        self, webhook_id: int, *, ok: bool, now: datetime, disable_after: float
+    ) -> None:
+        """Keeps ``failing_since``; disables a webhook failing for ``disable_after`` seconds."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Drops events older than ``before`` whose deliveries are all settled."""
+        ...
+
+
+class PolicyRepository(Protocol):
+    def get(self, tenant: str) -> Mapping[str, Any] | None: ...
+
+    def put(self, tenant: str, policy: Mapping[str, Any], now: datetime) -> None: ...
+
+    def all(self) -> dict[str, Mapping[str, Any]]: ...
+
+    def outliving(self, tenant: str, until: datetime) -> Sequence[Token]:
+        """The tenant's tokens that are permanent or expire after ``until``."""
+        ...
+
+
+class NoticeRepository(Protocol):
+    """Time-driven notices (expiring, expired) and the tokens that are due one."""
+
+    def expiring(self, now: datetime, until: datetime, kind: str, *, limit: int) -> Sequence[Token]:
+        """Valid tokens expiring in (now, until] that have no ``kind`` notice for their
+        expiry."""
+        ...
+
+    def expired(self, now: datetime, since: datetime, *, limit: int) -> Sequence[Token]:
+        """Tokens that expired in (since, now] with no ``expired`` notice for that expiry."""
+        ...
+
+    def add(
+        self, token_id: int, kinds: Sequence[str], expires_at: datetime, now: datetime
+    ) -> None: ...
+
+    def inactive(self, tenant: str, before: datetime, *, limit: int) -> Sequence[Token]:
+        """The tenant's active tokens last used (or, never used, created) before ``before``."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``commit()`` makes it durable; leaving without it rolls back."""
 
@@ -202,6 +303,21 @@ class UnitOfWork(Protocol):
     @property
     def issued_jwts(self) -> IssuedJwtRepository: ...
 
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def dispatch(self) -> DispatchRepository: ...
+
+    @property
+    def policies(self) -> PolicyRepository: ...
+
+    @property
+    def notices(self) -> NoticeRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -220,6 +336,17 @@ class UnitOfWorkFactory(Protocol):
     def write_problem(self) -> str | None:
         """Why the store would refuse a write now (read-only, disk full), or None."""
         ...
+
+
+class DispatchLock(Protocol):
+    """One dispatcher at a time across every process of a deployment. Held until released
+    or the holder dies (the store frees it then)."""
+
+    def try_acquire(self) -> bool:
+        """True when this process holds the lock now (taken now or still held)."""
+        ...
+
+    def release(self) -> None: ...
 
 
 class Lookup(StrEnum):

@@ -22,7 +22,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
-from tokenward.service import tenants
+from tokenward.service import events, policies, tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
 
@@ -90,8 +90,10 @@ def issue(
             uow.tokens.lock_name(tenant, spec.name)  # two creates of one name: one waits
         if unique_name and _named(uow, tenant, spec.name, now, excluding_audience):
             raise Conflict("a token of this name already exists", code=ErrorCode.NAME_TAKEN)
+        draft = policies.on_issue(uow, draft, now, permanent=spec.permanent)
         token = uow.tokens.add(draft)
         _audit(uow, actor, "token.issue", token, now)
+        events.announce(uow, "token.issue", token, now)
         core.commit_change(uow, [token.id], at=now)  # others learn that the secret exists
     return IssuedToken(token, secret)
 
@@ -187,6 +189,7 @@ def delete(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
         policy.check_change(actor, token)
         uow.tokens.delete(token.id)
         _audit(uow, actor, "token.delete", token, now)
+        events.announce(uow, "token.delete", token, now)
         core.commit_change(uow, [token.id], at=now)
     return token
 
@@ -270,15 +273,18 @@ def _change(
         if rotate_grace is not None or policy.widens(token, after):
             policy.check_within(actor, after, existing=True)
         limits.check_restricted_role(after.restricted, after.role)
+        policies.check(uow, after, now, action)
         if given:
             uow.tokens.update(token.id, {**given, "updated_at": now})
             token = _load(uow, tenant, token.id)
             _audit(uow, actor, action, token, now, fields=sorted(given))
+            events.announce(uow, action, token, now)
         secret = None
         if rotate_grace is not None:
             secret = _replace_secret(core, uow, actor, token, now, rotate_grace)
             token = _load(uow, tenant, token.id)
             _audit(uow, actor, "token.rotate", token, now, grace_seconds=rotate_grace)
+            events.announce(uow, "token.rotate", token, now)
         core.commit_change(uow, [token.id], at=now)
     return token, secret
 
@@ -432,6 +438,7 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
         else:
             stored = uow.tokens.add(token)
         _audit(uow, actor, "token.import", stored, now)
+        events.announce(uow, "token.import", stored, now)
         core.commit_change(uow, [stored.id], at=now)
     return stored
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -22,11 +23,20 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 
 from tokenward.domain import limits
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
+from tokenward.domain.lifecycle import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    DueDelivery,
+    OutboxEvent,
+    Webhook,
+)
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import (
@@ -42,12 +52,18 @@ from tokenward.store.driver import DriverStatement
 from tokenward.store.notifications import notify_statement
 from tokenward.store.tables import (
     audit,
+    outbox_events,
     root_credential,
+    tenant_policies,
     tenants,
     token_changes,
+    token_notices,
     token_secrets,
     token_tallies,
     tokens,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
 )
 
 _SORT_COLUMNS = {
@@ -544,3 +560,423 @@ class SqlChangeLog:
 
     def prune(self, before: datetime) -> None:
         self._conn.execute(delete(token_changes).where(token_changes.c.at < before))
+
+
+# Lifecycle (docs/lifecycle.md).
+
+_INSERT_EVENT = DriverStatement(
+    insert(outbox_events).inline(),
+    keys=["event_id", "tenant", "type", "body", "created_at", "fanned_out"],
+)
+
+
+class SqlOutboxRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, event: OutboxEvent) -> None:
+        _INSERT_EVENT.execute(
+            self._conn,
+            {
+                "event_id": event.id,
+                "tenant": event.tenant,
+                "type": event.type,
+                "body": event.body,
+                "created_at": event.created_at,
+                "fanned_out": False,
+            },
+        )
+
+
+def _to_webhook(row: Row[Any]) -> Webhook:
+    m = row._mapping
+    return Webhook(
+        id=m["id"],
+        tenant=m["tenant"],
+        url=m["url"],
+        events=tuple(m["events"]),
+        description=m["description"],
+        active=m["active"],
+        disabled_reason=m["disabled_reason"],
+        failing_since=m["failing_since"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        secret_hash=m["secret_hash"],
+        sealed_secret=m["sealed_secret"],
+    )
+
+
+class SqlWebhookRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, webhook: Webhook) -> Webhook:
+        values = {
+            f.name: getattr(webhook, f.name) for f in dataclasses.fields(webhook) if f.name != "id"
+        }
+        values["events"] = list(webhook.events)
+        new_id = self._conn.execute(
+            insert(webhooks).values(**values).returning(webhooks.c.id)
+        ).scalar_one()
+        return dataclasses.replace(webhook, id=new_id)
+
+    def get(self, tenant: str, webhook_id: int) -> Webhook | None:
+        row = self._conn.execute(
+            select(webhooks).where(webhooks.c.id == webhook_id, _equals(webhooks.c.tenant, tenant))
+        ).first()
+        return None if row is None else _to_webhook(row)
+
+    def list(self, tenant: str) -> Sequence[Webhook]:
+        rows = self._conn.execute(
+            select(webhooks).where(_equals(webhooks.c.tenant, tenant)).order_by(webhooks.c.id)
+        )
+        return [_to_webhook(row) for row in rows]
+
+    def any_active(self, tenant: str) -> bool:
+        found = self._conn.execute(
+            select(webhooks.c.id)
+            .where(_equals(webhooks.c.tenant, tenant), webhooks.c.active == true())
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def update(self, webhook_id: int, changes: Mapping[str, Any]) -> None:
+        values = dict(changes)
+        if "events" in values:
+            values["events"] = list(values["events"])
+        self._conn.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))
+
+    def delete(self, webhook_id: int) -> None:
+        # Attempts and deliveries go with it (ON DELETE CASCADE on both backends).
+        self._conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
+
+    def _deliveries(self, *conditions: ColumnElement[bool], limit: int) -> builtins.list[Delivery]:
+        d, e = webhook_deliveries.c, outbox_events.c
+        rows = self._conn.execute(
+            select(
+                d.id,
+                d.webhook_id,
+                d.status,
+                d.next_attempt_at,
+                d.created_at,
+                e.tenant,
+                e.event_id,
+                e.type,
+            )
+            .join(outbox_events, e.seq == d.event_seq)
+            .where(*conditions)
+            .order_by(d.id.desc())
+            .limit(limit)
+        ).all()
+        attempts: dict[int, builtins.list[Attempt]] = {row.id: [] for row in rows}
+        if rows:
+            a = webhook_attempts.c
+            for att in self._conn.execute(
+                select(webhook_attempts)
+                .where(a.delivery_id.in_(list(attempts)))
+                .order_by(a.delivery_id, a.id)
+            ):
+                attempts[att.delivery_id].append(
+                    Attempt(
+                        at=att.at,
+                        status_code=att.status_code,
+                        duration_ms=att.duration_ms,
+                        error=att.error,
+                    )
+                )
+        return [
+            Delivery(
+                id=row.id,
+                webhook_id=row.webhook_id,
+                tenant=row.tenant,
+                event_id=row.event_id,
+                event_type=row.type,
+                status=DeliveryStatus(row.status),
+                attempts=tuple(attempts[row.id]),
+                next_attempt_at=row.next_attempt_at,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    def deliveries(self, webhook_id: int, *, limit: int) -> Sequence[Delivery]:
+        return self._deliveries(webhook_deliveries.c.webhook_id == webhook_id, limit=limit)
+
+    def get_delivery(self, webhook_id: int, delivery_id: int) -> Delivery | None:
+        found = self._deliveries(
+            webhook_deliveries.c.webhook_id == webhook_id,
+            webhook_deliveries.c.id == delivery_id,
+            limit=1,
+        )
+        return found[0] if found else None
+
+    def schedule(self, delivery_id: int, at: datetime) -> None:
+        self._conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id)
+            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=at)
+        )
+
+
+class SqlDispatchRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def has_new_events(self) -> bool:
+        found = self._conn.execute(
+            select(outbox_events.c.seq).where(outbox_events.c.fanned_out == false()).limit(1)
+        ).first()
+        return found is not None
+
+    def fan_out(self, now: datetime, *, limit: int) -> int:
+        e = outbox_events.c
+        events = self._conn.execute(
+            select(e.seq, e.tenant, e.type, e.created_at)
+            .where(e.fanned_out == false())
+            .order_by(e.seq)
+            .limit(limit)
+        ).all()
+        if not events:
+            return 0
+        hooks: dict[str, list[Webhook]] = {}
+        for tenant in {ev.tenant for ev in events}:
+            hooks[tenant] = list(SqlWebhookRepository(self._conn).list(tenant))
+        rows = [
+            {
+                "webhook_id": hook.id,
+                "event_seq": ev.seq,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for ev in events
+            for hook in hooks[ev.tenant]
+            # Only endpoints that existed when the event happened receive it.
+            if hook.wants(ev.type) and hook.created_at <= ev.created_at
+        ]
+        if rows:
+            self._conn.execute(insert(webhook_deliveries), rows)
+        self._conn.execute(
+            update(outbox_events)
+            .where(e.seq.in_([ev.seq for ev in events]))
+            .values(fanned_out=True)
+        )
+        return len(events)
+
+    def due(self, now: datetime, *, limit: int) -> Sequence[DueDelivery]:
+        d, e, w = webhook_deliveries.c, outbox_events.c, webhooks.c
+        rows = self._conn.execute(
+            select(
+                d.id,
+                d.webhook_id,
+                d.attempts,
+                d.created_at,
+                w.url,
+                w.secret_hash,
+                w.sealed_secret,
+                e.event_id,
+                e.body,
+            )
+            .join(webhooks, w.id == d.webhook_id)
+            .join(outbox_events, e.seq == d.event_seq)
+            .where(
+                d.status == DeliveryStatus.PENDING.value,
+                d.next_attempt_at <= now,
+                w.active == true(),
+            )
+            .order_by(d.next_attempt_at, d.id)
+            .limit(limit)
+        ).all()
+        return [
+            DueDelivery(
+                id=row.id,
+                webhook_id=row.webhook_id,
+                url=row.url,
+                secret_hash=row.secret_hash,
+                sealed_secret=row.sealed_secret,
+                event_id=row.event_id,
+                body=row.body,
+                attempts=row.attempts,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    def record(
+        self,
+        delivery_id: int,
+        attempt: Attempt,
+        *,
+        delivered: bool,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        self._conn.execute(
+            insert(webhook_attempts).values(
+                delivery_id=delivery_id,
+                at=attempt.at,
+                status_code=attempt.status_code,
+                duration_ms=attempt.duration_ms,
+                error=attempt.error,
+            )
+        )
+        if delivered:
+            status = DeliveryStatus.DELIVERED
+        elif next_attempt_at is not None:
+            status = DeliveryStatus.PENDING
+        else:
+            status = DeliveryStatus.FAILED
+        self._conn.execute(
+            update(webhook_deliveries)
+            .where(webhook_deliveries.c.id == delivery_id)
+            .values(
+                status=status.value,
+                attempts=webhook_deliveries.c.attempts + 1,
+                next_attempt_at=next_attempt_at if status is DeliveryStatus.PENDING else None,
+            )
+        )
+
+    def webhook_result(
+        self, webhook_id: int, *, ok: bool, now: datetime, disable_after: float
+    ) -> None:
+        w = webhooks.c
+        if ok:
+            self._conn.execute(
+                update(webhooks)
+                .where(w.id == webhook_id, w.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
+            return
+        self._conn.execute(
+            update(webhooks)
+            .where(w.id == webhook_id, w.failing_since.is_(None))
+            .values(failing_since=now)
+        )
+        since = self._conn.execute(select(w.failing_since).where(w.id == webhook_id)).scalar()
+        if since is not None and (now - since).total_seconds() >= disable_after:
+            days = disable_after / 86400
+            self._conn.execute(
+                update(webhooks)
+                .where(w.id == webhook_id, w.active == true())
+                .values(
+                    active=False,
+                    updated_at=now,
+                    disabled_reason=(
+                        f"disabled by the server: every delivery failed for {days:g} days "
+                        f"(since {since.isoformat()})"
+                    ),
+                )
+            )
+
+    def prune(self, before: datetime) -> int:
+        e, d = outbox_events.c, webhook_deliveries.c
+        unsettled = select(d.event_seq).where(d.status == DeliveryStatus.PENDING.value)
+        result = self._conn.execute(
+            delete(outbox_events).where(
+                e.created_at < before, e.fanned_out == true(), e.seq.not_in(unsettled)
+            )
+        )
+        return int(result.rowcount or 0)
+
+
+class SqlPolicyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, tenant: str) -> Mapping[str, Any] | None:
+        if not _storable(tenant):
+            return None
+        found: Mapping[str, Any] | None = self._conn.execute(
+            select(tenant_policies.c.policy).where(tenant_policies.c.tenant == tenant)
+        ).scalar()
+        return found
+
+    def put(self, tenant: str, policy: Mapping[str, Any], now: datetime) -> None:
+        self._conn.execute(delete(tenant_policies).where(tenant_policies.c.tenant == tenant))
+        self._conn.execute(
+            insert(tenant_policies).values(tenant=tenant, policy=dict(policy), updated_at=now)
+        )
+
+    def all(self) -> dict[str, Mapping[str, Any]]:
+        rows = self._conn.execute(select(tenant_policies.c.tenant, tenant_policies.c.policy))
+        return {row.tenant: row.policy for row in rows}
+
+    def outliving(self, tenant: str, until: datetime) -> Sequence[Token]:
+        t = tokens.c
+        rows = self._conn.execute(
+            select(tokens)
+            .where(_equals(t.tenant, tenant), or_(t.expires_at.is_(None), t.expires_at > until))
+            .order_by(t.id)
+        )
+        return [_to_token(row) for row in rows]
+
+
+class SqlNoticeRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _unnoticed(self, kind: str) -> ColumnElement[bool]:
+        n = token_notices.c
+        return ~(
+            select(n.token_id)
+            .where(n.token_id == tokens.c.id, n.kind == kind, n.expires_at == tokens.c.expires_at)
+            .exists()
+        )
+
+    def expiring(self, now: datetime, until: datetime, kind: str, *, limit: int) -> Sequence[Token]:
+        t = tokens.c
+        rows = self._conn.execute(
+            select(tokens)
+            .where(
+                t.expires_at > now,
+                t.expires_at <= until,
+                t.active == true(),
+                self._unnoticed(kind),
+            )
+            .order_by(t.expires_at)
+            .limit(limit)
+        )
+        return [_to_token(row) for row in rows]
+
+    def expired(self, now: datetime, since: datetime, *, limit: int) -> Sequence[Token]:
+        t = tokens.c
+        rows = self._conn.execute(
+            select(tokens)
+            .where(t.expires_at > since, t.expires_at <= now, self._unnoticed("expired"))
+            .order_by(t.expires_at)
+            .limit(limit)
+        )
+        return [_to_token(row) for row in rows]
+
+    def inactive(self, tenant: str, before: datetime, *, limit: int) -> Sequence[Token]:
+        t = tokens.c
+        rows = self._conn.execute(
+            select(tokens)
+            .where(
+                _equals(t.tenant, tenant),
+                t.active == true(),
+                func.coalesce(t.last_used_at, t.created_at) < before,
+            )
+            .order_by(t.id)
+            .limit(limit)
+        )
+        return [_to_token(row) for row in rows]
+
+    def add(self, token_id: int, kinds: Sequence[str], expires_at: datetime, now: datetime) -> None:
+        n = token_notices.c
+        present = set(
+            self._conn.execute(
+                select(n.kind).where(
+                    n.token_id == token_id, n.expires_at == expires_at, n.kind.in_(list(kinds))
+                )
+            ).scalars()
+        )
+        missing = [kind for kind in kinds if kind not in present]
+        if missing:
+            self._conn.execute(
+                insert(token_notices),
+                [
+                    {"token_id": token_id, "kind": kind, "expires_at": expires_at, "at": now}
+                    for kind in missing
+                ],
+            )

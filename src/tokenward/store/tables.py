@@ -91,6 +91,8 @@ tokens = Table(
     Index(None, "tenant", "created_at", "id"),
     Index(None, "tenant", "name"),
     Index(None, "tenant", "type", "principal"),
+    # The scheduler's range scans of expiring and expired tokens (migration 0008).
+    Index(None, "expires_at"),
     # The few recoverable tokens, found without a scan: at start, one of them tells whether
     # the key is the one that sealed them (migration 0006).
     Index(
@@ -202,4 +204,105 @@ issued_jwts = Table(
     Index(None, "token_id"),
     Index(None, "revoked_at"),
     Index(None, "expires_at"),
+)
+
+# Lifecycle (docs/lifecycle.md, migration 0008). A tenant's rules for its tokens; no row: the
+# defaults, which change nothing.
+tenant_policies = Table(
+    "tenant_policies",
+    metadata,
+    Column(
+        "tenant",
+        String(128),
+        ForeignKey("tenants.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("policy", JSON(), nullable=False),
+    Column("updated_at", EpochMillis(), nullable=False),
+)
+
+# Endpoints that receive a tenant's events. The signing secret is kept sealed, bound to its
+# hash, as recoverable token secrets are.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "tenant",
+        String(128),
+        ForeignKey("tenants.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("url", Text(), nullable=False),
+    Column("events", JSON(), nullable=False),
+    Column("description", Text(), nullable=False),
+    Column("active", Boolean(), nullable=False),
+    Column("disabled_reason", Text(), nullable=True),
+    Column("failing_since", EpochMillis(), nullable=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("sealed_secret", LargeBinary(), nullable=False),
+    Column("created_at", EpochMillis(), nullable=False),
+    Column("updated_at", EpochMillis(), nullable=False),
+    Index(None, "tenant", "id"),
+    sqlite_autoincrement=True,
+)
+
+# The outbox: each event is written in the transaction of the change that causes it, so a
+# crash loses none; the dispatcher turns it into one delivery per subscribed webhook
+# (``fanned_out``) and sends those.
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("tenant", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("created_at", EpochMillis(), nullable=False),
+    Column("fanned_out", Boolean(), nullable=False),
+    Index(None, "fanned_out", "seq"),
+    sqlite_autoincrement=True,
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("webhook_id", Id, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_seq", Id, ForeignKey("outbox_events.seq", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", EpochMillis(), nullable=True),
+    Column("created_at", EpochMillis(), nullable=False),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "webhook_id", "id"),
+    Index(None, "event_seq"),
+    sqlite_autoincrement=True,
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id", Id, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("at", EpochMillis(), nullable=False),
+    Column("status_code", Integer(), nullable=True),
+    Column("duration_ms", Integer(), nullable=False),
+    Column("error", Text(), nullable=True),
+    Index(None, "delivery_id"),
+    sqlite_autoincrement=True,
+)
+
+# Time-driven events already announced: one row per token, kind (``expired``,
+# ``expiring:<window seconds>``) and the expiry it was about, so a changed expiry is
+# announced again and a kept one never twice.
+token_notices = Table(
+    "token_notices",
+    metadata,
+    Column("token_id", Id, ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("expires_at", EpochMillis(), primary_key=True),
+    Column("at", EpochMillis(), nullable=False),
 )

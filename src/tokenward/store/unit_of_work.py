@@ -21,8 +21,13 @@ from tokenward.store.repositories import (
     SqlAuditRepository,
     SqlChangeLog,
     SqlCredentialRepository,
+    SqlDispatchRepository,
+    SqlNoticeRepository,
+    SqlOutboxRepository,
+    SqlPolicyRepository,
     SqlTenantRepository,
     SqlTokenRepository,
+    SqlWebhookRepository,
 )
 from tokenward.store.signing import SqlIssuedJwtRepository, SqlSigningKeyRepository
 
@@ -39,6 +44,11 @@ class SqlUnitOfWork:
     changes: SqlChangeLog
     signing_keys: SqlSigningKeyRepository
     issued_jwts: SqlIssuedJwtRepository
+    outbox: SqlOutboxRepository
+    webhooks: SqlWebhookRepository
+    dispatch: SqlDispatchRepository
+    policies: SqlPolicyRepository
+    notices: SqlNoticeRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -77,6 +87,11 @@ class SqlUnitOfWork:
         self.changes = SqlChangeLog(conn)
         self.signing_keys = SqlSigningKeyRepository(conn)
         self.issued_jwts = SqlIssuedJwtRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn)
+        self.dispatch = SqlDispatchRepository(conn)
+        self.policies = SqlPolicyRepository(conn)
+        self.notices = SqlNoticeRepository(conn)
 
     def __exit__(
         self,

@@ -10,14 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tokenward.api.errors import ErrorTable, Translator, Wording, error_headers
+from tokenward.api.errors import HTTP_STATUS, ErrorTable, Translator, Wording, error_headers
 from tokenward.api.middleware import BodyTooLarge
 from tokenward.api.routing import (
     is_bad_json,
     request_id,
     validation_messages,
 )
-from tokenward.domain.errors import ErrorCode, TokenwardError
+from tokenward.domain.errors import ErrorCode, PolicyViolation, TokenwardError
 
 log = logging.getLogger("tokenward.api")
 
@@ -109,6 +109,9 @@ TABLE = ErrorTable(
     http=_http,
     internal=_internal,
     wording=WORDING,
+    # A request the rules of the tenant refuse, though well formed: 422 as the issue of tenant
+    # policies asks; the other faces answer it as any ``Invalid``.
+    status={**HTTP_STATUS, PolicyViolation: 422},
 )
 #: Every error a native route can raise, as the native error body.
 translate = Translator(TABLE)
