@@ -26,7 +26,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The console's tests (tests/console) drive Debian's Chromium; none is ever downloaded.
 test: lint typecheck
+	test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 	$(BIN)/pytest
 
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from tokenward import __version__, metrics
+from tokenward import __version__, console, metrics
 from tokenward.api import docs
 from tokenward.api.dialects.boomerang.router import router as boomerang_router
 from tokenward.api.dialects.cedalo.router import router as cedalo_router
@@ -37,6 +38,7 @@ from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.statistics import Census
 from tokenward.settings import Settings
+from tokenward.store.console_sessions import SqlConsoleSessions
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
@@ -126,7 +128,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
             listener.start()
         try:
-            yield {"core": core, "census": Census(core)}
+            yield {
+                "core": core,
+                "census": Census(core),
+                console.STATE_KEY: SqlConsoleSessions(engine),
+            }
         finally:
             if listener is not None:
                 await run_in_threadpool(listener.stop)
@@ -169,9 +175,28 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     if settings.metrics_public:
         open_operations.append(("get", "/metrics"))
     docs.install(app, open_operations=open_operations)
+    _mount_console(app, settings)
     install_error_handlers(app)
     observed = RequestObservation(app, public_url=settings.public_url)
     return VerifyFastPath(observed, max_body_bytes=settings.max_body_bytes)
+
+
+def _mount_console(app: FastAPI, settings: Settings) -> None:
+    """The web console at ``/console``; ``/`` leads there."""
+    app.mount(
+        console.PREFIX,
+        console.create_console(
+            console.ConsoleConfig(
+                idle_seconds=settings.console_idle_seconds,
+                max_age_seconds=settings.console_max_age_seconds,
+            )
+        ),
+    )
+
+    @app.get("/", include_in_schema=False)
+    @app.get(console.PREFIX, include_in_schema=False)
+    async def to_console() -> RedirectResponse:
+        return RedirectResponse(f"{console.PREFIX}/", status_code=307)
 
 
 async def _every(

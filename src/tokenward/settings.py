@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     #: included), for the absolute ``Location`` of redirects and of Devo's created tokens;
     #: without it they are paths. Never taken from the request's ``Host`` header.
     public_url: str | None = None
+    #: The web console (``/console``) signs a browser out after this long without a request,
+    #: and in any case this long after it signed in.
+    console_idle_seconds: int = Field(default=30 * 60, ge=60)
+    console_max_age_seconds: int = Field(default=12 * 3600, ge=60)
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"
