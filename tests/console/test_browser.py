@@ -293,3 +293,26 @@ def test_every_page_has_no_serious_accessibility_violation(
     check("audit")
     page.goto("/console/t/default/tokens/999999999")
     check("not-found")
+
+
+def test_the_keyboard_alone_signs_in_and_reaches_a_token(page: Page, server: Server) -> None:
+    token = server.issue(name="reached by keyboard")
+    page.goto("/console/")
+    page.keyboard.type(ADMIN)  # the credential field has the focus
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Overview of tenant default")).to_be_visible()
+    focused = []
+    for _ in range(4):  # skip link, brand, Overview, Tokens
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert focused == ["Skip to the content", "tokenward", "Overview", "Tokens"]
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
+    page.get_by_label("Name contains").focus()
+    page.keyboard.type("reached by keyboard")
+    page.keyboard.press("Enter")
+    link = page.get_by_role("link", name="reached by keyboard")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Token reached by keyboard")).to_be_visible()
+    assert page.url.endswith(f"/tokens/{token['id']}")

@@ -75,6 +75,10 @@ def create_console(config: ConsoleConfig) -> ASGIApp:
             "wrong). Reload the page and try again.",
         )
 
+    @app.exception_handler(routes.FormTooLarge)
+    async def too_large(request: Request, exc: Exception) -> Response:
+        return error_page(renderer, 413, "The form is too large for this server.")
+
     @app.exception_handler(TokenwardError)
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, TokenwardError)

@@ -52,6 +52,10 @@ class CsrfRefused(Exception):
     """A state-changing request without this session's token, or from another origin."""
 
 
+class FormTooLarge(Exception):
+    """The body was over ``TOKENWARD_MAX_BODY_BYTES``; the middleware kept it out."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Context:
     request: Request
@@ -94,6 +98,8 @@ def build_router(renderer: Renderer, lifetimes: sessions.Lifetimes) -> APIRouter
         # no site, so the token decides. A named other site is refused outright.
         if origin not in (None, "null") and urlsplit(origin).netloc != request.url.netloc:
             raise CsrfRefused
+        if request.scope.get("state", {}).get("body_too_large"):  # api/middleware.py
+            raise FormTooLarge
         form = await request.form()
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
         expected = csrf.for_session(ctx.session.id) if ctx else request.cookies.get(SIGN_IN_COOKIE)
@@ -283,7 +289,7 @@ def build_router(renderer: Renderer, lifetimes: sessions.Lifetimes) -> APIRouter
         ctx = await context(request)
         token = await ctx.call(tokens.get, tenant=tenant, token_id=parse_id(token_id))
         trail = None
-        if ctx.actor.role.at_least(Role.ADMIN):
+        if Permissions(ctx.actor).read_audit:
             trail = await ctx.call(
                 audit.search,
                 query=AuditQuery(tenant=tenant, token_id=token.id),
