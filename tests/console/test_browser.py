@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.console.conftest import ADMIN, Server, sign_in
+from tests.console.conftest import ADMIN, ROOT, Server, sign_in
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
@@ -316,3 +316,51 @@ def test_the_keyboard_alone_signs_in_and_reaches_a_token(page: Page, server: Ser
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Token reached by keyboard")).to_be_visible()
     assert page.url.endswith(f"/tokens/{token['id']}")
+
+
+def test_create_with_every_field_then_edit_reveal_and_delete(page: Page, server: Server) -> None:
+    sign_in(page, ADMIN)
+    page.goto("/console/t/default/tokens/new")
+    page.get_by_label("Name", exact=True).fill("every field")
+    page.get_by_label("Description").fill("made in the console")
+    page.get_by_label("Type").select_option("user")
+    page.get_by_label("Principal").fill("alice")
+    page.get_by_label("Role").select_option("editor")
+    page.get_by_label("Scopes").fill("read, write")
+    page.get_by_label("Audience").fill("billing")
+    page.get_by_label("Resources", exact=True).fill("broker-1")
+    page.get_by_label("Restricted to these resources").check()
+    page.get_by_label("After a lifetime").check()
+    page.get_by_label("Lifetime", exact=True).fill("3")
+    page.get_by_label("Unit of the lifetime").select_option("days")
+    page.get_by_label("Recoverable").check()
+    page.get_by_label("Metadata").fill('{"team": "billing"}')
+    page.get_by_role("button", name="Create the token").click()
+    secret = page.get_by_label("Secret", exact=True).input_value()
+    token_id = token_id_of(page)
+    with server.api() as http:
+        body = http.get(f"/v1/tenants/default/tokens/{token_id}", headers=ROOT).json()
+    assert body["type"] == "user" and body["principal"] == "alice"
+    assert body["role"] == "editor" and body["scopes"] == ["read", "write"]
+    assert body["audience"] == ["billing"] and body["resources"] == ["broker-1"]
+    assert body["restricted"] is True and body["recoverable"] is True
+    assert body["metadata"] == {"team": "billing"} and body["expires_at"] is not None
+
+    page.get_by_role("link", name="Go to the token").click()
+    page.get_by_role("link", name="Edit or rename").click()
+    page.get_by_label("Name", exact=True).fill("renamed in the console")
+    page.get_by_label("Scopes").fill("read")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Token renamed in the console")).to_be_visible()
+    with server.api() as http:
+        body = http.get(f"/v1/tenants/default/tokens/{token_id}", headers=ROOT).json()
+    assert body["name"] == "renamed in the console" and body["scopes"] == ["read"]
+    assert body["metadata"] == {"team": "billing"} and body["audience"] == ["billing"]
+
+    page.get_by_role("button", name="Reveal the secret").click()
+    expect(page.get_by_label("Secret", exact=True)).to_have_value(secret)
+    page.get_by_role("link", name="Go to the token").click()
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Delete the token").click()
+    expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
+    assert server.verify(secret)["code"] == "NOT_FOUND"
