@@ -64,6 +64,8 @@ def test_a_session_survives_a_restart_and_its_secrets_are_not_on_disk(tmp_path: 
         server.stop()
     log = server.output()
     assert ADMIN not in log and session_id not in log
+    # Console requests are logged under their full route, not mistaken for API routes.
+    assert '"route": "/console/t/{tenant}/"' in log and '"route": "/t/' not in log
 
 
 def test_sessions_work_on_every_worker_over_postgresql(postgres_url: str, tmp_path: Path) -> None:

@@ -109,6 +109,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                _label_route(scope)
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 headers += [
@@ -123,3 +124,17 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+@dataclass(frozen=True, slots=True)
+class _MountedRoute:
+    path: str
+
+
+def _label_route(scope: Scope) -> None:
+    """The request log and the HTTP metrics (api/observability.py) name a request by its
+    route's template, which inside this mounted app lacks the mount's prefix: put it back, so
+    that ``/console/t/{tenant}/tokens`` is not read as an API route."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str) and not path.startswith(PREFIX):
+        scope["route"] = _MountedRoute(PREFIX + path)
