@@ -43,7 +43,9 @@ clean:
 
 # The benchmark suite of issue 4: installs wrk and the DRF reference, runs every measurement
 # (under 10 minutes, load to 127.0.0.1 only), prints the table, writes bench/RESULTS.md.
+# Then the console's token list at 1M tokens (issue 19), one line.
 bench: install
 	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	bash bench/drf_venv.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/console_list.py

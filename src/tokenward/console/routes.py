@@ -89,6 +89,9 @@ def build_router(renderer: Renderer, lifetimes: sessions.Lifetimes) -> APIRouter
         )
         if session is None:
             raise SignInNeeded
+        # For the request's log line (api/observability.py): who acted, in which tenant.
+        request.state.actor = session.actor.label
+        request.state.tenant = session.actor.tenant
         return Context(request, core, session)
 
     async def posted(request: Request, ctx: Context | None = None) -> dict[str, str]:
