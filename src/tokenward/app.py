@@ -189,6 +189,7 @@ def _mount_console(app: FastAPI, settings: Settings) -> None:
             console.ConsoleConfig(
                 idle_seconds=settings.console_idle_seconds,
                 max_age_seconds=settings.console_max_age_seconds,
+                https_only=(settings.public_url or "").startswith("https://"),
             )
         ),
     )

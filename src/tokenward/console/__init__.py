@@ -38,6 +38,8 @@ CONTENT_SECURITY_POLICY = (
 class ConsoleConfig:
     idle_seconds: int = 30 * 60
     max_age_seconds: int = 12 * 3600
+    #: Cookies are ``Secure`` even on a plain-HTTP request (TLS ended at a proxy).
+    https_only: bool = False
 
 
 def create_console(config: ConsoleConfig) -> ASGIApp:
@@ -48,7 +50,7 @@ def create_console(config: ConsoleConfig) -> ASGIApp:
         max_age=timedelta(seconds=config.max_age_seconds),
     )
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.include_router(routes.build_router(renderer, lifetimes))
+    app.include_router(routes.build_router(renderer, lifetimes, https_only=config.https_only))
 
     @app.get("/static/{name}")
     async def static(name: str) -> Response:

@@ -71,8 +71,25 @@ class Context:
         return await run_in_threadpool(use_case, self.core, self.actor, **kwargs)
 
 
-def build_router(renderer: Renderer, lifetimes: sessions.Lifetimes) -> APIRouter:
+def build_router(
+    renderer: Renderer, lifetimes: sessions.Lifetimes, *, https_only: bool = False
+) -> APIRouter:
+    """``https_only``: the console is reached over HTTPS (``TOKENWARD_PUBLIC_URL``) even when
+    the request seen here is plain HTTP from a proxy: cookies are ``Secure`` always."""
     router = APIRouter()
+
+    def set_cookie(
+        request: Request, response: Response, name: str, value: str, *, max_age: int | None = None
+    ) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=https_only or request.url.scheme == "https",
+        )
 
     async def context(request: Request) -> Context:
         core: Core = request.state.core
@@ -584,20 +601,6 @@ def parse_id(value: str) -> int:
 
 def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def set_cookie(
-    request: Request, response: Response, name: str, value: str, *, max_age: int | None = None
-) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
 
 
 #: Each error of the one tree (domain/errors.py) as the status of the page that shows it.
