@@ -26,7 +26,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The console's tests (tests/console) drive Debian's Chromium; none is ever downloaded.
 test: lint typecheck
+	test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 	$(BIN)/pytest
 
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
@@ -41,7 +43,9 @@ clean:
 
 # The benchmark suite of issue 4: installs wrk and the DRF reference, runs every measurement
 # (under 10 minutes, load to 127.0.0.1 only), prints the table, writes bench/RESULTS.md.
+# Then the console's token list at 1M tokens (issue 19), one line.
 bench: install
 	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	bash bench/drf_venv.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/console_list.py

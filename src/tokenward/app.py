@@ -11,12 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from tokenward import __version__, metrics
+from tokenward import __version__, console, metrics
 from tokenward.api import docs
 from tokenward.api.dialects.boomerang.router import router as boomerang_router
 from tokenward.api.dialects.cedalo.router import router as cedalo_router
@@ -45,6 +46,7 @@ from tokenward.service.statistics import Census
 from tokenward.settings import Settings
 from tokenward.signing.ring import KeyRing
 from tokenward.signing.schedule import Schedule
+from tokenward.store.console_sessions import SqlConsoleSessions
 from tokenward.store.dispatch_lock import dispatch_lock
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
@@ -185,7 +187,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
             listener.start()
         try:
-            yield {"core": core, "census": Census(core), "issuance": issuance}
+            yield {
+                "core": core,
+                "census": Census(core),
+                "issuance": issuance,
+                console.STATE_KEY: SqlConsoleSessions(engine),
+            }
         finally:
             if listener is not None:
                 await run_in_threadpool(listener.stop)
@@ -232,9 +239,29 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     if settings.metrics_public:
         open_operations.append(("get", "/metrics"))
     docs.install(app, open_operations=open_operations)
+    _mount_console(app, settings)
     install_error_handlers(app)
     observed = RequestObservation(app, public_url=settings.public_url)
     return VerifyFastPath(observed, max_body_bytes=settings.max_body_bytes)
+
+
+def _mount_console(app: FastAPI, settings: Settings) -> None:
+    """The web console at ``/console``; ``/`` leads there."""
+    app.mount(
+        console.PREFIX,
+        console.create_console(
+            console.ConsoleConfig(
+                idle_seconds=settings.console_idle_seconds,
+                max_age_seconds=settings.console_max_age_seconds,
+                https_only=(settings.public_url or "").startswith("https://"),
+            )
+        ),
+    )
+
+    @app.get("/", include_in_schema=False)
+    @app.get(console.PREFIX, include_in_schema=False)
+    async def to_console() -> RedirectResponse:
+        return RedirectResponse(f"{console.PREFIX}/", status_code=307)
 
 
 async def _every(

@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     #: How often time-driven events (``token.expiring``, ``token.expired``) are looked for.
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    #: The web console (``/console``) signs a browser out after this long without a request,
+    #: and in any case this long after it signed in.
+    console_idle_seconds: int = Field(default=30 * 60, ge=60)
+    console_max_age_seconds: int = Field(default=12 * 3600, ge=60)
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"

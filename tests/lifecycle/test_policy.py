@@ -26,7 +26,7 @@ def put_policy(client: TestClient, tenant: str = "default", **fields: Any) -> di
 
 
 def refused(answer: Any, field: str) -> None:
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
     assert error["code"] == "POLICY_VIOLATION"
     assert field in error["message"]

@@ -37,6 +37,8 @@ SERVER_ONLY_MODULES = (
     "tokenward.api",
     "tokenward.app",
     "tokenward.settings",
+    "tokenward.console",
+    "jinja2",
 )
 
 
@@ -149,3 +151,14 @@ def test_the_server_install_serves_and_verifies(served: tuple[str, str]) -> None
     verdict = httpx.post(f"{url}/v1/verify", json={"token": created.json()["secret"]}).json()
     assert verdict["valid"] is True
     assert verdict["token"]["tenant"] == "pkg"
+
+
+def test_the_wheel_carries_the_console_templates_and_assets(wheel: Path) -> None:
+    """The console renders from files in the package: a wheel without them serves 500s."""
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "src" / "tokenward" / "console"
+    for folder in ("templates", "static"):
+        files = sorted(p.relative_to(ROOT / "src").as_posix() for p in (package / folder).iterdir())
+        assert files and set(files) <= names, set(files) - names

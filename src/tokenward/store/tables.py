@@ -306,3 +306,18 @@ token_notices = Table(
     Column("expires_at", EpochMillis(), primary_key=True),
     Column("at", EpochMillis(), nullable=False),
 )
+
+# The web console's sign-ins (tokenward.console): only the SHA-256 of the session id that the
+# browser holds, and the credential sealed under the server's key, bound to that hash, so
+# that every request re-authenticates it and a disabled or deleted token ends its sessions
+# at once. Migration 0010.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("sealed_credential", LargeBinary(), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("created_at", EpochMillis(), nullable=False),
+    Column("last_seen_at", EpochMillis(), nullable=False),
+    Index(None, "last_seen_at"),
+)

@@ -1,0 +1,366 @@
+"""The console in Debian's Chromium against a real ``tokenward serve`` (issue 19)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.console.conftest import ADMIN, ROOT, Server, sign_in
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+
+def create_in_console(page: Page, name: str, **fields: str) -> str:
+    """Creates a token in the default tenant through the form; returns the copied secret."""
+    page.goto("/console/t/default/tokens")
+    page.get_by_role("link", name="Create a token").click()
+    page.get_by_label("Name", exact=True).fill(name)
+    for label, value in fields.items():
+        page.get_by_label(label).fill(value)
+    page.get_by_role("button", name="Create the token").click()
+    expect(page.get_by_role("heading", name=re.compile("Token created"))).to_be_visible()
+    expect(page.get_by_text("it is never shown again")).to_be_visible()
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_text("Copied.")).to_be_visible()
+    secret: str = page.evaluate("navigator.clipboard.readText()")
+    return secret
+
+
+def csrf_of(page: Page) -> str:
+    value = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert value
+    return value
+
+
+def token_id_of(page: Page) -> str:
+    link = page.get_by_role("link", name="Go to the token").get_attribute("href")
+    assert link
+    return link.rsplit("/", 1)[1]
+
+
+def test_root_creates_a_token_and_its_copied_secret_verifies_once_shown(
+    page: Page, server: Server
+) -> None:
+    sign_in(page, ADMIN)
+    expect(page.get_by_role("heading", name="Overview of tenant default")).to_be_visible()
+    secret = create_in_console(
+        page, "copied in a browser", **{"Scopes (one a line, or separated by commas)": "read"}
+    )
+    assert secret.startswith("tw_")
+    verdict = server.verify(secret)
+    assert verdict["valid"] is True and verdict["token"]["name"] == "copied in a browser"
+
+    # Leave and come back: the page that showed it is not kept and the secret is nowhere.
+    page.get_by_role("link", name="Go to the token").click()
+    assert secret not in page.content()
+    # Back to the page that showed it: the browser kept no copy (no-store) and will not
+    # send the form again by itself.
+    with pytest.raises(PlaywrightError, match="ERR_CACHE_MISS"):
+        page.go_back()
+    page.wait_for_url("chrome-error://**")  # the browser's own "confirm resubmission" page
+    assert secret not in page.content()
+    page.goto("/console/t/default/tokens")
+    assert secret not in page.content()
+
+
+def test_secret_pages_are_not_stored_and_carry_strict_headers(page: Page, server: Server) -> None:
+    sign_in(page, ADMIN)
+    page.goto("/console/t/default/tokens/new")
+    page.get_by_label("Name", exact=True).fill("headers")
+    with page.expect_response(re.compile(r"/tokens/new$")) as info:
+        page.get_by_role("button", name="Create the token").click()
+    headers = info.value.headers
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    policy = headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe" not in policy
+
+
+def test_disable_in_the_console_makes_verify_answer_disabled(page: Page, server: Server) -> None:
+    sign_in(page, ADMIN)
+    secret = create_in_console(page, "to be disabled")
+    page.get_by_role("link", name="Go to the token").click()
+    page.get_by_role("button", name="Disable").click()
+    expect(page.locator(".fields .state")).to_have_text("disabled")
+    verdict = server.verify(secret)
+    assert verdict["valid"] is False and verdict["code"] == "DISABLED"
+    page.get_by_role("button", name="Enable").click()
+    expect(page.locator(".fields .state")).to_have_text("active")
+    assert server.verify(secret)["valid"] is True
+
+
+def test_rotate_with_grace_then_the_old_secret_is_refused(page: Page, server: Server) -> None:
+    sign_in(page, ADMIN)
+    old = create_in_console(page, "to be rotated")
+    page.get_by_role("link", name="Go to the token").click()
+    page.get_by_label("Old secret keeps working for (seconds)").fill("2")
+    page.get_by_role("button", name="Rotate the secret").click()
+    expect(page.get_by_role("heading", name=re.compile("Secret rotated"))).to_be_visible()
+    new = page.get_by_label("Secret", exact=True).input_value()
+    assert new != old and server.verify(new)["valid"] is True
+    assert server.verify(old)["valid"] is True  # within the grace
+    deadline = time.monotonic() + 10
+    while server.verify(old)["valid"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert server.verify(old)["valid"] is False
+    assert server.verify(new)["valid"] is True
+
+
+def test_viewer_has_no_create_button_and_a_forged_post_is_refused(
+    page: Page, context: BrowserContext, server: Server
+) -> None:
+    viewer = server.issue(name="console viewer", role="viewer", audience=["tokenward"])
+    sign_in(page, viewer["secret"])
+    expect(page.get_by_text("Signed in as")).to_contain_text("viewer")
+    page.goto("/console/t/default/tokens")
+    expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
+    assert page.get_by_role("link", name="Create a token").count() == 0
+    page.goto(f"/console/t/default/tokens/{viewer['id']}")
+    assert page.get_by_role("button", name="Disable").count() == 0
+    assert page.get_by_role("link", name="Audit log").count() == 0
+
+    forged = context.request.post(
+        "/console/t/default/tokens/new",
+        form={"csrf": csrf_of(page), "name": "forged by a viewer", "role": "viewer"},
+    )
+    assert forged.status == 403
+    disabled = context.request.post(
+        f"/console/t/default/tokens/{viewer['id']}/disable", form={"csrf": csrf_of(page)}
+    )
+    assert disabled.status == 403
+    with server.api() as http:
+        found = http.get(
+            "/v1/tenants/default/tokens",
+            params={"name": "forged by a viewer"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        ).json()
+    assert found["total"] == 0
+    assert server.verify(viewer["secret"])["valid"] is True
+
+
+def test_cross_site_post_without_the_csrf_token_is_refused(
+    page: Page, context: BrowserContext, server: Server
+) -> None:
+    sign_in(page, ADMIN)
+    victim = server.issue(name="csrf victim")
+    without = context.request.post(f"/console/t/default/tokens/{victim['id']}/disable", form={})
+    assert without.status == 403
+    wrong = context.request.post(
+        f"/console/t/default/tokens/{victim['id']}/disable", form={"csrf": "0" * 64}
+    )
+    assert wrong.status == 403
+    other_site = context.request.post(
+        f"/console/t/default/tokens/{victim['id']}/disable",
+        form={"csrf": csrf_of(page)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert other_site.status == 403
+    assert server.verify(victim["secret"])["valid"] is True
+
+
+def test_names_typed_by_users_render_as_text(page: Page, server: Server) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    token = server.issue(
+        name=XSS_NAME,
+        description="<script>alert(2)</script>",
+        scopes=['"><svg onload=alert(3)>'],
+        metadata={"note": "</pre><img src=y onerror=alert(4)>"},
+    )
+    sign_in(page, ADMIN)
+    page.goto(f"/console/t/default/tokens?q={XSS_NAME[:4]}")
+    expect(page.get_by_role("link", name=XSS_NAME)).to_be_visible()
+    page.goto(f"/console/t/default/tokens/{token['id']}")
+    expect(page.get_by_role("heading", name=f"Token {XSS_NAME}")).to_be_visible()
+    expect(page.get_by_text("<script>alert(2)</script>")).to_be_visible()
+    page.get_by_role("link", name="Edit or rename").click()
+    expect(page.get_by_label("Name", exact=True)).to_have_value(XSS_NAME)
+    assert page.locator("img").count() == 0 and page.locator("svg").count() == 0
+    assert dialogs == []
+
+
+def test_session_ends_when_its_token_is_disabled_through_the_api(
+    page: Page, server: Server
+) -> None:
+    admin = server.issue(name="console admin", role="admin", audience=["tokenward"])
+    sign_in(page, admin["secret"])
+    page.goto("/console/audit")
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    with server.api() as http:
+        response = http.post(
+            f"/v1/tenants/default/tokens/{admin['id']}/disable",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert response.status_code == 200
+    page.goto("/console/audit")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.url.endswith("/console/sign-in")
+
+
+def test_sign_out_ends_the_session(page: Page, context: BrowserContext, server: Server) -> None:
+    sign_in(page, ADMIN)
+    cookie = next(c for c in context.cookies() if c["name"] == "tw_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
+    assert ADMIN not in str(context.cookies())
+    assert page.evaluate("JSON.stringify(localStorage) + document.cookie") == "{}"
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    context.add_cookies([cookie])  # replaying the old id opens nothing
+    page.goto("/console/t/default/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_a_wrong_credential_is_refused_with_a_message(page: Page) -> None:
+    page.goto("/console/")
+    page.get_by_label("Credential").fill("tw_not-a-real-credential")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not valid")
+
+
+def test_search_as_you_type_narrows_the_list(page: Page, server: Server) -> None:
+    server.issue(name="needle-one-of-a-kind")
+    server.issue(name="haystack-token")
+    sign_in(page, ADMIN)
+    page.goto("/console/t/default/tokens")
+    page.get_by_label("Name contains").press_sequentially("needle-one")
+    expect(page.locator("#total")).to_have_text("1")
+    expect(page.get_by_role("link", name="needle-one-of-a-kind")).to_be_visible()
+    assert "q=needle-one" in page.url
+
+
+def test_root_creates_and_deletes_a_tenant_with_confirmation(page: Page) -> None:
+    sign_in(page, ADMIN)
+    page.goto("/console/tenants")
+    page.get_by_label("New tenant's name").fill("console-made")
+    page.get_by_role("button", name="Create the tenant").click()
+    expect(page.get_by_role("link", name="console-made", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Delete console-made…").click()
+    expect(page.get_by_role("heading", name="Delete tenant console-made")).to_be_visible()
+    page.get_by_role("button", name="Delete the tenant").click()
+    expect(page.get_by_role("heading", name="Tenants")).to_be_visible()
+    assert page.get_by_role("link", name="console-made", exact=True).count() == 0
+
+
+def test_every_page_has_no_serious_accessibility_violation(
+    page: Page, server: Server, artifacts: Path
+) -> None:
+    axe = Axe()
+    token = server.issue(name="accessible", recoverable=True, metadata={"team": "a11y"})
+    pages: dict[str, str] = {}
+
+    def check(name: str) -> None:
+        page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+        results = axe.run(page)
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        pages[name] = page.url
+        assert serious == [], f"{name}: {serious}"
+
+    page.goto("/console/")
+    check("sign-in")
+    sign_in(page, ADMIN)
+    check("overview")
+    page.goto("/console/t/default/tokens")
+    check("tokens")
+    page.goto(f"/console/t/default/tokens/{token['id']}")
+    check("token")
+    page.goto(f"/console/t/default/tokens/{token['id']}/edit")
+    check("edit")
+    page.goto(f"/console/t/default/tokens/{token['id']}/delete")
+    check("delete")
+    page.goto(f"/console/t/default/tokens/{token['id']}")
+    page.get_by_role("button", name="Reveal the secret").click()
+    expect(page.get_by_label("Secret", exact=True)).to_have_value(token["secret"])
+    check("reveal")
+    page.goto("/console/t/default/tokens/new")
+    check("create")
+    page.get_by_label("Name", exact=True).fill("accessible too")
+    page.get_by_role("button", name="Create the token").click()
+    check("secret")
+    page.goto("/console/tenants")
+    check("tenants")
+    page.goto("/console/audit")
+    check("audit")
+    page.goto("/console/t/default/tokens/999999999")
+    check("not-found")
+
+
+def test_the_keyboard_alone_signs_in_and_reaches_a_token(page: Page, server: Server) -> None:
+    token = server.issue(name="reached by keyboard")
+    page.goto("/console/")
+    page.keyboard.type(ADMIN)  # the credential field has the focus
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Overview of tenant default")).to_be_visible()
+    focused = []
+    for _ in range(4):  # skip link, brand, Overview, Tokens
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert focused == ["Skip to the content", "tokenward", "Overview", "Tokens"]
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
+    page.get_by_label("Name contains").focus()
+    page.keyboard.type("reached by keyboard")
+    page.keyboard.press("Enter")
+    link = page.get_by_role("link", name="reached by keyboard")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Token reached by keyboard")).to_be_visible()
+    assert page.url.endswith(f"/tokens/{token['id']}")
+
+
+def test_create_with_every_field_then_edit_reveal_and_delete(page: Page, server: Server) -> None:
+    sign_in(page, ADMIN)
+    page.goto("/console/t/default/tokens/new")
+    page.get_by_label("Name", exact=True).fill("every field")
+    page.get_by_label("Description").fill("made in the console")
+    page.get_by_label("Type").select_option("user")
+    page.get_by_label("Principal").fill("alice")
+    page.get_by_label("Role").select_option("editor")
+    page.get_by_label("Scopes").fill("read, write")
+    page.get_by_label("Audience").fill("billing")
+    page.get_by_label("Resources", exact=True).fill("broker-1")
+    page.get_by_label("Restricted to these resources").check()
+    page.get_by_label("After a lifetime").check()
+    page.get_by_label("Lifetime", exact=True).fill("3")
+    page.get_by_label("Unit of the lifetime").select_option("days")
+    page.get_by_label("Recoverable").check()
+    page.get_by_label("Metadata").fill('{"team": "billing"}')
+    page.get_by_role("button", name="Create the token").click()
+    secret = page.get_by_label("Secret", exact=True).input_value()
+    token_id = token_id_of(page)
+    with server.api() as http:
+        body = http.get(f"/v1/tenants/default/tokens/{token_id}", headers=ROOT).json()
+    assert body["type"] == "user" and body["principal"] == "alice"
+    assert body["role"] == "editor" and body["scopes"] == ["read", "write"]
+    assert body["audience"] == ["billing"] and body["resources"] == ["broker-1"]
+    assert body["restricted"] is True and body["recoverable"] is True
+    assert body["metadata"] == {"team": "billing"} and body["expires_at"] is not None
+
+    page.get_by_role("link", name="Go to the token").click()
+    page.get_by_role("link", name="Edit or rename").click()
+    page.get_by_label("Name", exact=True).fill("renamed in the console")
+    page.get_by_label("Scopes").fill("read")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Token renamed in the console")).to_be_visible()
+    with server.api() as http:
+        body = http.get(f"/v1/tenants/default/tokens/{token_id}", headers=ROOT).json()
+    assert body["name"] == "renamed in the console" and body["scopes"] == ["read"]
+    assert body["metadata"] == {"team": "billing"} and body["audience"] == ["billing"]
+
+    page.get_by_role("button", name="Reveal the secret").click()
+    expect(page.get_by_label("Secret", exact=True)).to_have_value(secret)
+    page.get_by_role("link", name="Go to the token").click()
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Delete the token").click()
+    expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
+    assert server.verify(secret)["code"] == "NOT_FOUND"
