@@ -24,6 +24,7 @@ from tokenward.store.repositories import (
     SqlTenantRepository,
     SqlTokenRepository,
 )
+from tokenward.store.sealed import SqlSealedRepository
 
 #: Below this, a SQLite database is not ready: a write may fail (a create writes a few pages,
 #: and a checkpoint more).
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     credentials: SqlCredentialRepository
     changes: SqlChangeLog
+    sealed: SqlSealedRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.credentials = SqlCredentialRepository(conn)
         self.changes = SqlChangeLog(conn)
+        self.sealed = SqlSealedRepository(conn)
 
     def __exit__(
         self,
