@@ -81,7 +81,7 @@ def backup(
     # The copy holds token data: 0600 before a byte is written.
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
-        source = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
+        source = sqlite3.connect(store, timeout=30)
         copy = sqlite3.connect(target)
         try:
             source.backup(copy, pages=_PAGES_PER_STEP)
