@@ -85,7 +85,7 @@ def test_pg_dump_under_load_restores_every_acknowledged_write(
         for token_id, secret in made.items()
         if load.acknowledged_at.get(token_id, 0.0) < started
     }
-    assert 20 < len(acknowledged) < len(made)  # writes before, during and after the dump
+    assert 20 <= len(acknowledged) < len(made)  # writes after the dump began are left out
 
     subprocess.run(
         ["pg_restore", "--no-owner", "--exit-on-error", *_libpq(target), str(dump)],
