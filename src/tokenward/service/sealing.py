@@ -9,6 +9,7 @@ so that a store nobody rotated reads the same as before.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tokenward.domain import secrets as secret_format
 from tokenward.service.ports import RowId, UnitOfWorkFactory
+
+log = logging.getLogger("tokenward.keys")
 
 _LEGACY_VERSION = b"\x01"
 _RING_VERSION = b"\x02"
@@ -128,7 +131,11 @@ class Sealer:
             return
         with self._lock:
             self._stamp = self._source.stamp()
-            ring = self._source.load()
+            try:
+                ring = self._source.load()
+            except (OSError, ValueError) as exc:  # a key file being written or moved: later
+                log.warning("kept the key ring as it was: reloading it failed: %s", exc)
+                return
             if ring:
                 self._set(ring)
 
