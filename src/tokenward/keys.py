@@ -83,6 +83,11 @@ def secure_data_dir(data_dir: Path) -> None:
     key = data_dir / KEY_FILE_NAME
     if key.is_file():  # a directory in its place: reading it says so
         tighten(key, 0o600)
+    ring = ring_dir(data_dir)
+    if ring.is_dir():
+        tighten(ring, 0o700)
+        for path in ring_files(data_dir).values():
+            tighten(path, 0o600)
 
 
 def _read_key(path: Path) -> bytes:

@@ -102,3 +102,12 @@ def test_restore_refuses_a_damaged_or_newer_copy_and_leaves_the_store(tmp_path: 
 
     run("restore", str(copy), "--yes", env=env)
     assert run("doctor", env=env, check=False).returncode == 0
+
+
+def test_backup_of_postgresql_points_to_pg_dump(postgres_url: str, tmp_path: Path) -> None:
+    env = environment(tmp_path / "data", TOKENWARD_DATABASE_URL=postgres_url)
+    for command in ("backup", "restore"):
+        refused = run(command, str(tmp_path / "copy.db"), env=env, check=False)
+        assert refused.returncode == 2
+        assert "pg_dump" in refused.stderr
+    assert not (tmp_path / "copy.db").exists()

@@ -102,7 +102,9 @@ def test_a_missing_or_wrong_ring_key_stops_the_start_and_doctor_says_which(
     assert material.decode().strip() not in wrong.stderr + wrong.stdout
 
     key_file.write_bytes(material)
+    key_file.chmod(0o644)  # loosened by hand: the next command that opens the store tightens it
     assert run("doctor", env=env, check=False).returncode == 0
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
 def test_a_ring_opens_legacy_blobs_and_seals_under_its_newest_key() -> None:
