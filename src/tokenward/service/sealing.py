@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -21,7 +22,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from tokenward.domain import secrets as secret_format
-from tokenward.service.ports import RowId, UnitOfWorkFactory
+
+if TYPE_CHECKING:  # the command line's --help loads this module: nothing more than it needs
+    from tokenward.service.ports import RowId, UnitOfWorkFactory
 
 log = logging.getLogger("tokenward.keys")
 
