@@ -14,7 +14,9 @@ import os
 import socket
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,12 +58,55 @@ def _run(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The sdist and the wheel, as ``python -m build`` makes them: the wheel is built from
+    the sdist, so a file the sdist lacks is missing from the wheel too."""
     out = tmp_path_factory.mktemp("dist")
-    built = _run(sys.executable, "-m", "build", "--wheel", "--outdir", out, ROOT, cwd=out)
+    built = _run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=out)
     assert built.returncode == 0, built.stderr[-3000:]
+    (sdist,) = out.glob("tokenward-*.tar.gz")
     (found,) = out.glob("tokenward-*.whl")
-    return found
+    return sdist, found
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: tuple[Path, Path]) -> Path:
+    return dist[1]
+
+
+def _package_files() -> set[str]:
+    """Every file of the package in the checkout, as a path from ``src/``: modules,
+    migrations and their template, typing marker, web assets, whatever is added later."""
+    source = ROOT / "src"
+    return {
+        path.relative_to(source).as_posix()
+        for path in (source / "tokenward").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+
+
+def test_the_wheel_and_the_sdist_hold_every_file_of_the_package(
+    dist: tuple[Path, Path],
+) -> None:
+    sdist, built_wheel = dist
+    expected = _package_files()
+    # What an install cannot do without: if the walk above ever finds none of these, it is
+    # looking in the wrong place.
+    assert {
+        "tokenward/py.typed",
+        "tokenward/store/migrations/env.py",
+        "tokenward/store/migrations/script.py.mako",
+        "tokenward/store/migrations/versions/0001_initial.py",
+    } <= expected
+    with zipfile.ZipFile(built_wheel) as archive:
+        in_wheel = set(archive.namelist())
+    assert sorted(expected - in_wheel) == []
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    prefix = names[0].split("/")[0]
+    in_sdist = {name.removeprefix(f"{prefix}/src/") for name in names}
+    assert sorted(expected - in_sdist) == []
+    assert f"{prefix}/pyproject.toml" in names
 
 
 def _venv(where: Path, requirement: str) -> Path:
@@ -95,6 +140,10 @@ def test_the_client_only_install_imports_no_server_module(wheel: Path, tmp_path:
     # The server's dependencies are not even installed.
     absent = _run(python, "-c", "import sqlalchemy", cwd=tmp_path)
     assert absent.returncode != 0
+
+    version = _run(tmp_path / "client-env" / "bin" / "tokenward", "--version", cwd=tmp_path)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout == f"tokenward {wheel.name.split('-')[1]}\n"
 
     command = _run(tmp_path / "client-env" / "bin" / "tokenward", "--help", cwd=tmp_path)
     assert command.returncode == 2

@@ -33,6 +33,11 @@ def missing_server_modules() -> list[str]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:  # answered by a client-only install too
+        from tokenward import __version__
+
+        print(f"tokenward {__version__}")
+        return
     missing = missing_server_modules()
     if missing:
         print(f"error: {SERVER_EXTRA_HINT} (missing: {', '.join(missing)})", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from tokenward.cli import audit, doctor, keys, server, tenants, tokens, transfer
+from tokenward.cli import audit, backup, doctor, keys, server, tenants, tokens, transfer
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
@@ -28,6 +30,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tokenward import __version__
+
+        typer.echo(f"tokenward {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     ctx: typer.Context,
@@ -35,6 +45,12 @@ def _options(
     data_dir: DataDirOption = None,
     url: UrlOption = None,
     token: TokenOption = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit"
+        ),
+    ] = False,
 ) -> None:
     """Issue, manage and verify API tokens."""
     ctx.obj = Overrides(database_url=database_url, data_dir=data_dir, url=url, token=token)
@@ -51,3 +67,5 @@ app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
 app.command()(doctor.doctor)
 app.add_typer(keys.app, name="keys")
+app.command()(backup.backup)
+app.command()(backup.restore)

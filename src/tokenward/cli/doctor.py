@@ -151,32 +151,33 @@ def _database(settings: Settings) -> list[Finding]:
 
 
 def _key_against_data(settings: Settings) -> Finding:
-    """Opens one stored sealed secret with the configured key (and shows nothing of it)."""
+    """Opens one stored sealed secret of every key that sealed any with the configured key
+    ring (and shows nothing of them)."""
     from tokenward.app import open_engine
-    from tokenward.keys import KeyProblem, key_source, load_key_material
+    from tokenward.keys import FileKeys, KeyProblem, check_ring, key_source
     from tokenward.service import sealing
     from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
 
     engine = open_engine(settings)
     try:
         with SqlUnitOfWorkFactory(engine)() as uow:
-            sample = uow.tokens.sealed_sample()
+            samples = uow.sealed.samples()
     finally:
         engine.dispose()
     source = key_source(settings.secret_key, settings.data_dir)
-    if sample is None:
+    if not samples:
         return Finding(True, "no sealed secrets stored yet: any key will do")
     try:
-        material = load_key_material(settings.secret_key, settings.data_dir, create=False)
+        ring = FileKeys(settings.secret_key, settings.data_dir).load()
+        check_ring(sealing.Sealer(keys=ring) if ring else None, samples, source)
     except KeyProblem as exc:
         return Finding(False, exc.message, "restore the key that sealed the stored secrets")
-    if not sealing.opens(sealing.Sealer(material), sample):
-        return Finding(
-            False,
-            f"{source} does not open the secrets sealed in the database",
-            "use the key that sealed them: TOKENWARD_SECRET_KEY, or the key file from backup",
-        )
-    return Finding(True, f"{source} opens the sealed secrets stored in the database")
+    count = len(samples)
+    return Finding(
+        True,
+        f"{source} opens the sealed secrets stored in the database"
+        + (f" ({count} keys in the ring sealed them)" if count > 1 else ""),
+    )
 
 
 def _root(settings: Settings) -> Finding:

@@ -276,6 +276,33 @@ class NoticeRepository(Protocol):
 
     def inactive(self, tenant: str, before: datetime, *, limit: int) -> Sequence[Token]:
         """The tenant's active tokens last used (or, never used, created) before ``before``."""
+
+
+#: The key of a row that holds a sealed column, in the order the store pages through them.
+RowId = int | str
+
+
+class SealedRepository(Protocol):
+    """Every column of the store that holds sealed blobs, named by ``columns()``; a key
+    rotation re-seals them all through these, whatever table they are in."""
+
+    def columns(self) -> Sequence[str]: ...
+
+    def samples(self) -> dict[str, tuple[str, bytes]]:
+        """One stored blob per key id that sealed any (``sealing.LEGACY`` for blobs without
+        one; unknown formats under their first bytes' hex), with what it is bound to."""
+        ...
+
+    def not_sealed_under(
+        self, column: str, header: bytes, *, after: RowId | None, limit: int
+    ) -> Sequence[tuple[RowId, str, bytes]]:
+        """Up to ``limit`` rows of ``column`` after ``after`` (in row order) whose blob does
+        not start with ``header``: (row id, what the blob is bound to, the blob)."""
+        ...
+
+    def replace(self, column: str, replacements: Sequence[tuple[RowId, bytes, bytes]]) -> int:
+        """Writes each (row id, old blob, new blob) where the row still holds the old blob;
+        returns how many it wrote."""
         ...
 
 
@@ -317,6 +344,7 @@ class UnitOfWork(Protocol):
 
     @property
     def notices(self) -> NoticeRepository: ...
+    def sealed(self) -> SealedRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

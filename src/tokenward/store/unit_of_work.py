@@ -29,6 +29,7 @@ from tokenward.store.repositories import (
     SqlTokenRepository,
     SqlWebhookRepository,
 )
+from tokenward.store.sealed import SqlSealedRepository
 from tokenward.store.signing import SqlIssuedJwtRepository, SqlSigningKeyRepository
 
 #: Below this, a SQLite database is not ready: a write may fail (a create writes a few pages,
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
     dispatch: SqlDispatchRepository
     policies: SqlPolicyRepository
     notices: SqlNoticeRepository
+    sealed: SqlSealedRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -92,6 +94,7 @@ class SqlUnitOfWork:
         self.dispatch = SqlDispatchRepository(conn)
         self.policies = SqlPolicyRepository(conn)
         self.notices = SqlNoticeRepository(conn)
+        self.sealed = SqlSealedRepository(conn)
 
     def __exit__(
         self,
