@@ -43,10 +43,6 @@ class TokenRepository(Protocol):
         stored until the next rotation sweeps it, but opens nothing any more."""
         ...
 
-    def sealed_sample(self) -> tuple[str, bytes] | None:
-        """One stored sealed secret and the hash it is bound to; None when there is none."""
-        ...
-
     def search(
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
     ) -> Page[Token]: ...
@@ -344,6 +340,8 @@ class UnitOfWork(Protocol):
 
     @property
     def notices(self) -> NoticeRepository: ...
+
+    @property
     def sealed(self) -> SealedRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...

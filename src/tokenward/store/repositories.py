@@ -207,15 +207,6 @@ class SqlTokenRepository:
         row = self._conn.execute(stmt).first()
         return None if row is None else (_to_token(row), row.retires_at)
 
-    def sealed_sample(self) -> tuple[str, bytes] | None:
-        row = self._conn.execute(
-            select(tokens.c.secret_hash, tokens.c.sealed_secret)
-            # An import's marker (an empty sealed copy) seals nothing the key could open.
-            .where(tokens.c.sealed_secret.is_not(None), func.length(tokens.c.sealed_secret) > 0)
-            .limit(1)
-        ).first()
-        return None if row is None else (row.secret_hash, row.sealed_secret)
-
     def search(
         self, tenant: str, query: TokenQuery, page: PageRequest, now: datetime
     ) -> Page[Token]:
