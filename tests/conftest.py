@@ -35,7 +35,7 @@ PG_START_HINT = (
     "or point TOKENWARD_TEST_PG_URL at a server where the user may create databases."
 )
 
-_TABLES = "tokens, token_secrets, tenants, audit, root_credential, token_changes"
+_TABLES = "tokens, token_secrets, tenants, audit, root_credential, token_changes, token_usage"
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,10 @@ from tokenward.store.repositories import (
     SqlAuditRepository,
     SqlChangeLog,
     SqlCredentialRepository,
+    SqlCreditRepository,
     SqlTenantRepository,
     SqlTokenRepository,
+    SqlUsageRepository,
 )
 
 #: Below this, a SQLite database is not ready: a write may fail (a create writes a few pages,
@@ -36,6 +38,8 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     credentials: SqlCredentialRepository
     changes: SqlChangeLog
+    credits: SqlCreditRepository
+    usage: SqlUsageRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -72,6 +76,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.credentials = SqlCredentialRepository(conn)
         self.changes = SqlChangeLog(conn)
+        self.credits = SqlCreditRepository(conn)
+        self.usage = SqlUsageRepository(conn)
 
     def __exit__(
         self,
