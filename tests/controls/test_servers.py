@@ -221,3 +221,48 @@ def test_redis_dying_mid_load_fails_closed_is_counted_and_recovers(
         assert "Traceback" not in log
     finally:
         _stop([server])
+
+
+def test_kill_9_gives_back_no_credit_that_was_answered(tmp_path: Path) -> None:
+    """Verifications under load, then every process of the server killed at once: the
+    database has spent at least every credit answered VALID, and at most those plus the
+    verifications that were in flight (never answered)."""
+    [server] = _servers(tmp_path, 1, 2, {})
+    token = _token(server, "default", credits={"remaining": 1_000_000})
+    clients = 8
+    answered: list[int] = [0] * clients
+    unanswered: list[int] = [0] * clients
+
+    def load(index: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            while True:
+                try:
+                    answer = http.post(f"{server.url}/v1/verify", json={"token": token["secret"]})
+                except httpx.TransportError:
+                    unanswered[index] += 1
+                    return
+                assert answer.json()["code"] == "VALID"
+                answered[index] += 1
+
+    with ThreadPoolExecutor(clients) as pool:
+        running = [pool.submit(load, index) for index in range(clients)]
+        deadline = time.monotonic() + 60
+        while sum(answered) < 300:
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        workers = subprocess.run(
+            ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        for pid in [server.process.pid, *map(int, workers)]:
+            subprocess.run(["kill", "-9", str(pid)], check=False)
+        server.process.wait()
+        for done in running:
+            done.result()
+    [again] = [Server(tmp_path / "data0", {"TOKENWARD_ADMIN_TOKEN": ADMIN}, workers=1)]
+    try:
+        with httpx.Client(base_url=again.url, headers=ROOT) as http:
+            got = http.get(f"/v1/tenants/default/tokens/{token['id']}").json()
+        spent = 1_000_000 - got["credits"]["remaining"]
+        assert sum(answered) <= spent <= sum(answered) + sum(unanswered)
+    finally:
+        _stop([again])

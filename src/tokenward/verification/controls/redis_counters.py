@@ -69,7 +69,7 @@ for i = 1, n do
   if #buckets > 0 then
     resets[i] = (buckets[1][1] + subs + 1) * size
   else
-    resets[i] = (current + subs + 1) * size
+    resets[i] = now
   end
   if count + 1 > limit then
     admitted = 0
@@ -89,6 +89,9 @@ local answer = {admitted, retry}
 for i = 1, n do
   local size = tonumber(ARGV[2 * i + 2])
   if admitted == 1 then
+    if counted[i] == 0 then
+      resets[i] = (currents[i] + subs + 1) * size
+    end
     redis.call('HINCRBY', KEYS[i], currents[i], 1)
     redis.call('PEXPIRE', KEYS[i], (subs + 2) * size)
     counted[i] = counted[i] + 1
