@@ -266,3 +266,47 @@ def test_kill_9_gives_back_no_credit_that_was_answered(tmp_path: Path) -> None:
         assert sum(answered) <= spent <= sum(answered) + sum(unanswered)
     finally:
         _stop([again])
+
+
+def test_the_client_speaks_the_controls(tmp_path: Path) -> None:
+    from tokenward.client import AsyncClient, Client, VerifyCode
+
+    [server] = _servers(tmp_path, 1, 1, {"TOKENWARD_USAGE_FLUSH_SECONDS": "0.2"})
+    try:
+        with Client(server.url, ADMIN) as tw:
+            token = tw.create_token(
+                name="metered",
+                rate_limits=[{"name": "m", "limit": 2, "window_seconds": 60}],
+                credits={"remaining": 5, "refill": None},
+                ip_allowlist=["192.0.2.0/24"],
+            )
+            assert token.rate_limits == ({"name": "m", "limit": 2, "window_seconds": 60},)
+            assert token.ip_allowlist == ("192.0.2.0/24",)
+            assert tw.verify(token.secret).code == VerifyCode.IP_DENIED
+            valid = tw.verify(token.secret, client_ip="192.0.2.7", cost=2)
+            assert valid.valid and valid.limits is not None
+            assert valid.limits["credits_remaining"] == 3
+            assert tw.adjust_credits("default", token.id, add=4).credits == {
+                "remaining": 7,
+                "refill": None,
+            }
+            changed = tw.update_token("default", token.id, rate_limits=[], credits=None)
+            assert (changed.rate_limits, changed.credits) == ((), None)
+
+            async def asynchronously() -> None:
+                async with AsyncClient(server.url, ADMIN) as atw:
+                    answer = await atw.verify(token.secret, client_ip="192.0.2.8")
+                    assert answer.code == VerifyCode.VALID and answer.limits is not None
+
+            import asyncio
+
+            asyncio.run(asynchronously())
+            deadline = time.monotonic() + 20
+            while sum(sum(b.counts.values()) for b in tw.token_usage("default", token.id)) < 3:
+                assert time.monotonic() < deadline, "usage was not written"
+                time.sleep(0.2)
+            [bucket] = tw.token_usage("default", token.id, bucket="day")
+            assert bucket.counts == {"IP_DENIED": 1, "VALID": 2}
+            assert tw.tenant_usage().top_tokens == ((token.id, 3),)
+    finally:
+        _stop([server])
