@@ -239,7 +239,12 @@ class VerifyRequest(_Request):
     client_ip: str | None = Field(
         default=None, description="The address of the client that presented the token"
     )
-    cost: int = Field(default=1, description="Credits this verification spends (0 allowed)")
+    cost: int = Field(
+        default=1,
+        ge=0,
+        le=limits.MAX_COST,
+        description="Credits this verification spends (0 allowed)",
+    )
 
 
 class LimitStatePublic(BaseModel):

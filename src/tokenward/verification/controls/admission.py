@@ -12,9 +12,8 @@ judges it before the request, as the codes rank in docs/api.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tokenward.domain.tokens import RateLimit, Token
 from tokenward.domain.verification import VerifyCode
@@ -44,8 +43,7 @@ class CreditLedger(Protocol):
     def refund(self, token_id: int, cost: int, period: int) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
     #: None: admitted; else the code to answer.
     code: VerifyCode | None
     #: The answer's ``limits`` document: ``credits_remaining`` and ``rate_limits``.
@@ -116,6 +114,16 @@ class Controls:
 
 
 def _instant(millis: int) -> str:
-    """RFC 3339 in UTC, as the native API (pydantic) writes instants."""
-    moment = datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=millis % 1000 * 1000)
-    return moment.isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC, as the native API (pydantic) writes instants. A reset instant is the
+    end of a bucket, the same for every verification within it: written once, then kept."""
+    text = _INSTANTS.get(millis)
+    if text is None:
+        if len(_INSTANTS) >= 4096:
+            _INSTANTS.clear()
+        moment = datetime.fromtimestamp(millis // 1000, UTC)
+        moment = moment.replace(microsecond=millis % 1000 * 1000)
+        text = _INSTANTS[millis] = moment.isoformat().replace("+00:00", "Z")
+    return text
+
+
+_INSTANTS: dict[int, str] = {}

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tokenward.domain.tokens import RateLimit
 
 SUB_BUCKETS = 10
 
 
-@dataclass(frozen=True, slots=True)
-class LimitState:
+class LimitState(NamedTuple):
+    """Immutable, and tuples: made on every verification of a rate-limited token, where a
+    frozen dataclass costs several times as much to build."""
+
     name: str
     limit: int
     #: None when the counters could not be asked (a Redis outage, failing open).
@@ -42,8 +44,7 @@ class LimitState:
     reset_at_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class RateOutcome:
+class RateOutcome(NamedTuple):
     admitted: bool
     states: tuple[LimitState, ...]
     #: For a refusal: milliseconds until a retry can be admitted.
@@ -59,19 +60,24 @@ def judge_buckets(
 ) -> tuple[bool, int, int, int]:
     """For one limit: ``(fits, counted, reset_at_ms, retry_after_ms)`` of the buckets
     (bucket number -> count), dropping from ``buckets`` those too old to count."""
-    current = now_ms // size
-    oldest = current - SUB_BUCKETS
-    for number in [n for n in buckets if n < oldest]:
-        del buckets[number]
+    if not buckets:
+        return limit >= 1, 0, now_ms, 0
+    first = min(buckets)
+    if first < now_ms // size - SUB_BUCKETS:
+        oldest = now_ms // size - SUB_BUCKETS
+        for number in [n for n in buckets if n < oldest]:
+            del buckets[number]
+        if not buckets:
+            return limit >= 1, 0, now_ms, 0
+        first = min(buckets)
     counted = sum(buckets.values())
     fits = counted + 1 <= limit
-    ordered = sorted(buckets.items())
-    reset_at = (ordered[0][0] + SUB_BUCKETS + 1) * size if ordered else now_ms
+    reset_at = (first + SUB_BUCKETS + 1) * size
     retry_after = 0
     if not fits:
         needed = counted + 1 - limit
         freed = 0
-        for number, count in ordered:
+        for number, count in sorted(buckets.items()):
             freed += count
             if freed >= needed:
                 retry_after = (number + SUB_BUCKETS + 1) * size - now_ms
