@@ -107,12 +107,21 @@ def test_credits_endpoint_sets_adds_and_is_audited(client: TestClient) -> None:
     unlimited = issue(client, name="unlimited")
     conflict = client.post(_path(unlimited, "/credits"), json={"add": 1}, headers=ROOT_HEADERS)
     assert conflict.status_code == 409
+    # Setting a balance on an unlimited token gives it credits, and verification sees them.
+    limited = client.post(_path(unlimited, "/credits"), json={"set": 1}, headers=ROOT_HEADERS)
+    assert limited.json()["credits"] == {"remaining": 1, "refill": None}
+    assert _verify(client, unlimited["secret"])["code"] == "VALID"
+    assert _verify(client, unlimited["secret"])["code"] == "USAGE_EXCEEDED"
     actions = [
         record["action"]
         for record in client.get("/v1/audit", headers=ROOT_HEADERS).json()["items"]
         if record["token_id"] == token["id"]
     ]
     assert actions.count("token.credits") == 2
+    editor = bearer(manager(client, role="editor")["secret"])
+    # Lowering is an editor's; raising needs the right to mint the raised token.
+    lowered = client.post(_path(token, "/credits"), json={"set": 1}, headers=editor)
+    assert lowered.status_code == 200, lowered.text
 
 
 def test_codes_their_order_and_what_each_spends(client: TestClient) -> None:

@@ -14,6 +14,7 @@ from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict, Invalid, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
+    Credits,
     IssuedToken,
     Page,
     PageRequest,
@@ -284,8 +285,8 @@ def adjust_credits(
 
     Under the rules of a change: lowering the balance is an editor's; raising it gives the
     token more uses, so the caller must be able to mint the token with the raised balance
-    (``policy.widens``). A token without credits (unlimited) is a conflict: give it credits
-    with a PATCH first.
+    (``policy.widens``). Setting a balance on a token without credits (unlimited) gives it
+    credits without a refill, which narrows it; adding to one is a conflict.
     """
     if (set_to is None) == (add is None):
         raise Invalid("give set or add, not both")
@@ -300,10 +301,11 @@ def adjust_credits(
         policy.check_change(actor, token)
         credits = token.credits
         if credits is None:
-            raise Conflict(
-                "this token has no credits (unlimited); set credits with a PATCH first",
-                code="NO_CREDITS",
-            )
+            if add is not None:
+                raise Conflict(
+                    "this token has no credits (unlimited): set them first", code="NO_CREDITS"
+                )
+            credits = Credits(0)  # a balance where there was none narrows the token
         if set_to is not None:
             remaining = set_to
         else:
@@ -315,7 +317,8 @@ def adjust_credits(
         if policy.widens(token, after):
             policy.check_within(actor, after, existing=True)
         if set_to is not None:
-            uow.credits.set(token.id, after.credits or credits, now)
+            # Through the token's row: a token that had no credits gains them on its snapshot.
+            uow.tokens.update(token.id, {"credits": after.credits, "updated_at": now})
         else:
             assert add is not None
             refill = credits.refill
