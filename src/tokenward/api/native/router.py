@@ -380,7 +380,8 @@ def rotate_token(
     summary="Set or add to a token's credits",
     description='`{"set": n}` or `{"add": n}`; audited as `token.credits`. Lowering the '
     "balance is an editor's; raising it needs the right to mint the token with the raised "
-    "balance. A token without credits (unlimited) answers 409 `NO_CREDITS`.",
+    "balance. `set` gives a token without credits a balance; `add` to one answers 409 "
+    "`NO_CREDITS`.",
     responses=_errors(*_ONE_TOKEN, 400, 403, 409, 413, notes={403: _ESCALATION}),
 )
 def adjust_credits(
