@@ -37,7 +37,7 @@ PG_START_HINT = (
 
 _TABLES = (
     "tokens, token_secrets, tenants, audit, root_credential, token_changes, signing_keys, "
-    "issued_jwts"
+    "issued_jwts, token_usage, console_sessions"
 )
 
 

@@ -38,7 +38,7 @@ from tokenward.domain.errors import Unavailable
 from tokenward.keys import sealer_for_store, secure_data_dir
 from tokenward.lifecycle import Dispatcher, DispatchSettings
 from tokenward.log_config import configure_logging
-from tokenward.service import exchange, signing_keys
+from tokenward.service import exchange, signing_keys, usage
 from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
@@ -52,6 +52,7 @@ from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
+from tokenward.verification.controls.redis_counters import RedisCounters
 
 log = logging.getLogger("tokenward")
 
@@ -62,7 +63,7 @@ CHANGE_LOG_KEEP_SECONDS = 600.0
 def build_core(settings: Settings, engine: Engine) -> Core:
     """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
     uow = SqlUnitOfWorkFactory(engine)
-    return Core(
+    core = Core(
         uow=uow,
         lookup=SqlSecretLookup(engine),
         cache=VerificationCache(positive_size=settings.cache_size),
@@ -75,6 +76,12 @@ def build_core(settings: Settings, engine: Engine) -> Core:
         auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
         observer=metrics.STATS,
     )
+    if settings.redis_url:  # rate limits counted in Redis, shared by every worker and server
+        core.controls.counters = RedisCounters(
+            settings.redis_url, prefix=settings.redis_prefix, failure_mode=settings.redis_failure
+        )
+        metrics.watch_redis(core.controls.counters)
+    return core
 
 
 def signing_schedule(settings: Settings) -> Schedule:
@@ -175,6 +182,25 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             asyncio.create_task(
                 _every(60.0, lambda: exchange.prune(core), "prune the issued JWTs")
             ),
+            asyncio.create_task(
+                _every(
+                    settings.usage_flush_seconds,
+                    lambda: usage.flush(core),
+                    "write usage counts",
+                    proves_store=False,
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    3600.0,
+                    lambda: usage.prune(
+                        core,
+                        hourly_days=settings.usage_hourly_days,
+                        daily_days=settings.usage_daily_days,
+                    ),
+                    "prune usage counts",
+                )
+            ),
         ]
         dispatcher = build_dispatcher(settings, core, engine)
         tasks.append(asyncio.create_task(dispatcher.run()))
@@ -203,6 +229,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                     await task
             await run_in_threadpool(dispatcher.close)
             await run_in_threadpool(core.flush_last_use)
+            await run_in_threadpool(usage.flush, core)
             if shared is not None:
                 shared.publish()
             core.lookup.close()

@@ -299,6 +299,45 @@ STORE_OUTAGES = StoreOutages()
 REGISTRY.register(STORE_OUTAGES)
 
 
+class RedisHealth(Collector):
+    """The rate-limit counters' Redis as this process sees it (``TOKENWARD_REDIS_URL``): the
+    verifications that met it failing (answered by ``TOKENWARD_REDIS_FAILURE``), the round
+    trips made, and whether its last use worked. Per process."""
+
+    def __init__(self) -> None:
+        self.counters: Any = None
+
+    def collect(self) -> Iterator[Metric]:
+        counters = self.counters
+        if counters is None:
+            return
+        failures = CounterMetricFamily(
+            "tokenward_redis_failures",
+            "Verifications of rate-limited tokens that found Redis failing",
+        )
+        failures.add_metric([], counters.failures)
+        yield failures
+        trips = CounterMetricFamily(
+            "tokenward_redis_round_trips", "Round trips to Redis made by verifications"
+        )
+        trips.add_metric([], counters.round_trips)
+        yield trips
+        up = GaugeMetricFamily(
+            "tokenward_redis_up", "1 when this process's last use of Redis worked"
+        )
+        up.add_metric([], 1 if counters.available else 0)
+        yield up
+
+
+REDIS_HEALTH = RedisHealth()
+REGISTRY.register(REDIS_HEALTH)
+
+
+def watch_redis(counters: Any) -> None:
+    """Exports this Redis counters' failures and round trips on ``/metrics``."""
+    REDIS_HEALTH.counters = counters
+
+
 class SharedCounts:
     """The counts of a server's other worker processes, through a directory they share.
 

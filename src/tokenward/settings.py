@@ -91,6 +91,19 @@ class Settings(BaseSettings):
     #: and in any case this long after it signed in.
     console_idle_seconds: int = Field(default=30 * 60, ge=60)
     console_max_age_seconds: int = Field(default=12 * 3600, ge=60)
+    #: Controls at verification (issue 17). Redis for the rate-limit counters, shared by every
+    #: worker and server (``redis://host:6379/0``); without it each process counts its own.
+    redis_url: str | None = Field(default=None, repr=False)
+    #: Prepended to every Redis key, so that installations can share one Redis.
+    redis_prefix: str = "tokenward:"
+    #: While Redis does not answer: ``closed`` refuses rate-limited tokens (``RATE_LIMITED``),
+    #: ``open`` admits them uncounted. Tokens without rate limits are not affected.
+    redis_failure: Literal["closed", "open"] = "closed"
+    #: How often each worker writes its usage counts (a crash loses at most this interval).
+    usage_flush_seconds: float = Field(default=5.0, gt=0)
+    #: How long hourly and daily usage buckets are kept.
+    usage_hourly_days: int = Field(default=90, ge=1)
+    usage_daily_days: int = Field(default=730, ge=1)
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"

@@ -43,4 +43,10 @@ def test_json_stdin_and_last_use(cli: Cli) -> None:
     assert refused["token"]["id"] == token["id"]
 
     unknown = cli.fails(1, "verify", "-", "--json", input="nonsense\n")
-    assert json.loads(unknown.stdout) == {"valid": False, "code": "MALFORMED", "token": None}
+    assert json.loads(unknown.stdout) == {
+        "valid": False,
+        "code": "MALFORMED",
+        "token": None,
+        "limits": None,
+        "retry_after_ms": None,
+    }

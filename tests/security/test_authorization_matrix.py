@@ -72,6 +72,10 @@ EXPECTED: dict[str, str] = {
     # Rotation hands over a credential: below admin, only of a token acting for the caller.
     "POST /v1/tenants/{tenant}/tokens/{token_id}/rotate": "......... ..A.A",
     "GET /v1/tenants/{tenant}/tokens/{token_id}/secret": "......... ..A.A",
+    # Controls (issue 17): a balance set on an unlimited token narrows it; usage is a read.
+    "POST /v1/tenants/{tenant}/tokens/{token_id}/credits": "......... .AA.A",
+    "GET /v1/tenants/{tenant}/tokens/{token_id}/usage": "......... AAA.A",
+    "GET /v1/tenants/{tenant}/usage": "......... AAA.A",
     "GET /v1/audit": "......... ..A.A",
     # Lifecycle (docs/lifecycle.md): the tenant's admins and root only.
     "GET /v1/tenants/{tenant}/policy": "......... ..A.A",
@@ -281,6 +285,16 @@ def _routes() -> dict[str, Route]:
         "GET /v1/tenants/{tenant}/tokens/{token_id}/secret": Route(
             lambda c: {"url": _native(c, "/secret")},
             lambda c, a: _yes(a.json()["secret"] == c.secret),
+        ),
+        "POST /v1/tenants/{tenant}/tokens/{token_id}/credits": Route(
+            lambda c: {"url": _native(c, "/credits"), "json": {"set": 5}},
+            lambda c, a: _yes(getattr(c.now(), "credits", None) is not None),
+        ),
+        "GET /v1/tenants/{tenant}/tokens/{token_id}/usage": Route(
+            lambda c: {"url": _native(c, "/usage")}
+        ),
+        "GET /v1/tenants/{tenant}/usage": Route(
+            lambda c: {"url": f"/v1/tenants/{c.tenant}/usage"}, target=False
         ),
         "GET /v1/audit": Route(
             lambda c: {"params": {"tenant": c.tenant, "token_id": c.tid}},

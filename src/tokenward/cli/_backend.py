@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -82,6 +83,20 @@ class Backend(Protocol):
     def verify(
         self, secret: str, *, audience: str | None, scopes: Sequence[str], resource: str | None
     ) -> client.Verification: ...
+
+    def adjust_credits(
+        self, tenant: str, token_id: int, *, set_to: int | None, add: int | None
+    ) -> client.Token: ...
+
+    def token_usage(
+        self,
+        tenant: str,
+        token_id: int,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        bucket: str,
+    ) -> list[client.UsageBucket]: ...
 
 
 @contextlib.contextmanager

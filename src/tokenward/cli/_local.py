@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 
 from tokenward import client
 from tokenward.api.native.schemas import (
     AuditPublic,
+    LimitsPublic,
     TenantPublic,
     TokenPublic,
     TokenWithSecret,
@@ -28,7 +30,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
-from tokenward.service import audit, tenants, tokens, verification
+from tokenward.service import audit, tenants, tokens, usage, verification
 
 
 class OperatorBackend:
@@ -145,9 +147,46 @@ class OperatorBackend:
             core, secret, audience=audience, scopes=scopes, resource=resource
         )
         core.flush_last_use()
+        usage.flush(core)
         token = None if result.token is None else TokenPublic.of(result.token, self._op.now())
-        answer = VerifyResponse(valid=result.valid, code=result.code, token=token)
+        answer = VerifyResponse(
+            valid=result.valid,
+            code=result.code,
+            token=token,
+            limits=None if result.limits is None else LimitsPublic.model_validate(result.limits),
+            retry_after_ms=result.retry_after_ms,
+        )
         return client.Verification.from_wire(answer.model_dump(mode="json"))
+
+    def adjust_credits(
+        self, tenant: str, token_id: int, *, set_to: int | None, add: int | None
+    ) -> client.Token:
+        op = self._op
+        token = tokens.adjust_credits(
+            op.core, op.actor, tenant=tenant, token_id=token_id, set_to=set_to, add=add
+        )
+        return self._public(token)
+
+    def token_usage(
+        self,
+        tenant: str,
+        token_id: int,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        bucket: str,
+    ) -> list[client.UsageBucket]:
+        op = self._op
+        found = usage.of_token(
+            op.core,
+            op.actor,
+            tenant=tenant,
+            token_id=token_id,
+            since=since,
+            until=until,
+            bucket="day" if bucket == "day" else "hour",
+        )
+        return [client.UsageBucket(start=b.start, counts=dict(b.counts)) for b in found]
 
 
 def _tenant(tenant: Tenant) -> client.Tenant:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from tokenward.cli._common import Revealed
 from tokenward.domain.audit import AuditQuery
-from tokenward.domain.tokens import TokenChanges, TokenQuery, TokenSpec
+from tokenward.domain.tokens import Credits, RateLimit, TokenChanges, TokenQuery, TokenSpec
 
 if TYPE_CHECKING:
     from tokenward import client
@@ -66,6 +67,9 @@ class RemoteBackend:
             ttl_seconds=spec.ttl_seconds,
             recoverable=spec.recoverable,
             metadata=spec.metadata or None,
+            rate_limits=[_rate_limit(rate) for rate in spec.rate_limits] or None,
+            credits=_credits(spec.credits),
+            ip_allowlist=spec.ip_allowlist or None,
         )
 
     def search_tokens(
@@ -107,7 +111,27 @@ class RemoteBackend:
         given = changes.given()
         if "role" in given:
             given["role"] = given["role"].value
+        if "rate_limits" in given:
+            given["rate_limits"] = [_rate_limit(rate) for rate in given["rate_limits"]]
+        if "credits" in given:
+            given["credits"] = _credits(given["credits"])
         return self._http.update_token(tenant, token_id, **given)
+
+    def adjust_credits(
+        self, tenant: str, token_id: int, *, set_to: int | None, add: int | None
+    ) -> client.Token:
+        return self._http.adjust_credits(tenant, token_id, set=set_to, add=add)
+
+    def token_usage(
+        self,
+        tenant: str,
+        token_id: int,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        bucket: str,
+    ) -> list[client.UsageBucket]:
+        return self._http.token_usage(tenant, token_id, since=since, until=until, bucket=bucket)
 
     def list_audit(
         self, query: AuditQuery, *, page: int, limit: int
@@ -132,3 +156,19 @@ class RemoteBackend:
         self, secret: str, *, audience: str | None, scopes: Sequence[str], resource: str | None
     ) -> client.Verification:
         return self._http.verify(secret, audience=audience, scopes=scopes, resource=resource)
+
+
+def _rate_limit(rate: RateLimit) -> dict[str, Any]:
+    return {"name": rate.name, "limit": rate.limit, "window_seconds": rate.window_seconds}
+
+
+def _credits(credits: Credits | None) -> dict[str, Any] | None:
+    if credits is None:
+        return None
+    refill = credits.refill
+    return {
+        "remaining": credits.remaining,
+        "refill": None
+        if refill is None
+        else {"amount": refill.amount, "interval": refill.interval.value},
+    }

@@ -27,6 +27,10 @@ from tokenward.cli._common import (
 )
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
+    Credits,
+    RateLimit,
+    Refill,
+    RefillInterval,
     SortOrder,
     TokenChanges,
     TokenQuery,
@@ -36,7 +40,7 @@ from tokenward.domain.tokens import (
 )
 
 if TYPE_CHECKING:
-    from tokenward.client import Token, TokenWithSecret
+    from tokenward.client import Token, TokenWithSecret, UsageBucket
 
 app = typer.Typer(no_args_is_help=True, help="Issue and manage tokens.")
 
@@ -65,6 +69,59 @@ def _rfc3339(value: str) -> datetime:
     if moment.tzinfo is None:
         raise typer.BadParameter(f"{value!r} needs a UTC offset, e.g. Z or +02:00")
     return moment
+
+
+RateLimitOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rate-limit",
+        metavar="NAME:LIMIT:SECONDS",
+        help="At most LIMIT verifications in any SECONDS (repeatable)",
+    ),
+]
+CreditsOption = Annotated[
+    int | None, typer.Option(metavar="N", help="Verifications it may make (each spends its cost)")
+]
+RefillOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="AMOUNT:daily|monthly", help="Set the credits back to AMOUNT each day/month"
+    ),
+]
+IpAllowOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ip-allow", metavar="CIDR", help="An address or range it may be used from (repeatable)"
+    ),
+]
+
+
+def _rate_limits(values: list[str] | None) -> tuple[RateLimit, ...]:
+    limits = []
+    for value in values or ():
+        name, _, rest = value.rpartition(":")
+        name, _, limit = name.rpartition(":")
+        try:
+            limits.append(RateLimit(name, int(limit), int(rest)))
+        except ValueError:
+            raise typer.BadParameter(
+                f"{value!r} is not NAME:LIMIT:SECONDS, e.g. burst:10:1"
+            ) from None
+    return tuple(limits)
+
+
+def _credits(remaining: int | None, refill: str | None) -> Credits | None:
+    if remaining is None:
+        if refill is not None:
+            raise typer.BadParameter("--refill needs --credits")
+        return None
+    if refill is None:
+        return Credits(remaining)
+    amount, _, interval = refill.partition(":")
+    try:
+        return Credits(remaining, Refill(int(amount), RefillInterval(interval)))
+    except ValueError:
+        raise typer.BadParameter(f"{refill!r} is not AMOUNT:daily or AMOUNT:monthly") from None
 
 
 def _show_secret(issued: TokenWithSecret, tenant: str) -> None:
@@ -135,6 +192,10 @@ def create(
             "--recoverable", help="Keep the secret sealed so that 'token reveal' can show it"
         ),
     ] = False,
+    rate_limit: RateLimitOption = None,
+    credits: CreditsOption = None,
+    refill: RefillOption = None,
+    ip_allow: IpAllowOption = None,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
@@ -155,6 +216,9 @@ def create(
         expires_at=expires_at,
         ttl_seconds=ttl,
         recoverable=recoverable,
+        rate_limits=_rate_limits(rate_limit),
+        credits=_credits(credits, refill),
+        ip_allowlist=tuple(ip_allow or ()),
     )
     with backend(ctx, database_url, data_dir) as tw:
         tenant = tenant_for(tw, tenant)
@@ -352,6 +416,19 @@ def update(
     never_expires: Annotated[
         bool, typer.Option("--never-expires", help="Remove the expiry")
     ] = False,
+    rate_limit: RateLimitOption = None,
+    no_rate_limits: Annotated[
+        bool, typer.Option("--no-rate-limits", help="Remove every rate limit")
+    ] = False,
+    credits: CreditsOption = None,
+    refill: RefillOption = None,
+    unlimited: Annotated[
+        bool, typer.Option("--unlimited", help="Remove the credits: any number of uses")
+    ] = False,
+    ip_allow: IpAllowOption = None,
+    no_ip_allowlist: Annotated[
+        bool, typer.Option("--no-ip-allowlist", help="Allow any address")
+    ] = False,
     as_json: JsonOption = False,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
@@ -384,6 +461,18 @@ def update(
         given["expires_at"] = datetime.now(UTC) + timedelta(seconds=ttl)
     elif never_expires:
         given["expires_at"] = None
+    if rate_limit or no_rate_limits:
+        if rate_limit and no_rate_limits:
+            raise typer.BadParameter("give --rate-limit or --no-rate-limits, not both")
+        given["rate_limits"] = _rate_limits(rate_limit)
+    if ip_allow or no_ip_allowlist:
+        if ip_allow and no_ip_allowlist:
+            raise typer.BadParameter("give --ip-allow or --no-ip-allowlist, not both")
+        given["ip_allowlist"] = tuple(ip_allow or ())
+    if credits is not None or refill is not None or unlimited:
+        if unlimited and (credits is not None or refill is not None):
+            raise typer.BadParameter("give --credits or --unlimited, not both")
+        given["credits"] = _credits(credits, refill)
     if not given:
         raise typer.BadParameter("nothing to change: give at least one option (see --help)")
     changes = TokenChanges(**given)  # type: ignore[arg-type]
@@ -494,3 +583,95 @@ def verify(
             typer.echo(f"token {token.id} {token.name!r} of tenant {token.tenant}", err=True)
     if not result.valid:
         raise typer.Exit(EXIT_REFUSED)
+
+
+@app.command("credits")
+def credits_(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = None,
+    set_to: Annotated[int | None, typer.Option("--set", help="The new balance")] = None,
+    add: Annotated[int | None, typer.Option("--add", help="Added to the balance")] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set a token's credit balance, or add to it (audited as token.credits)."""
+    if (set_to is None) == (add is None):
+        raise typer.BadParameter("give --set or --add")
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
+        token = tw.adjust_credits(tenant, token_id, set_to=set_to, add=add)
+    if as_json:
+        print_json(token)
+        return
+    remaining = None if token.credits is None else token.credits["remaining"]
+    typer.echo(f"token {token.id} has {remaining} credits")
+
+
+class UsageBucketName(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@app.command("usage")
+def usage_(
+    ctx: typer.Context,
+    token_id: IdArgument,
+    tenant: TenantOption = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            parser=_rfc3339, metavar="RFC3339", help="From (default: a day or 30 days ago)"
+        ),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(parser=_rfc3339, metavar="RFC3339", help="Until (default: now)"),
+    ] = None,
+    bucket: Annotated[UsageBucketName, typer.Option(help="hour or day")] = UsageBucketName.HOUR,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """A token's verifications per hour or day, as a small chart (counts are written by each
+    server every few seconds)."""
+    with backend(ctx, database_url, data_dir) as tw:
+        tenant = tenant_for(tw, tenant)
+        buckets = tw.token_usage(tenant, token_id, since=since, until=until, bucket=bucket.value)
+    if as_json:
+        print_json({"buckets": buckets})
+        return
+    usage_chart(buckets, bucket.value)
+
+
+#: Width of the longest bar of ``token usage``.
+_BAR = 40
+
+
+def usage_chart(buckets: list[UsageBucket], bucket: str) -> None:
+    """One line a bucket: its start, a bar of valid (green) and refused (red) verifications,
+    and the counts by code."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    if not buckets:
+        console.print("no verifications in this span")
+        return
+    totals = [sum(b.counts.values()) for b in buckets]
+    scale = _BAR / max(max(totals), 1)
+    table = Table(box=None, show_header=True, pad_edge=False)
+    table.add_column(bucket)
+    table.add_column("verifications")
+    table.add_column("total", justify="right")
+    table.add_column("by code")
+    form = "%Y-%m-%d %H:00Z" if bucket == "hour" else "%Y-%m-%d"
+    for item, total in zip(buckets, totals, strict=True):
+        valid = item.counts.get("VALID", 0)
+        bar = Text("█" * round(valid * scale), style="green")
+        bar.append("█" * round((total - valid) * scale), style="red")
+        codes = ", ".join(f"{code} {count}" for code, count in sorted(item.counts.items()))
+        table.add_row(item.start.strftime(form), bar, str(total), codes)
+    console.print(table)

@@ -25,8 +25,10 @@ from tokenward.client._models import (
     ExchangedToken,
     Page,
     Tenant,
+    TenantUsage,
     Token,
     TokenWithSecret,
+    UsageBucket,
     Verification,
 )
 
@@ -199,6 +201,14 @@ def _verification(response: httpx.Response) -> Verification:
     return Verification.from_wire(response.json())
 
 
+def _usage_buckets(response: httpx.Response) -> list[UsageBucket]:
+    return [UsageBucket.from_wire(b) for b in response.json()["buckets"]]
+
+
+def _tenant_usage(response: httpx.Response) -> TenantUsage:
+    return TenantUsage.from_wire(response.json())
+
+
 # --- building calls ----------------------------------------------------------------------
 
 
@@ -258,12 +268,14 @@ def create_token(tenant: str, fields: Mapping[str, Any]) -> Call[TokenWithSecret
     for name, value in fields.items():
         if value is None:
             continue  # the server's default
-        if name in ("scopes", "audience", "resources"):
+        if name in ("scopes", "audience", "resources", "ip_allowlist"):
             value = list(value)
         elif name == "expires_at":
             value = _aware(value).isoformat()
-        elif name == "metadata":
+        elif name in ("metadata", "credits"):
             value = dict(value)
+        elif name == "rate_limits":
+            value = [dict(rate) for rate in value]
         body[name] = value
     return Call("POST", _tokens_path(tenant), _token_with_secret, json=body)
 
@@ -281,12 +293,14 @@ def update_token(tenant: str, token_id: int, changes: Mapping[str, Any]) -> Call
     for name, value in changes.items():
         if value is UNSET:
             continue
-        if name in ("scopes", "audience", "resources") and value is not None:
+        if name in ("scopes", "audience", "resources", "ip_allowlist") and value is not None:
             value = list(value)
         elif name == "expires_at" and value is not None:
             value = _aware(value).isoformat()
-        elif name == "metadata" and value is not None:
+        elif name in ("metadata", "credits") and value is not None:
             value = dict(value)
+        elif name == "rate_limits" and value is not None:
+            value = [dict(rate) for rate in value]
         body[name] = value
     # PATCH is not retried: a repeated update would write a second audit record.
     return Call("PATCH", _tokens_path(tenant, token_id), _token, json=body)
@@ -320,7 +334,12 @@ def reveal_secret(tenant: str, token_id: int) -> Call[str]:
 
 
 def verify(
-    token: str, audience: str | None, scopes: Iterable[str], resource: str | None
+    token: str,
+    audience: str | None,
+    scopes: Iterable[str],
+    resource: str | None,
+    client_ip: str | None = None,
+    cost: int | None = None,
 ) -> Call[Verification]:
     body: dict[str, Any] = {"token": token}
     if audience is not None:
@@ -330,8 +349,45 @@ def verify(
         body["scopes"] = scopes
     if resource is not None:
         body["resource"] = resource
-    # A POST, but a question without effect (bar the last-use time): safe to ask again.
-    return Call("POST", "/v1/verify", _verification, json=body, idempotent=True)
+    if client_ip is not None:
+        body["client_ip"] = client_ip
+    if cost is not None:
+        body["cost"] = cost
+    # A POST, but a question without effect (bar the last-use time): safe to ask again;
+    # not for a token with credits, where a repeat may spend twice: a cost names that case.
+    return Call("POST", "/v1/verify", _verification, json=body, idempotent=cost is None)
+
+
+def adjust_credits(tenant: str, token_id: int, set_to: int | None, add: int | None) -> Call[Token]:
+    body = {"set": set_to} if add is None else {"add": add}
+    # "set" may be repeated; "add" not (it would add twice).
+    return Call(
+        "POST",
+        _tokens_path(tenant, token_id, "/credits"),
+        _token,
+        json=body,
+        idempotent=add is None,
+    )
+
+
+def token_usage(tenant: str, token_id: int, filters: Mapping[str, Any]) -> Call[list[UsageBucket]]:
+    return Call(
+        "GET",
+        _tokens_path(tenant, token_id, "/usage"),
+        _usage_buckets,
+        params=_query(**filters),
+        idempotent=True,
+    )
+
+
+def tenant_usage(tenant: str, filters: Mapping[str, Any]) -> Call[TenantUsage]:
+    return Call(
+        "GET",
+        f"/v1/tenants/{_segment(tenant)}/usage",
+        _tenant_usage,
+        params=_query(**filters),
+        idempotent=True,
+    )
 
 
 EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"

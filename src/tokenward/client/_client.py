@@ -17,8 +17,10 @@ from tokenward.client._models import (
     ExchangedToken,
     Page,
     Tenant,
+    TenantUsage,
     Token,
     TokenWithSecret,
+    UsageBucket,
     Verification,
 )
 
@@ -124,6 +126,9 @@ class Client:
         ttl_seconds: int | None = None,
         recoverable: bool | None = None,
         metadata: Mapping[str, Any] | None = None,
+        rate_limits: Iterable[Mapping[str, Any]] | None = None,
+        credits: Mapping[str, Any] | None = None,
+        ip_allowlist: Iterable[str] | None = None,
     ) -> TokenWithSecret:
         """Issues a token; ``None`` leaves a field to the server's default. Never retried once
         sent, since a second attempt would issue a second token."""
@@ -173,8 +178,12 @@ class Client:
         restricted: bool | _Unset = UNSET,
         expires_at: datetime | _Unset | None = UNSET,
         metadata: Mapping[str, Any] | _Unset = UNSET,
+        rate_limits: Iterable[Mapping[str, Any]] | _Unset = UNSET,
+        credits: Mapping[str, Any] | _Unset | None = UNSET,
+        ip_allowlist: Iterable[str] | _Unset = UNSET,
     ) -> Token:
-        """Changes the fields given; ``expires_at=None`` makes the token permanent."""
+        """Changes the fields given; ``expires_at=None`` makes the token permanent,
+        ``credits=None`` its use unlimited."""
         changes = dict(locals())
         del changes["self"], changes["tenant"], changes["token_id"]
         return self.send(_calls.update_token(tenant, token_id, changes))
@@ -210,9 +219,46 @@ class Client:
         audience: str | None = None,
         scopes: Iterable[str] = (),
         resource: str | None = None,
+        client_ip: str | None = None,
+        cost: int | None = None,
     ) -> Verification:
-        """The server's verdict; an invalid token is an answer (``valid`` false), not an error."""
-        return self.send(_calls.verify(token, audience, scopes, resource))
+        """The server's verdict; an invalid token is an answer (``valid`` false), not an error.
+        ``client_ip``: the address of the client that presented the token (its allowlist);
+        ``cost``: the credits it spends (default 1 on the server)."""
+        return self.send(_calls.verify(token, audience, scopes, resource, client_ip, cost))
+
+    def adjust_credits(
+        self, tenant: str, token_id: int, *, set: int | None = None, add: int | None = None
+    ) -> Token:
+        """Sets the token's credit balance, or adds to it (one of the two)."""
+        return self.send(_calls.adjust_credits(tenant, token_id, set, add))
+
+    def token_usage(
+        self,
+        tenant: str,
+        token_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: str = "hour",
+    ) -> list[UsageBucket]:
+        """The token's verifications per ``hour`` or ``day`` and code."""
+        return self.send(
+            _calls.token_usage(tenant, token_id, {"since": since, "until": until, "bucket": bucket})
+        )
+
+    def tenant_usage(
+        self,
+        tenant: str = "default",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bucket: str = "hour",
+    ) -> TenantUsage:
+        """The tenant's verifications per bucket and code, and its most verified tokens."""
+        return self.send(
+            _calls.tenant_usage(tenant, {"since": since, "until": until, "bucket": bucket})
+        )
 
     def exchange(
         self,

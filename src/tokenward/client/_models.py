@@ -43,6 +43,9 @@ class VerifyCode(StrEnum):
     AUDIENCE_MISMATCH = "AUDIENCE_MISMATCH"
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"
     RESOURCE_DENIED = "RESOURCE_DENIED"
+    IP_DENIED = "IP_DENIED"
+    USAGE_EXCEEDED = "USAGE_EXCEEDED"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 def _time(value: Any) -> datetime:
@@ -90,6 +93,12 @@ class Token:
     secret_hint: str
     recoverable: bool
     metadata: Mapping[str, Any]
+    #: ``{"name", "limit", "window_seconds"}`` each; empty: none.
+    rate_limits: tuple[Mapping[str, Any], ...]
+    #: ``{"remaining", "refill": {"amount", "interval"} | None}``; None: unlimited.
+    credits: Mapping[str, Any] | None
+    #: Addresses and CIDR ranges; empty: any address.
+    ip_allowlist: tuple[str, ...]
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Token:
@@ -135,6 +144,10 @@ def _token_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "secret_hint": data["secret_hint"],
         "recoverable": bool(data["recoverable"]),
         "metadata": dict(data["metadata"]),
+        # A server before the controls (issue 17) sends none of these.
+        "rate_limits": tuple(dict(r) for r in data.get("rate_limits") or ()),
+        "credits": None if data.get("credits") is None else dict(data["credits"]),
+        "ip_allowlist": tuple(data.get("ip_allowlist") or ()),
     }
 
 
@@ -145,14 +158,47 @@ class Verification:
     valid: bool
     code: str
     token: Token | None
+    #: For a token with controls: ``{"credits_remaining", "rate_limits": [...]}``.
+    limits: Mapping[str, Any] | None = None
+    #: For ``RATE_LIMITED``: milliseconds until a retry can pass.
+    retry_after_ms: int | None = None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Verification:
         token = data.get("token")
+        limits = data.get("limits")
         return cls(
             valid=bool(data["valid"]),
             code=data["code"],
             token=None if token is None else Token.from_wire(token),
+            limits=None if limits is None else dict(limits),
+            retry_after_ms=data.get("retry_after_ms"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBucket:
+    """Verifications in one hour or day, per code (``{"VALID": 3, "RATE_LIMITED": 1}``)."""
+
+    start: datetime
+    counts: Mapping[str, int]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> UsageBucket:
+        return cls(start=_time(data["start"]), counts=dict(data["counts"]))
+
+
+@dataclass(frozen=True, slots=True)
+class TenantUsage:
+    buckets: tuple[UsageBucket, ...]
+    #: ``(token id, verifications)``, the most verified first.
+    top_tokens: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> TenantUsage:
+        return cls(
+            buckets=tuple(UsageBucket.from_wire(b) for b in data["buckets"]),
+            top_tokens=tuple((int(t["id"]), int(t["verifications"])) for t in data["top_tokens"]),
         )
 
 

@@ -4,6 +4,7 @@ one; every face shares them through the service."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -11,7 +12,15 @@ from typing import Any
 
 from tokenward.domain.errors import ErrorCode, Invalid
 from tokenward.domain.roles import TOKEN_ROLES, Role
-from tokenward.domain.tokens import PageRequest, TokenSpec, TokenType
+from tokenward.domain.tokens import (
+    Credits,
+    PageRequest,
+    RateLimit,
+    Refill,
+    RefillInterval,
+    TokenSpec,
+    TokenType,
+)
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -47,6 +56,16 @@ def token_id_of(text: str) -> int | None:
     return token_id if 1 <= token_id <= MAX_TOKEN_ID else None
 
 
+#: Controls at verification (issue 17).
+MAX_RATE_LIMITS = 10
+MAX_RATE_WINDOW_SECONDS = 86400
+MAX_RATE_NAME = 64
+MAX_IP_ALLOWLIST = 100
+#: Credits and costs stay far inside a signed 64-bit column, whatever is added to them.
+MAX_CREDITS = 2**53
+MAX_COST = 2**31
+
+
 _TEXT_LIMITS = {
     "name": MAX_NAME,
     "description": MAX_DESCRIPTION,
@@ -55,7 +74,7 @@ _TEXT_LIMITS = {
 }
 
 
-_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds"})
+_NULLABLE = frozenset({"principal", "user", "expires_at", "ttl_seconds", "credits"})
 
 
 def check_fields(fields: Mapping[str, Any]) -> None:
@@ -71,6 +90,12 @@ def check_fields(fields: Mapping[str, Any]) -> None:
             check_list(key, value)
         elif key == "metadata":
             check_metadata(value)
+        elif key == "rate_limits":
+            check_rate_limits(value)
+        elif key == "credits":
+            check_credits(value)
+        elif key == "ip_allowlist":
+            normal_allowlist(value)
         elif key == "role" and value not in TOKEN_ROLES:
             raise Invalid(f"must be one of {', '.join(TOKEN_ROLES)}", field="role")
 
@@ -211,3 +236,78 @@ def _deeper_than(value: Any, limit: int) -> bool:
             below.extend(c for c in children if isinstance(c, Mapping | list | tuple))
         level = below
     return False
+
+
+def check_rate_limits(rate_limits: Iterable[RateLimit]) -> None:
+    items = list(rate_limits)
+    if len(items) > MAX_RATE_LIMITS:
+        raise Invalid(f"rate_limits holds more than {MAX_RATE_LIMITS} limits")
+    names: set[str] = set()
+    for item in items:
+        if not isinstance(item, RateLimit):
+            raise Invalid("rate_limits holds objects of name, limit and window_seconds")
+        check_text("rate_limits name", item.name, MAX_RATE_NAME, required=True)
+        if item.name in names:
+            raise Invalid("rate_limits names must be unique")
+        names.add(item.name)
+        if not _whole(item.limit) or not 1 <= item.limit <= MAX_CREDITS:
+            raise Invalid(f"a rate limit's limit must be between 1 and {MAX_CREDITS}")
+        if not _whole(item.window_seconds) or not (
+            1 <= item.window_seconds <= MAX_RATE_WINDOW_SECONDS
+        ):
+            raise Invalid(
+                f"a rate limit's window_seconds must be between 1 and {MAX_RATE_WINDOW_SECONDS}"
+            )
+
+
+def check_credits(credits: Credits) -> None:
+    if not isinstance(credits, Credits):
+        raise Invalid("credits is an object of remaining and refill, or null")
+    check_credit_count("credits remaining", credits.remaining, low=0)
+    refill = credits.refill
+    if refill is not None:
+        if not isinstance(refill, Refill) or not isinstance(refill.interval, RefillInterval):
+            raise Invalid("credits refill is an object of amount and interval, or null")
+        check_credit_count("credits refill amount", refill.amount, low=1)
+
+
+def check_credit_count(field: str, value: int, *, low: int) -> None:
+    if not _whole(value) or not low <= value <= MAX_CREDITS:
+        raise Invalid(f"{field} must be between {low} and {MAX_CREDITS}")
+
+
+def check_cost(cost: int) -> None:
+    if not _whole(cost) or not 0 <= cost <= MAX_COST:
+        raise Invalid(f"cost must be between 0 and {MAX_COST}")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def normal_allowlist(entries: Iterable[str]) -> tuple[str, ...]:
+    """The allowlist as stored: each entry an address or a CIDR range in its canonical form
+    (``10.1.2.3/24`` is ``10.1.2.0/24``: the range it names, not an error), duplicates
+    dropped. The standard library parses them: no hand-written address syntax."""
+    items = list(entries)
+    if len(items) > MAX_IP_ALLOWLIST:
+        raise Invalid(f"ip_allowlist holds more than {MAX_IP_ALLOWLIST} entries")
+    normal: dict[str, None] = {}
+    for item in items:
+        if not isinstance(item, str) or len(item) > 64:
+            raise Invalid("ip_allowlist holds IPv4 or IPv6 addresses or CIDR ranges")
+        try:
+            network = ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            # Not the entry itself: a value pasted by mistake may be a secret.
+            raise Invalid("ip_allowlist holds IPv4 or IPv6 addresses or CIDR ranges") from None
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+            # ::ffff:10.0.0.0/104 is 10.0.0.0/8: clients are compared as IPv4 too.
+            mapped = network.network_address.ipv4_mapped
+            assert mapped is not None
+            network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+        normal[network.with_prefixlen] = None
+    return tuple(normal)
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")

@@ -6,12 +6,13 @@ no-escalation rule is ``check_within``; ``widens`` says when a change must obey 
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 
 from tokenward.domain.actors import ROOT_IDENTITY, Actor
 from tokenward.domain.errors import ErrorCode, Forbidden, NotFound
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import Token, TokenType
+from tokenward.domain.tokens import Credits, RateLimit, RefillInterval, Token, TokenType
 
 #: A token manages tokenward only when its audience names tokenward itself.
 MANAGEMENT_AUDIENCE = "tokenward"
@@ -106,7 +107,62 @@ def widens(before: Token, after: Token) -> bool:
         or (after.active and not before.active)
         or _later(after.expires_at, before.expires_at)
         or after.user != before.user
+        or loosens_controls(before, after)
     )
+
+
+def loosens_controls(before: Token, after: Token) -> bool:
+    """Whether a change lets the token be used more, or from more places: a rate limit
+    removed or raised, credits added or removed, an allowlist widened or cleared. Tightening
+    any of them is an editor's to do; loosening needs the right to mint the loosened token."""
+    return (
+        _rates_loosen(before.rate_limits, after.rate_limits)
+        or _credits_loosen(before.credits, after.credits)
+        or _allowlist_loosens(before.ip_allowlist, after.ip_allowlist)
+    )
+
+
+def _rates_loosen(before: tuple[RateLimit, ...], after: tuple[RateLimit, ...]) -> bool:
+    """Every limit before must still be implied by one after: no more verifications in a
+    window at least as long (at most ``limit`` in ``window`` bounds every shorter window)."""
+    return not all(
+        any(new.limit <= old.limit and new.window_seconds >= old.window_seconds for new in after)
+        for old in before
+    )
+
+
+def _credits_loosen(before: Credits | None, after: Credits | None) -> bool:
+    """None is unlimited. A refill that gives more, or more often, loosens too."""
+    if before is None:
+        return False
+    if after is None or after.remaining > before.remaining:
+        return True
+    if after.refill is None:
+        return False
+    if before.refill is None:
+        return True
+    more_often = (
+        after.refill.interval is RefillInterval.DAILY
+        and before.refill.interval is RefillInterval.MONTHLY
+    )
+    return more_often or after.refill.amount > before.refill.amount
+
+
+def _allowlist_loosens(before: tuple[str, ...], after: tuple[str, ...]) -> bool:
+    """Empty allows any address. Each range after must lie within one before."""
+    if not before:
+        return False
+    if not after:
+        return True
+    old = [ipaddress.ip_network(entry) for entry in before]
+    for entry in after:
+        new = ipaddress.ip_network(entry)
+        if not any(
+            new.version == net.version and new.subnet_of(net)  # type: ignore[arg-type]
+            for net in old
+        ):
+            return True
+    return False
 
 
 def _reaches_further(before: Token, after: Token) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from typing import Any, Final, Generic, TypeVar
 
@@ -31,6 +31,57 @@ class _Unset(Enum):
 #: Marks a field that a partial update leaves as it is (``None`` clears it where allowed).
 UNSET: Final = _Unset.UNSET
 Unset = _Unset
+
+
+class RefillInterval(StrEnum):
+    """When a token's credits are set back to the refill amount: 00:00 UTC each day, or on
+    the 1st of each month."""
+
+    DAILY = "daily"
+    MONTHLY = "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class Refill:
+    amount: int
+    interval: RefillInterval
+
+    def period(self, now: datetime) -> int:
+        """The refill period ``now`` falls in (UTC): days, or months, since year 1. A balance
+        of an earlier period is replaced by ``amount``."""
+        day = now.astimezone(UTC)
+        if self.interval is RefillInterval.DAILY:
+            return day.toordinal()
+        return day.year * 12 + day.month - 1
+
+    def next_at(self, now: datetime) -> datetime:
+        """When the balance is next set back to ``amount``: 00:00 UTC of the next day, or of
+        the 1st of the next month."""
+        day = now.astimezone(UTC).date()
+        if self.interval is RefillInterval.DAILY:
+            start = date.fromordinal(day.toordinal() + 1)
+        else:
+            start = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return datetime(start.year, start.month, start.day, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """How many verifications a token has left (each spends its ``cost``), and how they come
+    back. On a verification snapshot ``remaining`` is the value last set by a management call;
+    the live balance is the credit ledger's (``verification/controls``)."""
+
+    remaining: int
+    refill: Refill | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``limit`` verifications in any span of ``window_seconds``."""
+
+    name: str
+    limit: int
+    window_seconds: int
 
 
 #: The sealed secret of a recoverable token whose sealed copy was not imported: never a
@@ -63,6 +114,17 @@ class Token:
     secret_hint: str
     sealed_secret: bytes | None = field(repr=False)
     metadata: Mapping[str, Any]
+    # Controls at verification (issue 17). Defaults, so that every maker of a Token that
+    # predates them keeps working; ``store/lookup.py`` sets them like every other field.
+    rate_limits: tuple[RateLimit, ...] = ()
+    credits: Credits | None = None
+    ip_allowlist: tuple[str, ...] = ()
+
+    @property
+    def controlled(self) -> bool:
+        """Whether verification must ask the controls: three reads, so that a token with none
+        of them pays nothing more."""
+        return bool(self.rate_limits or self.ip_allowlist) or self.credits is not None
 
     @property
     def recoverable(self) -> bool:
@@ -106,6 +168,9 @@ class TokenSpec:
     permanent: bool = False
     recoverable: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    rate_limits: tuple[RateLimit, ...] = ()
+    credits: Credits | None = None
+    ip_allowlist: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +187,10 @@ class TokenChanges:
     active: bool | Unset = UNSET
     expires_at: datetime | Unset | None = UNSET
     metadata: Mapping[str, Any] | Unset = UNSET
+    rate_limits: tuple[RateLimit, ...] | Unset = UNSET
+    #: ``None`` removes the credits (unlimited).
+    credits: Credits | Unset | None = UNSET
+    ip_allowlist: tuple[str, ...] | Unset = UNSET
 
     def given(self) -> dict[str, Any]:
         return {

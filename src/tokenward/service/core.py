@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from tokenward.domain import clock
 from tokenward.service.cache import VerificationCache
+from tokenward.service.credits import StoreCreditLedger
 from tokenward.service.known_secrets import KnownSecrets
 from tokenward.service.ports import (
     NoObserver,
@@ -19,6 +20,8 @@ from tokenward.service.ports import (
 )
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.sealing import Sealer
+from tokenward.service.usage import UsageBuffer
+from tokenward.verification.controls import Controls
 
 
 class LastUseBuffer:
@@ -58,6 +61,11 @@ class Core:
     auth_failures: AuthFailureLimiter = field(default_factory=AuthFailureLimiter)
     #: Told of every verification (``metrics.STATS`` in a server: ``app.build_core``).
     observer: VerificationObserver = field(default_factory=NoObserver)
+    #: Rate limits, credits, IP allowlists (issue 17); by default counted in this process,
+    #: with the credits in the store (``app.build_core`` wires Redis when configured).
+    controls: Controls = field(init=False, repr=False)
+    #: Verifications per token, hour and code, written in batches (``service/usage.py``).
+    usage: UsageBuffer = field(default_factory=UsageBuffer)
     #: The last entry of the change log that this process's cache has applied.
     change_seq: int = 0
     known_secrets: KnownSecrets = field(init=False, repr=False)
@@ -67,6 +75,7 @@ class Core:
 
     def __post_init__(self) -> None:
         self.known_secrets = KnownSecrets(self.lookup)
+        self.controls = Controls(StoreCreditLedger(self.uow))
 
     def flush_last_use(self) -> int:
         """Writes the buffered last-use times in one transaction; returns how many."""

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.lifecycle import Attempt, Delivery, DueDelivery, OutboxEvent, Webhook
 from tokenward.domain.tenants import Tenant
-from tokenward.domain.tokens import Page, PageRequest, Token, TokenQuery
+from tokenward.domain.tokens import Credits, Page, PageRequest, Token, TokenQuery
 from tokenward.domain.verification import VerifyCode
 from tokenward.signing.keys import StoredKey
 
@@ -302,6 +302,39 @@ class SealedRepository(Protocol):
         ...
 
 
+class CreditRepository(Protocol):
+    """The live credit balances (issue 17); ``store/repositories.py`` says how they spend."""
+
+    def set(self, token_id: int, credits: Credits, now: datetime) -> None: ...
+
+    def add(self, token_id: int, amount: int, period: int, refill_amount: int) -> int | None: ...
+
+    def spend(self, token_id: int, cost: int, period: int, amount: int) -> tuple[bool, int]: ...
+
+    def refund(self, token_id: int, cost: int, period: int) -> None: ...
+
+
+class UsageRepository(Protocol):
+    """Verification counts per token, per hour ("h") and day ("d"), per code."""
+
+    def add(self, rows: Sequence[tuple[str, int, str, datetime, str, int]]) -> None: ...
+
+    def counts(
+        self,
+        tenant: str,
+        granularity: str,
+        since: datetime,
+        until: datetime,
+        token_id: int | None = None,
+    ) -> list[tuple[datetime, str, int]]: ...
+
+    def top_tokens(
+        self, tenant: str, granularity: str, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, int]]: ...
+
+    def prune(self, granularity: str, before: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``commit()`` makes it durable; leaving without it rolls back."""
 
@@ -343,6 +376,12 @@ class UnitOfWork(Protocol):
 
     @property
     def sealed(self) -> SealedRepository: ...
+
+    @property
+    def credits(self) -> CreditRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -14,6 +14,7 @@ from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Conflict, ErrorCode, Invalid, NotFound, Resource
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
+    Credits,
     IssuedToken,
     Page,
     PageRequest,
@@ -81,6 +82,9 @@ def issue(
         secret_hint=secret_format.hint(secret),
         sealed_secret=core.sealer.seal(secret, bound_to=secret_hash) if spec.recoverable else None,
         metadata=dict(spec.metadata),
+        rate_limits=tuple(spec.rate_limits),
+        credits=spec.credits,
+        ip_allowlist=limits.normal_allowlist(spec.ip_allowlist),
     )
     policy.check_within(actor, draft)
     with core.uow(write=True) as uow:
@@ -265,6 +269,10 @@ def _change(
     for key in ("scopes", "audience", "resources"):
         if key in given:
             given[key] = tuple(dict.fromkeys(given[key]))
+    if "ip_allowlist" in given:
+        given["ip_allowlist"] = limits.normal_allowlist(given["ip_allowlist"])
+    if "rate_limits" in given:
+        given["rate_limits"] = tuple(given["rate_limits"])
     with core.uow(write=True) as uow:
         token = _load(uow, tenant, token_id, for_update=True)
         policy.check_change(actor, token)
@@ -287,6 +295,76 @@ def _change(
             events.announce(uow, "token.rotate", token, now)
         core.commit_change(uow, [token.id], at=now)
     return token, secret
+
+
+def adjust_credits(
+    core: Core,
+    actor: Actor,
+    *,
+    tenant: str,
+    token_id: int,
+    set_to: int | None = None,
+    add: int | None = None,
+) -> Token:
+    """Sets the token's credit balance, or adds to it (``token.credits`` in the audit).
+
+    Under the rules of a change: lowering the balance is an editor's; raising it gives the
+    token more uses, so the caller must be able to mint the token with the raised balance
+    (``policy.widens``). Setting a balance on a token without credits (unlimited) gives it
+    credits without a refill, which narrows it; adding to one is a conflict.
+    """
+    if (set_to is None) == (add is None):
+        raise Invalid("give set or add, not both")
+    if set_to is not None:
+        limits.check_credit_count("set", set_to, low=0)
+    if add is not None:
+        limits.check_credit_count("add", add, low=0)
+    policy.require_tenant(actor, tenant)
+    now = core.clock()
+    with core.uow(write=True) as uow:
+        token = _load(uow, tenant, token_id, for_update=True)
+        policy.check_change(actor, token)
+        credits = token.credits
+        if credits is None:
+            if add is not None:
+                raise Conflict(
+                    "this token has no credits (unlimited): set them first",
+                    code=ErrorCode.NO_CREDITS,
+                )
+            credits = Credits(0)  # a balance where there was none narrows the token
+        if set_to is not None:
+            remaining = set_to
+        else:
+            assert add is not None
+            remaining = min(credits.remaining + add, limits.MAX_CREDITS)
+        after = dataclasses.replace(
+            token, credits=dataclasses.replace(credits, remaining=remaining)
+        )
+        if policy.widens(token, after):
+            policy.check_within(actor, after, existing=True)
+        if set_to is not None:
+            # Through the token's row: a token that had no credits gains them on its snapshot.
+            uow.tokens.update(token.id, {"credits": after.credits, "updated_at": now})
+        else:
+            assert add is not None
+            refill = credits.refill
+            uow.credits.add(
+                token.id,
+                add,
+                0 if refill is None else refill.period(now),
+                0 if refill is None else refill.amount,
+            )
+        token = _load(uow, tenant, token.id)
+        _audit(
+            uow,
+            actor,
+            "token.credits",
+            token,
+            now,
+            **({"set": set_to} if add is None else {"add": add}),
+        )
+        core.commit_change(uow, [token.id], at=now)
+    return token
 
 
 def _replace_secret(
@@ -417,6 +495,9 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
             "audience": token.audience,
             "resources": token.resources,
             "metadata": token.metadata,
+            "rate_limits": token.rate_limits,
+            "credits": token.credits,
+            "ip_allowlist": token.ip_allowlist,
         }
     )
     if len(token.secret_hash) != 64 or not set(token.secret_hash) <= set("0123456789abcdef"):

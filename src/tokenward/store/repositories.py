@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from tokenward.domain import limits
+from tokenward.domain import clock, limits
 from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.lifecycle import (
     Attempt,
@@ -40,6 +40,7 @@ from tokenward.domain.lifecycle import (
 from tokenward.domain.roles import Role
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import (
+    Credits,
     Page,
     PageRequest,
     SortOrder,
@@ -47,6 +48,12 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSort,
     TokenType,
+)
+from tokenward.store.controls import (
+    credits_of,
+    credits_value,
+    rate_limits_of,
+    rate_limits_value,
 )
 from tokenward.store.driver import DriverStatement
 from tokenward.store.notifications import notify_statement
@@ -57,9 +64,11 @@ from tokenward.store.tables import (
     tenant_policies,
     tenants,
     token_changes,
+    token_credits,
     token_notices,
     token_secrets,
     token_tallies,
+    token_usage,
     tokens,
     webhook_attempts,
     webhook_deliveries,
@@ -99,7 +108,24 @@ def _to_token(row: Row[Any]) -> Token:
         secret_hint=m["secret_hint"],
         sealed_secret=m["sealed_secret"],
         metadata=m["metadata"],
+        rate_limits=rate_limits_of(m["rate_limits"]),
+        credits=_live_credits(m),
+        ip_allowlist=tuple(m["ip_allowlist"]),
     )
+
+
+def _live_credits(m: Any) -> Credits | None:
+    """The token's credits with the ledger's balance where the row was read with it
+    (``_WITH_BALANCE``): a refill period since passed shows the refill amount, as the next
+    spend would find it."""
+    credits = credits_of(m["credits"])
+    if credits is None or "balance" not in m or m["balance"] is None:
+        return credits
+    remaining = int(m["balance"])
+    refill = credits.refill
+    if refill is not None and int(m["balance_period"]) < refill.period(clock.utcnow()):
+        remaining = refill.amount
+    return Credits(remaining, refill)
 
 
 def _token_values(token: Token) -> dict[str, Any]:
@@ -125,6 +151,9 @@ def _token_values(token: Token) -> dict[str, Any]:
         "secret_hint": token.secret_hint,
         "sealed_secret": token.sealed_secret,
         "metadata": dict(token.metadata),
+        "rate_limits": rate_limits_value(token.rate_limits),
+        "credits": credits_value(token.credits),
+        "ip_allowlist": list(token.ip_allowlist),
     }
 
 
@@ -156,6 +185,8 @@ class SqlTokenRepository:
             self._conn,
             {"secret_hash": token.secret_hash, "token_id": token_id, "retires_at": None},
         )
+        if token.credits is not None:
+            SqlCreditRepository(self._conn).set(token_id, token.credits, token.created_at)
         return Token(**{**_as_fields(token), "id": token_id})
 
     def add_with_id(self, token: Token) -> Token:
@@ -167,6 +198,8 @@ class SqlTokenRepository:
             self._conn,
             {"secret_hash": token.secret_hash, "token_id": token.id, "retires_at": None},
         )
+        if token.credits is not None:
+            SqlCreditRepository(self._conn).set(token.id, token.credits, token.created_at)
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(
                 text(
@@ -184,12 +217,17 @@ class SqlTokenRepository:
         return {row.id: row.secret_hash for row in rows}
 
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None:
-        stmt = select(tokens).where(tokens.c.id == token_id, _equals(tokens.c.tenant, tenant))
+        stmt = (
+            select(*_WITH_BALANCE)
+            .select_from(_BALANCED)
+            .where(tokens.c.id == token_id, _equals(tokens.c.tenant, tenant))
+        )
         if for_update:
             # A change can add a tally row, which takes the tenant row too: the tenant's lock
             # first, as every writer of a tenant takes it (see SqlTenantRepository.get).
             SqlTenantRepository(self._conn).get(tenant, lock="share")
-            stmt = stmt.with_for_update()  # PostgreSQL; SQLite's writers begin IMMEDIATE
+            # PostgreSQL (the token's row; SQLite's writers begin IMMEDIATE).
+            stmt = stmt.with_for_update(of=tokens)
         row = self._conn.execute(stmt).first()
         return None if row is None else _to_token(row)
 
@@ -218,7 +256,13 @@ class SqlTokenRepository:
         if column.nullable:
             order.append(column.is_(None))  # missing values last in either order
         order += [column.desc(), tokens.c.id.desc()] if descending else [column, tokens.c.id]
-        stmt = select(tokens).where(*conditions).order_by(*order).offset(page.offset)
+        stmt = (
+            select(*_WITH_BALANCE)
+            .select_from(_BALANCED)
+            .where(*conditions)
+            .order_by(*order)
+            .offset(page.offset)
+        )
         if page.limit is not None:
             stmt = stmt.limit(page.limit)
         items = tuple(_to_token(row) for row in self._conn.execute(stmt))
@@ -242,6 +286,17 @@ class SqlTokenRepository:
             key: list(value) if isinstance(value, tuple) else value
             for key, value in changes.items()
         }
+        if "rate_limits" in values:
+            values["rate_limits"] = rate_limits_value(tuple(values["rate_limits"]))
+        if "credits" in values:
+            credits: Credits | None = changes["credits"]
+            values["credits"] = credits_value(credits)
+            ledger = SqlCreditRepository(self._conn)
+            if credits is None:
+                ledger.remove(token_id)
+            else:
+                at: datetime = changes.get("updated_at") or clock.utcnow()
+                ledger.set(token_id, credits, at)
         if "role" in values:
             values["role"] = Role(str(values["role"])).value
         self._conn.execute(update(tokens).where(tokens.c.id == token_id).values(values))
@@ -282,6 +337,7 @@ class SqlTokenRepository:
         )
 
     def delete(self, token_id: int) -> None:
+        self._conn.execute(delete(token_credits).where(token_credits.c.token_id == token_id))
         self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id == token_id))
         self._conn.execute(delete(tokens).where(tokens.c.id == token_id))
 
@@ -321,6 +377,15 @@ class SqlTokenRepository:
         self._conn.execute(
             stmt, [{"token_id": tid, "used_at": at} for tid, at in sorted(uses.items())]
         )
+
+
+#: A token's row with its live credit balance, for the reads that answer management calls.
+_BALANCED = tokens.outerjoin(token_credits, token_credits.c.token_id == tokens.c.id)
+_WITH_BALANCE = (
+    tokens,
+    token_credits.c.remaining.label("balance"),
+    token_credits.c.period.label("balance_period"),
+)
 
 
 def _as_fields(token: Token) -> dict[str, Any]:
@@ -435,7 +500,10 @@ class SqlTenantRepository:
 
     def delete(self, name: str) -> None:
         owned = select(tokens.c.id).where(tokens.c.tenant == name).scalar_subquery()
+        self._conn.execute(delete(token_credits).where(token_credits.c.token_id.in_(owned)))
         self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id.in_(owned)))
+        # A later tenant of the same name is another tenant: it sees none of these counts.
+        self._conn.execute(delete(token_usage).where(token_usage.c.tenant == name))
         self._conn.execute(delete(tokens).where(tokens.c.tenant == name))
         self._conn.execute(delete(tenants).where(tenants.c.name == name))
 
@@ -971,3 +1039,174 @@ class SqlNoticeRepository:
                     for kind in missing
                 ],
             )
+
+
+class SqlCreditRepository:
+    """The live credit balances (``tables.token_credits``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def set(self, token_id: int, credits: Credits, now: datetime) -> None:
+        period = 0 if credits.refill is None else credits.refill.period(now)
+        self.remove(token_id)
+        self._conn.execute(
+            insert(token_credits).values(
+                token_id=token_id, remaining=credits.remaining, period=period
+            )
+        )
+
+    def remove(self, token_id: int) -> None:
+        self._conn.execute(delete(token_credits).where(token_credits.c.token_id == token_id))
+
+    def add(self, token_id: int, amount: int, period: int, refill_amount: int) -> int | None:
+        """Adds to the balance, from the refill amount when a new period has begun; the new
+        balance, or None for a token without a balance."""
+        current = case(
+            (token_credits.c.period < period, refill_amount), else_=token_credits.c.remaining
+        )
+        row = self._conn.execute(
+            update(token_credits)
+            .where(token_credits.c.token_id == token_id)
+            .values(
+                remaining=func.min(current + amount, limits.MAX_CREDITS)
+                if self._conn.dialect.name == "sqlite"
+                else func.least(current + amount, limits.MAX_CREDITS),
+                period=case(
+                    (token_credits.c.period < period, period), else_=token_credits.c.period
+                ),
+            )
+            .returning(token_credits.c.remaining)
+        ).first()
+        return None if row is None else int(row[0])
+
+    def spend(self, token_id: int, cost: int, period: int, amount: int) -> tuple[bool, int]:
+        """Takes ``cost`` from the balance if it holds that much, in one statement: two
+        spenders of the last credit cannot both see it (the row's write lock orders them, and
+        the second one's condition is judged on the first one's result). ``period`` and
+        ``amount``: the refill's current period and amount (0 and 0 without a refill), so
+        that the first spend of a new period starts from a full balance. Answers whether it
+        spent, and the balance after it (or as it is, when it did not)."""
+        current = case((token_credits.c.period < period, amount), else_=token_credits.c.remaining)
+        row = self._conn.execute(
+            update(token_credits)
+            .where(token_credits.c.token_id == token_id, current >= cost)
+            .values(
+                remaining=current - cost,
+                period=case(
+                    (token_credits.c.period < period, period), else_=token_credits.c.period
+                ),
+            )
+            .returning(token_credits.c.remaining)
+        ).first()
+        if row is not None:
+            return True, int(row[0])
+        found = self._conn.execute(
+            select(token_credits.c.remaining, token_credits.c.period).where(
+                token_credits.c.token_id == token_id
+            )
+        ).first()
+        if found is None:
+            return False, 0
+        return False, amount if found.period < period else int(found.remaining)
+
+    def refund(self, token_id: int, cost: int, period: int) -> None:
+        """Gives back a spend that a later check refused; not across a refill (it is moot)."""
+        self._conn.execute(
+            update(token_credits)
+            .where(token_credits.c.token_id == token_id, token_credits.c.period == period)
+            .values(remaining=token_credits.c.remaining + cost)
+        )
+
+
+def _later_period(period: int) -> Any:
+    return case((token_credits.c.period < period, period), else_=token_credits.c.period)
+
+
+class SqlUsageRepository:
+    """Verification counts per token, per hour and per day, per code."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, rows: Sequence[tuple[str, int, str, datetime, str, int]]) -> None:
+        """Adds ``(tenant, token_id, granularity, bucket, code, count)`` to the stored counts."""
+        if not rows:
+            return
+        if self._conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        stmt = upsert(token_usage)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["token_id", "granularity", "bucket", "code"],
+            set_={"count": token_usage.c.count + stmt.excluded.count},
+        )
+        self._conn.execute(
+            stmt,
+            [
+                {
+                    "tenant": tenant,
+                    "token_id": token_id,
+                    "granularity": granularity,
+                    "bucket": bucket,
+                    "code": code,
+                    "count": count,
+                }
+                for tenant, token_id, granularity, bucket, code, count in sorted(
+                    rows, key=lambda r: (r[1], r[2], r[3], r[4])
+                )
+            ],
+        )
+
+    def counts(
+        self,
+        tenant: str,
+        granularity: str,
+        since: datetime,
+        until: datetime,
+        token_id: int | None = None,
+    ) -> list[tuple[datetime, str, int]]:
+        """``(bucket, code, count)`` in [since, until), the token's or the tenant's totals."""
+        conditions = [
+            _equals(token_usage.c.tenant, tenant),
+            token_usage.c.granularity == granularity,
+            token_usage.c.bucket >= since,
+            token_usage.c.bucket < until,
+        ]
+        if token_id is not None:
+            conditions.append(token_usage.c.token_id == token_id)
+        rows = self._conn.execute(
+            select(token_usage.c.bucket, token_usage.c.code, func.sum(token_usage.c.count))
+            .where(*conditions)
+            .group_by(token_usage.c.bucket, token_usage.c.code)
+            .order_by(token_usage.c.bucket, token_usage.c.code)
+        )
+        return [(bucket, code, int(count)) for bucket, code, count in rows]
+
+    def top_tokens(
+        self, tenant: str, granularity: str, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, int]]:
+        """``(token_id, verifications)`` of the tenant's most verified tokens in the span."""
+        total = func.sum(token_usage.c.count)
+        rows = self._conn.execute(
+            select(token_usage.c.token_id, total)
+            .where(
+                _equals(token_usage.c.tenant, tenant),
+                token_usage.c.granularity == granularity,
+                token_usage.c.bucket >= since,
+                token_usage.c.bucket < until,
+            )
+            .group_by(token_usage.c.token_id)
+            .order_by(total.desc(), token_usage.c.token_id)
+            .limit(limit)
+        )
+        return [(int(token_id), int(count)) for token_id, count in rows]
+
+    def prune(self, granularity: str, before: datetime) -> int:
+        result = self._conn.execute(
+            delete(token_usage).where(
+                token_usage.c.granularity == granularity, token_usage.c.bucket < before
+            )
+        )
+        return int(result.rowcount or 0)

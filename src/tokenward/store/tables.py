@@ -88,6 +88,10 @@ tokens = Table(
     Column("secret_hint", String(64), nullable=False),
     Column("sealed_secret", LargeBinary(), nullable=True),
     Column("metadata", JSON(), nullable=False),
+    # Controls at verification (migration 0007); ``store/controls.py`` maps them.
+    Column("rate_limits", JSON(), nullable=False, server_default=text("'[]'")),
+    Column("credits", JSON(), nullable=True),
+    Column("ip_allowlist", JSON(), nullable=False, server_default=text("'[]'")),
     Index(None, "tenant", "created_at", "id"),
     Index(None, "tenant", "name"),
     Index(None, "tenant", "type", "principal"),
@@ -320,4 +324,31 @@ console_sessions = Table(
     Column("created_at", EpochMillis(), nullable=False),
     Column("last_seen_at", EpochMillis(), nullable=False),
     Index(None, "last_seen_at"),
+)
+
+# The live credit balance of each token with credits: spent by one conditional UPDATE per
+# verification (``store/controls.py``), so that no two workers or servers spend one credit
+# twice. ``period`` names the refill period the balance belongs to (a day or a month since
+# the epoch); a spend in a later period starts again from the refill amount.
+token_credits = Table(
+    "token_credits",
+    metadata,
+    Column("token_id", Id, ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("remaining", BigInteger(), nullable=False),
+    Column("period", BigInteger(), nullable=False),
+)
+
+# Verifications per token, per hour or day (``granularity`` "h" or "d"), per code, added to
+# by each worker's buffered flushes (``service/usage.py``).
+token_usage = Table(
+    "token_usage",
+    metadata,
+    Column("token_id", BigInteger(), primary_key=True),
+    Column("granularity", String(1), primary_key=True),
+    Column("bucket", EpochMillis(), primary_key=True),
+    Column("code", String(32), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("count", BigInteger(), nullable=False),
+    Index(None, "tenant", "granularity", "bucket"),
+    Index(None, "granularity", "bucket"),
 )

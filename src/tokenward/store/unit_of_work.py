@@ -21,12 +21,14 @@ from tokenward.store.repositories import (
     SqlAuditRepository,
     SqlChangeLog,
     SqlCredentialRepository,
+    SqlCreditRepository,
     SqlDispatchRepository,
     SqlNoticeRepository,
     SqlOutboxRepository,
     SqlPolicyRepository,
     SqlTenantRepository,
     SqlTokenRepository,
+    SqlUsageRepository,
     SqlWebhookRepository,
 )
 from tokenward.store.sealed import SqlSealedRepository
@@ -51,6 +53,8 @@ class SqlUnitOfWork:
     policies: SqlPolicyRepository
     notices: SqlNoticeRepository
     sealed: SqlSealedRepository
+    credits: SqlCreditRepository
+    usage: SqlUsageRepository
 
     def __init__(
         self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
@@ -95,6 +99,8 @@ class SqlUnitOfWork:
         self.policies = SqlPolicyRepository(conn)
         self.notices = SqlNoticeRepository(conn)
         self.sealed = SqlSealedRepository(conn)
+        self.credits = SqlCreditRepository(conn)
+        self.usage = SqlUsageRepository(conn)
 
     def __exit__(
         self,

@@ -16,7 +16,13 @@ def test_delete_answers_an_empty_200_and_the_token_stops_working(client: TestCli
     assert_empty(client.delete(f"{CREATE}/{made['id']}", headers=ROOT_HEADERS), 200)
 
     verdict = client.post("/v1/verify", json={"token": made["token"]}).json()
-    assert verdict == {"valid": False, "code": "NOT_FOUND", "token": None}
+    assert verdict == {
+        "valid": False,
+        "code": "NOT_FOUND",
+        "token": None,
+        "limits": None,
+        "retry_after_ms": None,
+    }
     native = client.get(f"/v1/tenants/default/tokens/{made['id']}", headers=ROOT_HEADERS)
     assert native.status_code == 404
     assert [t["id"] for t in query(client)["content"]] == [kept["id"]]

@@ -54,7 +54,13 @@ def test_answer_carries_metadata_never_the_secret(client: TestClient) -> None:
     assert body["token"]["name"] == "svc" and body["token"]["scopes"] == ["read"]
     assert token["secret"] not in str(body)
     unknown = client.post("/v1/verify", json={"token": secrets.generate()}).json()
-    assert unknown == {"valid": False, "code": "NOT_FOUND", "token": None}
+    assert unknown == {
+        "valid": False,
+        "code": "NOT_FOUND",
+        "token": None,
+        "limits": None,
+        "retry_after_ms": None,
+    }
 
 
 def test_root_credential_is_not_a_token(client: TestClient) -> None:

@@ -27,13 +27,13 @@ from tokenward.api.observability import record_request
 from tokenward.api.routing import BEARER_CHALLENGE
 from tokenward.domain import limits
 from tokenward.domain.errors import RateLimited, TokenwardError, Unauthenticated, Unavailable
-from tokenward.domain.tokens import Token
+from tokenward.domain.tokens import Credits, Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode
 from tokenward.service import verification
 from tokenward.service.core import Core
 
 VERIFY_PATH = "/v1/verify"
-_FIELDS = frozenset({"token", "audience", "scopes", "resource"})
+_FIELDS = frozenset({"token", "audience", "scopes", "resource", "client_ip", "cost"})
 _JSON = (b"content-type", b"application/json")
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
 
@@ -83,6 +83,8 @@ class VerifyFastPath:
             "audience": asked.get("audience"),
             "scopes": asked.get("scopes") or (),
             "resource": asked.get("resource"),
+            "client_ip": asked.get("client_ip"),
+            "cost": asked.get("cost", 1),
         }
         try:
             result = verification.verify_without_blocking(core, asked["token"], **criteria)
@@ -118,6 +120,8 @@ def _verdict_bytes(result: Verification, now: datetime) -> bytes:
     token = result.token
     if token is None:
         return _TOKENLESS[result.code]
+    if result.limits is not None:  # a token with controls: its limits are this answer's own
+        return _controlled_bytes(result, token, now)
     # A VALID verdict was judged at ``now``, so its token is not expired.
     expired = False if result.code is VALID else token.is_expired(now)
     key = (id(token), result.code, expired)
@@ -126,9 +130,29 @@ def _verdict_bytes(result: Verification, now: datetime) -> bytes:
         return entry[1]
     if len(_BODIES) >= _MAX_BODIES:
         _BODIES.clear()
-    body = _verdict_head(result.code) + orjson.dumps(token_document(token, now)) + b"}"
+    body = _verdict_head(result.code) + orjson.dumps(token_document(token, now)) + _NO_LIMITS
     _BODIES[key] = (token, body)
     return body
+
+
+def _controlled_bytes(result: Verification, token: Token, now: datetime) -> bytes:
+    """Built for each answer (the balance and the counts change with each): only tokens with
+    controls that reached them pay for it."""
+    document = token_document(token, now)
+    limits_document = result.limits
+    assert limits_document is not None
+    remaining = limits_document.get("credits_remaining")
+    if remaining is not None and document["credits"] is not None:
+        document["credits"]["remaining"] = remaining  # the ledger's, not the snapshot's
+    return (
+        _verdict_head(result.code)
+        + orjson.dumps(document)
+        + b',"limits":'
+        + orjson.dumps(limits_document)
+        + b',"retry_after_ms":'
+        + orjson.dumps(result.retry_after_ms)
+        + b"}"
+    )
 
 
 def _verdict_head(code: VerifyCode) -> bytes:
@@ -136,7 +160,8 @@ def _verdict_head(code: VerifyCode) -> bytes:
     return b'{"valid":' + valid + b',"code":"' + code.value.encode() + b'","token":'
 
 
-_TOKENLESS = {code: _verdict_head(code) + b"null}" for code in VerifyCode}
+_NO_LIMITS = b',"limits":null,"retry_after_ms":null}'
+_TOKENLESS = {code: _verdict_head(code) + b"null" + _NO_LIMITS for code in VerifyCode}
 
 #: Answers built from the token snapshots the verification cache hands out. A snapshot is
 #: immutable, and a change to its token makes a new one, so an answer is built once per
@@ -172,6 +197,24 @@ def token_document(token: Token, now: datetime) -> dict[str, Any]:
         "secret_hint": token.secret_hint,
         "recoverable": token.recoverable,
         "metadata": dict(limits.answerable_metadata(token.metadata)),
+        "rate_limits": [
+            {"name": r.name, "limit": r.limit, "window_seconds": r.window_seconds}
+            for r in token.rate_limits
+        ],
+        "credits": _credits_document(token.credits),
+        "ip_allowlist": list(token.ip_allowlist),
+    }
+
+
+def _credits_document(credits: Credits | None) -> dict[str, Any] | None:
+    if credits is None:
+        return None
+    refill = credits.refill
+    return {
+        "remaining": credits.remaining,
+        "refill": None
+        if refill is None
+        else {"amount": refill.amount, "interval": refill.interval.value},
     }
 
 
@@ -197,6 +240,13 @@ def _invalid(asked: Any) -> str | None:
     scopes = asked.get("scopes", [])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         return "body.scopes: Input should be a valid list of strings"
+    if asked.get("client_ip") is not None and not isinstance(asked["client_ip"], str):
+        return "body.client_ip: Input should be a valid string"
+    cost = asked.get("cost", 1)
+    if not isinstance(cost, int) or isinstance(cost, bool):
+        return "body.cost: Input should be a valid integer"
+    if not 0 <= cost <= limits.MAX_COST:
+        return f"body.cost: Input should be between 0 and {limits.MAX_COST}"
     if not _FIELDS.issuperset(asked):
         # As validation_messages words it: never the unknown name, which may be a secret.
         return "body: Extra inputs are not permitted"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import contextlib
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
@@ -14,17 +17,23 @@ from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
     AuditPublic,
+    CreditsAdjust,
     ErrorBody,
+    LimitsPublic,
     RotateRequest,
     SecretReveal,
     TenantCreate,
     TenantList,
     TenantPublic,
+    TenantUsagePublic,
     TokenCreate,
     TokenPage,
     TokenPublic,
     TokenUpdate,
+    TokenUsagePublic,
     TokenWithSecret,
+    TopToken,
+    UsageBucketPublic,
     VerifyRequest,
     VerifyResponse,
 )
@@ -32,6 +41,7 @@ from tokenward.api.routing import face_route
 from tokenward.domain import limits
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
+from tokenward.domain.errors import Invalid
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import (
     IssuedToken,
@@ -43,7 +53,7 @@ from tokenward.domain.tokens import (
     TokenSpec,
     TokenType,
 )
-from tokenward.service import audit, health, tenants, tokens, verification
+from tokenward.service import audit, health, tenants, tokens, usage, verification
 from tokenward.service.core import Core
 
 router = APIRouter(route_class=face_route(translate))
@@ -208,6 +218,9 @@ def _issue_token(core: Core, actor: Actor, tenant: str, body: TokenCreate) -> To
         permanent="expires_at" in body.model_fields_set and body.expires_at is None,
         recoverable=body.recoverable,
         metadata=body.metadata,
+        rate_limits=tuple(rate.domain() for rate in body.rate_limits),
+        credits=None if body.credits is None else body.credits.domain(),
+        ip_allowlist=tuple(body.ip_allowlist),
     )
     issued = tokens.issue(core, actor, tenant=tenant, spec=spec, owner=body.owner)
     return _with_secret(issued, core)
@@ -291,9 +304,13 @@ def update_token(
     tenant: str, token_id: TokenId, body: TokenUpdate, core: CoreDep, actor: ActorDep
 ) -> TokenPublic:
     given = {name: getattr(body, name) for name in body.model_fields_set}
-    for key in ("scopes", "audience", "resources"):
+    for key in ("scopes", "audience", "resources", "ip_allowlist"):
         if given.get(key) is not None:
             given[key] = tuple(given[key])
+    if given.get("rate_limits") is not None:
+        given["rate_limits"] = tuple(rate.domain() for rate in body.rate_limits or ())
+    if body.credits is not None:
+        given["credits"] = body.credits.domain()
     changed = tokens.update(
         core, actor, tenant=tenant, token_id=token_id, changes=TokenChanges(**given)
     )
@@ -357,6 +374,90 @@ def rotate_token(
     return _with_secret(issued, core)
 
 
+@router.post(
+    "/v1/tenants/{tenant}/tokens/{token_id}/credits",
+    tags=["tokens"],
+    summary="Set or add to a token's credits",
+    description='`{"set": n}` or `{"add": n}`; audited as `token.credits`. Lowering the '
+    "balance is an editor's; raising it needs the right to mint the token with the raised "
+    "balance. `set` gives a token without credits a balance; `add` to one answers 409 "
+    "`NO_CREDITS`.",
+    responses=_errors(*_ONE_TOKEN, 400, 403, 409, 413, notes={403: _ESCALATION}),
+)
+def adjust_credits(
+    tenant: str, token_id: TokenId, body: CreditsAdjust, core: CoreDep, actor: ActorDep
+) -> TokenPublic:
+    token = tokens.adjust_credits(
+        core, actor, tenant=tenant, token_id=token_id, set_to=body.set, add=body.add
+    )
+    return TokenPublic.of(token, core.clock())
+
+
+@contextlib.contextmanager
+def _span_errors() -> Iterator[None]:
+    """A span the service refuses is a bad query parameter: 422, as every read answers."""
+    try:
+        yield
+    except Invalid as exc:
+        raise RequestValidationError(
+            [{"loc": ("query", "since"), "msg": exc.message, "type": "value_error"}]
+        ) from exc
+
+
+UsageBucketName = Annotated[Literal["hour", "day"], Query(description="hour or day")]
+
+
+@router.get(
+    "/v1/tenants/{tenant}/tokens/{token_id}/usage",
+    tags=["usage"],
+    summary="A token's verifications per hour or day",
+    description="Counts per bucket and verification code, in [`since`, `until`) (default: the "
+    "last 24 hours, or 30 days by day). Each server writes its counts every few seconds "
+    "(`TOKENWARD_USAGE_FLUSH_SECONDS`); buckets without verifications are left out.",
+    responses=_errors(*_ONE_TOKEN),
+)
+def token_usage(
+    tenant: str,
+    token_id: TokenId,
+    core: CoreDep,
+    actor: ActorDep,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    bucket: UsageBucketName = "hour",
+) -> TokenUsagePublic:
+    with _span_errors():
+        found = usage.of_token(
+            core, actor, tenant=tenant, token_id=token_id, since=since, until=until, bucket=bucket
+        )
+    return TokenUsagePublic(
+        buckets=[UsageBucketPublic(start=b.start, counts=b.counts) for b in found]
+    )
+
+
+@router.get(
+    "/v1/tenants/{tenant}/usage",
+    tags=["usage"],
+    summary="A tenant's verifications per hour or day, and its most verified tokens",
+    description="The totals of the tenant's tokens per bucket and code, in [`since`, `until`), "
+    "and its ten most verified tokens over the span; as for one token's usage.",
+    responses=_errors(*_AUTHENTICATED, 404, 422),
+)
+def tenant_usage(
+    tenant: str,
+    core: CoreDep,
+    actor: ActorDep,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    bucket: UsageBucketName = "hour",
+) -> TenantUsagePublic:
+    with _span_errors():
+        found = usage.of_tenant(core, actor, tenant=tenant, since=since, until=until, bucket=bucket)
+    return TenantUsagePublic(
+        buckets=[UsageBucketPublic(start=b.start, counts=b.counts) for b in found.buckets],
+        top_tokens=[TopToken(id=tid, verifications=n) for tid, n in found.top_tokens],
+    )
+
+
 @router.get(
     "/v1/tenants/{tenant}/tokens/{token_id}/secret",
     tags=["tokens"],
@@ -410,9 +511,23 @@ def verify_token(
         resource=body.resource,
         credential=credentials.credentials if credentials else None,
         client=client_address(request),
+        client_ip=body.client_ip,
+        cost=body.cost,
     )
     token = None if result.token is None else TokenPublic.of(result.token, core.clock())
-    return VerifyResponse(valid=result.valid, code=result.code, token=token)
+    limits_document = None
+    if result.limits is not None:
+        limits_document = LimitsPublic.model_validate(result.limits)
+        remaining = limits_document.credits_remaining
+        if token is not None and token.credits is not None and remaining is not None:
+            token.credits.remaining = remaining  # the ledger's, not the snapshot's
+    return VerifyResponse(
+        valid=result.valid,
+        code=result.code,
+        token=token,
+        limits=limits_document,
+        retry_after_ms=result.retry_after_ms,
+    )
 
 
 @router.get(

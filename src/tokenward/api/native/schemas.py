@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from tokenward.domain import limits
 from tokenward.domain.audit import AuditRecord
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tenants import Tenant
-from tokenward.domain.tokens import Token, TokenType
+from tokenward.domain.tokens import (
+    Credits,
+    RateLimit,
+    Refill,
+    RefillInterval,
+    Token,
+    TokenType,
+)
 from tokenward.domain.verification import VerifyCode
 
 #: A role a token may be given: the document offers ``TOKEN_ROLES`` only, as root is the
@@ -49,6 +56,60 @@ class TenantList(BaseModel):
     items: list[TenantPublic]
 
 
+class RateLimitModel(_Request):
+    name: str = Field(description="Unique among the token's limits; 1 to 64 characters")
+    limit: int = Field(description="At most so many verifications in any span of the window")
+    window_seconds: int = Field(description="1 to 86400")
+
+    @classmethod
+    def of(cls, rate: RateLimit) -> RateLimitModel:
+        return cls(name=rate.name, limit=rate.limit, window_seconds=rate.window_seconds)
+
+    def domain(self) -> RateLimit:
+        return RateLimit(self.name, self.limit, self.window_seconds)
+
+
+class RefillModel(_Request):
+    amount: int = Field(description="The balance after each refill (at least 1)")
+    interval: RefillInterval = Field(description="00:00 UTC each day, or the 1st of each month")
+
+
+class CreditsModel(_Request):
+    remaining: int = Field(description="Credits left; each verification spends its cost")
+    refill: RefillModel | None = None
+
+    @classmethod
+    def of(cls, credits: Credits | None) -> CreditsModel | None:
+        if credits is None:
+            return None
+        refill = credits.refill
+        return cls(
+            remaining=credits.remaining,
+            refill=None
+            if refill is None
+            else RefillModel(amount=refill.amount, interval=refill.interval),
+        )
+
+    def domain(self) -> Credits:
+        refill = self.refill
+        return Credits(
+            self.remaining, None if refill is None else Refill(refill.amount, refill.interval)
+        )
+
+
+class CreditsAdjust(_Request):
+    """Exactly one of ``set`` and ``add``."""
+
+    set: int | None = Field(default=None, description="The new balance")
+    add: int | None = Field(default=None, description="Added to the balance")
+
+    @model_validator(mode="after")
+    def _one(self) -> CreditsAdjust:
+        if (self.set is None) == (self.add is None):
+            raise ValueError("give set or add, not both")
+        return self
+
+
 class TokenCreate(_Request):
     name: str
     description: str = ""
@@ -68,6 +129,11 @@ class TokenCreate(_Request):
     ttl_seconds: int | None = Field(default=None, description="Instead of expires_at")
     recoverable: bool = Field(default=False, description="Keep the secret sealed for reveal")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    rate_limits: list[RateLimitModel] = Field(default_factory=list, description="Up to 10")
+    credits: CreditsModel | None = Field(default=None, description="null: unlimited")
+    ip_allowlist: list[str] = Field(
+        default_factory=list, description="Up to 100 addresses or CIDR ranges; empty: any"
+    )
 
 
 class TokenUpdate(_Request):
@@ -82,6 +148,9 @@ class TokenUpdate(_Request):
     restricted: bool | None = None
     expires_at: AwareDatetime | None = None
     metadata: dict[str, Any] | None = None
+    rate_limits: list[RateLimitModel] | None = None
+    credits: CreditsModel | None = Field(default=None, description="null: unlimited")
+    ip_allowlist: list[str] | None = None
 
 
 class RotateRequest(_Request):
@@ -111,6 +180,9 @@ class TokenPublic(BaseModel):
     secret_hint: str
     recoverable: bool
     metadata: dict[str, Any]
+    rate_limits: list[RateLimitModel] = Field(default_factory=list)
+    credits: CreditsModel | None = None
+    ip_allowlist: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, token: Token, now: datetime) -> TokenPublic:
@@ -137,6 +209,9 @@ class TokenPublic(BaseModel):
             secret_hint=token.secret_hint,
             recoverable=token.recoverable,
             metadata=dict(limits.answerable_metadata(token.metadata)),
+            rate_limits=[RateLimitModel.of(rate) for rate in token.rate_limits],
+            credits=CreditsModel.of(token.credits),
+            ip_allowlist=list(token.ip_allowlist),
         )
 
 
@@ -161,12 +236,56 @@ class VerifyRequest(_Request):
     audience: str | None = None
     scopes: list[str] = Field(default_factory=list)
     resource: str | None = None
+    client_ip: str | None = Field(
+        default=None, description="The address of the client that presented the token"
+    )
+    cost: int = Field(
+        default=1,
+        ge=0,
+        le=limits.MAX_COST,
+        description="Credits this verification spends (0 allowed)",
+    )
+
+
+class LimitStatePublic(BaseModel):
+    name: str
+    limit: int
+    remaining: int | None = Field(description="null while the counters cannot be asked")
+    reset_at: datetime | None
+
+
+class LimitsPublic(BaseModel):
+    credits_remaining: int | None = Field(description="null: unlimited")
+    rate_limits: list[LimitStatePublic]
 
 
 class VerifyResponse(BaseModel):
     valid: bool
     code: VerifyCode
     token: TokenPublic | None
+    limits: LimitsPublic | None = Field(
+        default=None, description="Only for a token with controls that reached them"
+    )
+    retry_after_ms: int | None = Field(default=None, description="For RATE_LIMITED")
+
+
+class UsageBucketPublic(BaseModel):
+    start: datetime
+    counts: dict[str, int]
+
+
+class TokenUsagePublic(BaseModel):
+    buckets: list[UsageBucketPublic]
+
+
+class TopToken(BaseModel):
+    id: int
+    verifications: int
+
+
+class TenantUsagePublic(BaseModel):
+    buckets: list[UsageBucketPublic]
+    top_tokens: list[TopToken]
 
 
 class AuditPublic(BaseModel):

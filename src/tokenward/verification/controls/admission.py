@@ -1,0 +1,129 @@
+"""The one entry point of the controls: ``Controls.admit``.
+
+The verification engine asks it only of a token that has controls (``Token.controlled``),
+after the token's state (disabled, expired) and the request (audience, scopes, resource)
+have passed, and answers its code when it refuses. The order inside: the IP allowlist (pure),
+then the credits (spent), then the rate limits (counted); a refusal by the rate limits gives
+the credits back, so a verification that fails for any reason spends nothing, and one that
+is refused counts against no limit. ``screen`` is the allowlist alone, for an engine that
+judges it before the request, as the codes rank in docs/api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+
+from tokenward.domain.tokens import RateLimit, Token
+from tokenward.domain.verification import VerifyCode
+from tokenward.verification.controls.allowlist import compiled
+from tokenward.verification.controls.windows import MemoryCounters, RateOutcome
+
+_IP_DENIED = VerifyCode.IP_DENIED
+_USAGE_EXCEEDED = VerifyCode.USAGE_EXCEEDED
+_RATE_LIMITED = VerifyCode.RATE_LIMITED
+
+
+class Counters(Protocol):
+    """Where the rate-limit counts live: ``MemoryCounters`` (one process) or ``RedisCounters``
+    (shared). ``hit`` judges every limit and counts the verification in all, or in none."""
+
+    def hit(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome: ...
+
+
+class CreditLedger(Protocol):
+    """Where the authoritative credit balances live (the store: ``service/credits.py``)."""
+
+    def spend(self, token_id: int, cost: int, period: int, amount: int) -> tuple[bool, int]:
+        """Takes ``cost`` if the balance holds it: ``(spent, balance after or as it is)``.
+        ``period``/``amount``: the refill's current period and amount (0, 0: no refill)."""
+        ...
+
+    def refund(self, token_id: int, cost: int, period: int) -> None: ...
+
+
+class Admission(NamedTuple):
+    #: None: admitted; else the code to answer.
+    code: VerifyCode | None
+    #: The answer's ``limits`` document: ``credits_remaining`` and ``rate_limits``.
+    limits: Mapping[str, Any] | None = None
+    retry_after_ms: int | None = None
+
+
+class Controls:
+    def __init__(self, ledger: CreditLedger, counters: Counters | None = None) -> None:
+        self.ledger = ledger
+        self.counters: Counters = counters if counters is not None else MemoryCounters()
+
+    @staticmethod
+    def screen(token: Token, client_ip: str | None) -> VerifyCode | None:
+        """``IP_DENIED`` when the token has an allowlist that ``client_ip`` (missing
+        included) is not within; pure."""
+        if token.ip_allowlist and not compiled(token.ip_allowlist).allows(client_ip):
+            return _IP_DENIED
+        return None
+
+    @staticmethod
+    def blocks(token: Token) -> bool:
+        """Whether admitting may wait on the store (credits): then it belongs in a thread,
+        not on an event loop."""
+        return token.credits is not None
+
+    def admit(self, token: Token, now: datetime, client_ip: str | None, cost: int = 1) -> Admission:
+        if token.ip_allowlist and not compiled(token.ip_allowlist).allows(client_ip):
+            return Admission(_IP_DENIED)
+        credits = token.credits
+        remaining: int | None = None
+        period = 0
+        if credits is not None:
+            refill = credits.refill
+            if refill is not None:
+                period = refill.period(now)
+            spent, remaining = self.ledger.spend(
+                token.id, cost, period, 0 if refill is None else refill.amount
+            )
+            if not spent:
+                return Admission(
+                    _USAGE_EXCEEDED, {"credits_remaining": remaining, "rate_limits": []}
+                )
+        states: list[dict[str, Any]] = []
+        if token.rate_limits:
+            now_ms = int(now.timestamp() * 1000)
+            outcome = self.counters.hit(token.id, token.rate_limits, now_ms)
+            states = [
+                {
+                    "name": state.name,
+                    "limit": state.limit,
+                    "remaining": state.remaining,
+                    "reset_at": None if state.reset_at_ms is None else _instant(state.reset_at_ms),
+                }
+                for state in outcome.states
+            ]
+            if not outcome.admitted:
+                if credits is not None and cost:
+                    self.ledger.refund(token.id, cost, period)
+                    assert remaining is not None
+                    remaining += cost
+                return Admission(
+                    _RATE_LIMITED,
+                    {"credits_remaining": remaining, "rate_limits": states},
+                    max(outcome.retry_after_ms, 1),
+                )
+        return Admission(None, {"credits_remaining": remaining, "rate_limits": states})
+
+
+def _instant(millis: int) -> str:
+    """RFC 3339 in UTC, as the native API (pydantic) writes instants. A reset instant is the
+    end of a bucket, the same for every verification within it: written once, then kept."""
+    text = _INSTANTS.get(millis)
+    if text is None:
+        if len(_INSTANTS) >= 4096:
+            _INSTANTS.clear()
+        moment = datetime.fromtimestamp(millis // 1000, UTC)
+        moment = moment.replace(microsecond=millis % 1000 * 1000)
+        text = _INSTANTS[millis] = moment.isoformat().replace("+00:00", "Z")
+    return text
+
+
+_INSTANTS: dict[int, str] = {}
