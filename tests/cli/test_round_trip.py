@@ -17,6 +17,9 @@ from tests.cli.conftest import Cli, errors_of
 from tests.conftest import PG_ADMIN_URL
 from tokenward.settings import Settings
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def empty_store(backend: str, tmp_path: Path) -> Iterator[str]:

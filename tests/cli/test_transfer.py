@@ -20,6 +20,9 @@ from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 ROOT = Actor.root()
 
 

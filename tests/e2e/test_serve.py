@@ -18,6 +18,9 @@ import pytest
 from tests.helpers import TOKENWARD, free_port
 from tokenward.domain import secrets as secret_format
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 class Server:
     def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 1) -> None:

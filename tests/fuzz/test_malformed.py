@@ -18,6 +18,9 @@ from fastapi.testclient import TestClient
 from tests.fuzz import corpus
 from tests.helpers import ROOT_HEADERS
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 def _query_format(answer: httpx.Response) -> None:
     if answer.status_code == 405:  # the face's documented 405: empty body, Allow header

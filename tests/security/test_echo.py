@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS, issue
 from tokenward.domain import secrets as secret_format
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 #: What the compatible faces accept as their products do: unknown fields ignored, a delete of
 #: nothing answered as done, Query's ``/value`` of an unknown name, a repeated form field.

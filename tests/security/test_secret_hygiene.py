@@ -32,6 +32,9 @@ from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
 from tokenward.settings import Settings
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 TENANT = "hygiene"
 CLIENT_LOGGERS = ("httpx", "httpcore")
 

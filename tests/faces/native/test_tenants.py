@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def test_create_list_get_delete(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -12,6 +13,9 @@ from tokenward.domain import secrets
 from tokenward.settings import Settings
 from tokenward.store.engine import make_engine
 from tokenward.store.tables import token_secrets
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def introspect(client: TestClient, token: str, headers: dict[str, str] = ROOT_HEADERS) -> dict:
