@@ -29,16 +29,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from tests.helpers import ROOT_TOKEN
+from tests.helpers import PG_ADMIN_URL, ROOT_TOKEN
 from tokenward.app import build_core, create_app, open_engine
 from tokenward.service.core import Core
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
 
-PG_ADMIN_URL = os.environ.get(
-    "TOKENWARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PG_START_HINT = (
     "PostgreSQL is not reachable at {url}. Start it with\n"
     "    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"

@@ -26,7 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
 from tests.helpers import ROOT_HEADERS, ROOT_TOKEN, bearer
 from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
