@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 #: The share of src/tokenward that `make test` covers at the least (measured, rounded down).
 COVERAGE_FLOOR := 80
+#: Processes that run `make test`'s tests side by side (pytest-xdist): one per core here.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-long lint typecheck clean bench
 
@@ -30,8 +32,9 @@ typecheck: install
 
 # SQLite for every test; PostgreSQL for the store's, the crash and concurrency suites and a
 # marked share of each face (tests/conftest.py). Coverage below its floor fails the run.
+# TEST_WORKERS processes share the tests, a module to each at a time (its fixtures with it).
 test: lint typecheck
-	$(BIN)/pytest --cov --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-fail-under=$(COVERAGE_FLOOR)
 
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
 # operation and property, more kill points, more concurrent writes; and the packaging test's
