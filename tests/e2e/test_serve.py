@@ -71,11 +71,14 @@ def test_readme_tour_on_sqlite_with_generated_root(first_server: Server, data_di
         second.stop()
 
 
-def test_admin_token_and_postgres_from_environment(postgres_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_admin_token_and_postgres_from_environment(database_url: str, tmp_path: Path) -> None:
+    """On an emptied database (``database_url``): secrets another test sealed under its own
+    key would stop this server's start."""
     admin = "operator-chosen-root-credential-0123456789"
     server = Server(
         tmp_path / "pg",
-        {"TOKENWARD_ADMIN_TOKEN": admin, "TOKENWARD_DATABASE_URL": postgres_url},
+        {"TOKENWARD_ADMIN_TOKEN": admin, "TOKENWARD_DATABASE_URL": database_url},
     )
     try:
         assert "generated its root credential" not in server.output()
@@ -102,7 +105,8 @@ def two_servers(
     """Two processes on one store (a shared SQLite file, or PostgreSQL)."""
     env = {"TOKENWARD_ADMIN_TOKEN": ADMIN}
     if backend == "postgresql":
-        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        # Emptied first: another test's sealed secrets would stop these servers' start.
+        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("database_url")
     data_dir = tmp_path / "shared"
     first = Server(data_dir, env)
     try:
