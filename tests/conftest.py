@@ -1,8 +1,18 @@
 """Fixtures shared by every suite: real SQLite files and a real PostgreSQL database.
 
-Every test that takes ``database_url`` (directly or through ``core`` / ``client``) runs twice,
-once per backend. The PostgreSQL database is created for this run and dropped at its end; if
-no server answers, the run fails and says how to start one.
+A test that takes ``database_url`` (directly or through ``core`` / ``client``) is collected
+once per backend. Which of them run (docs/contributing/testing.md):
+
+- SQLite always;
+- PostgreSQL for the store's own tests (``tests/integration``), the crash and concurrency
+  suites (``tests/reliability``), and tests marked ``@pytest.mark.postgres`` (a subset of the
+  face tests that covers each face once);
+- PostgreSQL for every test when ``TOKENWARD_TEST_ALL_BACKENDS=1`` (``make test-long``).
+
+The other PostgreSQL variants are deselected, not skipped. A test that names its backend
+itself (``@pytest.mark.parametrize("backend", [...])``) runs on what it names. The PostgreSQL
+database is created for this run and dropped at its end; if no server answers, the run fails
+and says how to start one.
 """
 
 from __future__ import annotations
@@ -19,26 +29,62 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from tests.helpers import ROOT_TOKEN
+from tests.helpers import PG_ADMIN_URL, ROOT_TOKEN
 from tokenward.app import build_core, create_app, open_engine
 from tokenward.service.core import Core
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
 
-PG_ADMIN_URL = os.environ.get(
-    "TOKENWARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PG_START_HINT = (
     "PostgreSQL is not reachable at {url}. Start it with\n"
     "    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
     "or point TOKENWARD_TEST_PG_URL at a server where the user may create databases."
 )
 
+#: Directories whose tests run on PostgreSQL too in a plain run: the store's own tests and
+#: the crash and concurrency suites, which exist to exercise the backends.
+_POSTGRES_DIRS = ("integration", "reliability")
+
 _TABLES = (
     "tokens, token_secrets, tenants, audit, root_credential, token_changes, signing_keys, "
     "issued_jwts, token_usage, console_sessions"
 )
+
+
+def all_backends() -> bool:
+    return os.environ.get("TOKENWARD_TEST_ALL_BACKENDS", "") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if all_backends():
+        return
+    tests = Path(__file__).parent
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        (kept if _runs_on_its_backend(item, tests) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _runs_on_its_backend(item: pytest.Item, tests: Path) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or callspec.params.get("backend") != "postgresql":
+        return True
+    if any("backend" in _argnames(mark) for mark in item.iter_markers("parametrize")):
+        return True  # the test chose its backend itself
+    if item.get_closest_marker("postgres") is not None:
+        return True
+    return item.path.relative_to(tests).parts[0] in _POSTGRES_DIRS
+
+
+def _argnames(mark: pytest.Mark) -> list[str]:
+    names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+    if isinstance(names, str):
+        return [name.strip() for name in names.split(",")]
+    return list(names)
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
+
+from tokenward.domain.actors import Actor
+from tokenward.service import tenants
+from tokenward.service.core import Core
 
 #: The ``tokenward`` command of the interpreter running the tests.
 TOKENWARD = Path(sys.executable).parent / "tokenward"
 ROOT_TOKEN = "test-root-credential-0123456789abcdefghij"
 ROOT_HEADERS = {"Authorization": f"Bearer {ROOT_TOKEN}"}
+#: The PostgreSQL server where the tests make their databases (tests/conftest.py).
+PG_ADMIN_URL = os.environ.get(
+    "TOKENWARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -41,6 +51,30 @@ def manager(client: TestClient, tenant: str = "default", **fields: Any) -> dict[
     fields.setdefault("audience", ["tokenward"])
     fields.setdefault("name", f"{fields.get('role', 'viewer')} manager")
     return issue(client, tenant, **fields)
+
+
+def tenant(
+    via: httpx.Client | Core,
+    name: str = "acme",
+    *,
+    headers: dict[str, str] | None = None,
+    exist_ok: bool = False,
+) -> str:
+    """Creates the tenant ``name`` as root and returns its name: through the native API of a
+    test client or a real server's ``httpx.Client`` (``headers``: root's, ``ROOT_HEADERS`` by
+    default), or through the service on a ``Core``. ``exist_ok``: one that already exists is
+    no failure (a test that comes back to it)."""
+    if isinstance(via, Core):
+        if not (exist_ok and _exists(via, name)):
+            tenants.create(via, Actor.root(), name=name)
+        return name
+    answer = via.post("/v1/tenants", json={"name": name}, headers=headers or ROOT_HEADERS)
+    assert answer.status_code == 201 or (exist_ok and answer.status_code == 409), answer.text
+    return name
+
+
+def _exists(core: Core, name: str) -> bool:
+    return any(found.name == name for found in tenants.list_all(core, Actor.root()))
 
 
 def free_port() -> int:

@@ -1,54 +1,19 @@
-"""The CLI in operator mode on the real databases of tests/conftest.py (both backends)."""
+"""The CLI in operator mode on the real databases of tests/conftest.py, and in remote mode
+against a real server (``served``, one per module that uses it)."""
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from tokenward.cli import app
+from tests.cli.support import REMOTE_ROOT, Cli, ModeCli, Served
+from tests.e2e.server import Server
 from tokenward.settings import Settings
-
-
-@dataclass
-class Cli:
-    runner: CliRunner
-
-    def run(self, *args: str, input: str | None = None) -> Result:
-        """Runs ``tokenward ARGS``; an exception other than an exit is a bug, raised here."""
-        result = self.runner.invoke(app, list(args), input=input)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result
-
-    def ok(self, *args: str, input: str | None = None) -> Result:
-        result = self.run(*args, input=input)
-        assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json").stdout)
-
-    def fails(self, code: int, *args: str, input: str | None = None) -> Result:
-        """Runs a command that must fail with ``code`` and a message, and no traceback."""
-        result = self.run(*args, input=input)
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        assert "Traceback" not in result.output
-        return result
-
-    def create(self, *options: str, name: str = "cli token") -> dict[str, Any]:
-        """``token create --json``: the new token's fields and its ``secret``."""
-        created: dict[str, Any] = self.json("token", "create", "--name", name, *options)
-        return created
-
-
-def errors_of(result: Result) -> Sequence[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
 
 
 @pytest.fixture
@@ -61,3 +26,47 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("COLUMNS", "200")  # rich tables wide enough to keep rows whole
     return Cli(CliRunner())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    data_dir = tmp_path_factory.mktemp("remote") / "data"
+    database_url = f"sqlite:///{data_dir}/tokenward.db"
+    server = Server(
+        data_dir, {"TOKENWARD_ADMIN_TOKEN": REMOTE_ROOT, "TOKENWARD_DATABASE_URL": database_url}
+    )
+    yield Served(server, data_dir, database_url)
+    server.stop()
+
+
+@pytest.fixture
+def untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data directory and database the environment names, which remote mode must not touch."""
+    for name in list(os.environ):
+        if name.startswith("TOKENWARD_") and name != "TOKENWARD_TEST_PG_URL":
+            monkeypatch.delenv(name)
+    nowhere = tmp_path / "not-to-be-created"
+    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(nowhere))
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", f"sqlite:///{nowhere}/tokenward.db")
+    monkeypatch.setenv("COLUMNS", "200")
+    return nowhere
+
+
+@pytest.fixture
+def remote(served: Served, untouched: Path) -> Iterator[ModeCli]:
+    yield ModeCli(CliRunner(), prefix=("--url", served.server.url, "--token", REMOTE_ROOT))
+    assert not untouched.exists()
+
+
+@pytest.fixture
+def local(served: Served, untouched: Path) -> ModeCli:
+    """Operator mode on the server's database and key file."""
+    return ModeCli(
+        CliRunner(),
+        prefix=("--database-url", served.database_url, "--data-dir", str(served.data_dir)),
+    )
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"

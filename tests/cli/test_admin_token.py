@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 from tests.helpers import ROOT_TOKEN
 from tokenward.app import build_core, open_engine
 from tokenward.domain.errors import Unauthenticated

@@ -7,18 +7,9 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from tests.cli import test_remote
-from tests.cli.conftest import errors_of
-from tests.cli.test_remote import ModeCli
+from tests.cli.support import REMOTE_ROOT, ModeCli, errors_of
 from tokenward.cli import app
 from tokenward.domain.roles import TOKEN_ROLES
-
-# The real server and both modes of test_remote.py.
-served = test_remote.served
-untouched = test_remote.untouched
-remote = test_remote.remote
-local = test_remote.local
-tenant = test_remote.tenant
 
 
 def test_the_tenant_comes_from_a_tenant_bound_credential(
@@ -122,7 +113,7 @@ def test_json_output_is_the_apis_own_json(remote: ModeCli, local: ModeCli, tenan
     import httpx
 
     url = remote.prefix[1]
-    auth = {"Authorization": f"Bearer {test_remote.ROOT}"}
+    auth = {"Authorization": f"Bearer {REMOTE_ROOT}"}
     local.ok("tenant", "create", tenant)
     token = local.create("-t", tenant, "--recoverable", "--ttl", "3600", "--scope", "s")
     path = f"{url}/v1/tenants/{tenant}/tokens"

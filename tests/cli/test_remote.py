@@ -7,10 +7,6 @@ them apart.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,72 +14,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.cli.conftest import Cli, errors_of
-from tests.e2e.test_serve import Server
+from tests.cli.support import REMOTE_ROOT, Cli, ModeCli, Served, errors_of
+from tests.e2e.server import Server
 from tests.helpers import free_port
-
-ROOT = "cli-remote-tests-root-credential-0123456789"
-
-
-@dataclass
-class ModeCli(Cli):
-    """``tokenward PREFIX ARGS``: the prefix chooses the mode (``--url ...`` or the database)."""
-
-    prefix: tuple[str, ...] = ()
-
-    def run(self, *args: str, input: str | None = None) -> Result:
-        return super().run(*self.prefix, *args, input=input)
-
-
-@dataclass(frozen=True)
-class Served:
-    server: Server
-    data_dir: Path
-    database_url: str
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    data_dir = tmp_path_factory.mktemp("remote") / "data"
-    database_url = f"sqlite:///{data_dir}/tokenward.db"
-    server = Server(
-        data_dir, {"TOKENWARD_ADMIN_TOKEN": ROOT, "TOKENWARD_DATABASE_URL": database_url}
-    )
-    yield Served(server, data_dir, database_url)
-    server.stop()
-
-
-@pytest.fixture
-def untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A data directory and database the environment names, which remote mode must not touch."""
-    for name in list(os.environ):
-        if name.startswith("TOKENWARD_") and name != "TOKENWARD_TEST_PG_URL":
-            monkeypatch.delenv(name)
-    nowhere = tmp_path / "not-to-be-created"
-    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(nowhere))
-    monkeypatch.setenv("TOKENWARD_DATABASE_URL", f"sqlite:///{nowhere}/tokenward.db")
-    monkeypatch.setenv("COLUMNS", "200")
-    return nowhere
-
-
-@pytest.fixture
-def remote(served: Served, untouched: Path) -> Iterator[ModeCli]:
-    yield ModeCli(CliRunner(), prefix=("--url", served.server.url, "--token", ROOT))
-    assert not untouched.exists()
-
-
-@pytest.fixture
-def local(served: Served, untouched: Path) -> ModeCli:
-    """Operator mode on the server's database and key file."""
-    return ModeCli(
-        CliRunner(),
-        prefix=("--database-url", served.database_url, "--data-dir", str(served.data_dir)),
-    )
-
-
-@pytest.fixture
-def tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
 
 
 def _without(record: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -165,7 +98,7 @@ def test_url_and_token_from_the_environment(
     served: Served, untouched: Path, monkeypatch: pytest.MonkeyPatch, tenant: str
 ) -> None:
     monkeypatch.setenv("TOKENWARD_URL", served.server.url)
-    monkeypatch.setenv("TOKENWARD_TOKEN", ROOT)
+    monkeypatch.setenv("TOKENWARD_TOKEN", REMOTE_ROOT)
     cli = Cli(CliRunner())
     cli.ok("tenant", "create", tenant)
     token = cli.create("--tenant", tenant, "--ttl", "3600")
@@ -194,7 +127,7 @@ def test_exit_codes_and_errors(remote: ModeCli, served: Served) -> None:
     assert "TOKENWARD_TOKEN" in _error(anonymous.fails(1, "token", "list"))
 
     down = ModeCli(
-        CliRunner(), prefix=("--url", f"http://127.0.0.1:{free_port()}", "--token", ROOT)
+        CliRunner(), prefix=("--url", f"http://127.0.0.1:{free_port()}", "--token", REMOTE_ROOT)
     )
     assert "cannot reach" in _error(down.fails(3, "tenant", "list"))
     for bad_url in ("ftp://example.com", "127.0.0.1:8080"):
@@ -243,7 +176,7 @@ def test_serve_starts_with_a_client_url_in_its_environment(tmp_path: Path) -> No
     """TOKENWARD_URL is for clients; the server it names must still start with it set."""
     server = Server(
         tmp_path / "data",
-        {"TOKENWARD_URL": "http://127.0.0.1:1", "TOKENWARD_ADMIN_TOKEN": ROOT},
+        {"TOKENWARD_URL": "http://127.0.0.1:1", "TOKENWARD_ADMIN_TOKEN": REMOTE_ROOT},
     )
     try:
         assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200

@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.cli.conftest import Cli, errors_of
-from tests.conftest import PG_ADMIN_URL
+from tests.cli.support import Cli, errors_of
+from tests.helpers import PG_ADMIN_URL
 from tokenward.settings import Settings
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.cli.conftest import Cli, errors_of
+from tests.cli.support import Cli, errors_of
 from tokenward.cli import app
 from tokenward.cli._common import EXIT_CODE_OF, exit_code_of
 from tokenward.domain.errors import (

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.cli.conftest import Cli, errors_of
+from tests.cli.support import Cli, errors_of
 
 
 def names(cli: Cli) -> list[str]:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.cli.conftest import Cli, errors_of
+from tests.cli.support import Cli, errors_of
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenSpec
 from tokenward.domain.verification import VerifyCode

@@ -8,17 +8,21 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import tenant
 from tokenward.app import build_core, open_engine
 from tokenward.cli import app
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenSpec
 from tokenward.domain.verification import VerifyCode
-from tokenward.service import tenants, tokens
+from tokenward.service import tokens
 from tokenward.service.core import Core
 from tokenward.service.verification import verify
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 ROOT = Actor.root()
 
@@ -26,7 +30,7 @@ ROOT = Actor.root()
 def test_export_then_import_elsewhere(
     core: Core, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tenants.create(core, ROOT, name="acme")
+    tenant(core, "acme")
     kept = tokens.issue(
         core,
         ROOT,

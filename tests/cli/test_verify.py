@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 
 
 def test_verdicts_and_exit_codes(cli: Cli) -> None:

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_serve import Server
-
-ROOT = "client-tests-root-credential-0123456789abcdef"
+from tests.client.support import ROOT
+from tests.e2e.server import Server
 
 
 @pytest.fixture(scope="session")

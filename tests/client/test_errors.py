@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from tests.client.conftest import ROOT
-from tests.e2e.test_serve import Server
+from tests.client.support import ROOT
+from tests.e2e.server import Server
 from tokenward.client import (
     AsyncClient,
     BadRequest,

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.conftest import ROOT
+from tests.client.support import ROOT
 from tests.helpers import TOKENWARD, free_port
 from tokenward.client import (
     AsyncClient,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
 from tests.helpers import ROOT_HEADERS, ROOT_TOKEN, bearer
 
 LIMIT = 3

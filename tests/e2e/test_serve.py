@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,53 +14,12 @@ import httpx
 import orjson
 import pytest
 
-from tests.helpers import TOKENWARD, free_port
+from tests.e2e.server import Server
+from tests.helpers import tenant
 from tokenward.domain import secrets as secret_format
 
-
-class Server:
-    def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 1) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"serve-{self.port}.log"
-        environment = {**os.environ, "TOKENWARD_DATA_DIR": str(data_dir), **env}
-        if "TOKENWARD_ADMIN_TOKEN" not in env:
-            environment.pop("TOKENWARD_ADMIN_TOKEN", None)
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [
-                    *(str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
-                    "--print-root-credential",
-                    *("--workers", str(workers)),
-                ],
-                env=environment,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait_until_healthy()
-
-    def _wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"server did not become healthy:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -86,7 +44,7 @@ def test_readme_tour_on_sqlite_with_generated_root(first_server: Server, data_di
 
     with httpx.Client(base_url=first_server.url, timeout=10) as http:
         assert http.get("/readyz").json() == {"status": "ready"}
-        assert http.post("/v1/tenants", json={"name": "acme"}, headers=root).status_code == 201
+        tenant(http, "acme", headers=root)
         created = http.post(
             "/v1/tenants/acme/tokens",
             json={"name": "ci", "audience": ["billing"], "scopes": ["read"]},
@@ -113,11 +71,14 @@ def test_readme_tour_on_sqlite_with_generated_root(first_server: Server, data_di
         second.stop()
 
 
-def test_admin_token_and_postgres_from_environment(postgres_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_admin_token_and_postgres_from_environment(database_url: str, tmp_path: Path) -> None:
+    """On an emptied database (``database_url``): secrets another test sealed under its own
+    key would stop this server's start."""
     admin = "operator-chosen-root-credential-0123456789"
     server = Server(
         tmp_path / "pg",
-        {"TOKENWARD_ADMIN_TOKEN": admin, "TOKENWARD_DATABASE_URL": postgres_url},
+        {"TOKENWARD_ADMIN_TOKEN": admin, "TOKENWARD_DATABASE_URL": database_url},
     )
     try:
         assert "generated its root credential" not in server.output()
@@ -144,7 +105,8 @@ def two_servers(
     """Two processes on one store (a shared SQLite file, or PostgreSQL)."""
     env = {"TOKENWARD_ADMIN_TOKEN": ADMIN}
     if backend == "postgresql":
-        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        # Emptied first: another test's sealed secrets would stop these servers' start.
+        env["TOKENWARD_DATABASE_URL"] = request.getfixturevalue("database_url")
     data_dir = tmp_path / "shared"
     first = Server(data_dir, env)
     try:

@@ -16,6 +16,9 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 FACES = ["native", "boomerang", "query", "devo", "cedalo"]
 EXPIRES = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
 EXPIRES_MS = int(EXPIRES.timestamp() * 1000)

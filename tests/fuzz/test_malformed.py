@@ -17,6 +17,10 @@ from fastapi.testclient import TestClient
 
 from tests.fuzz import corpus
 from tests.helpers import ROOT_HEADERS
+from tests.helpers import tenant as make_tenant
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def _query_format(answer: httpx.Response) -> None:
@@ -74,7 +78,7 @@ MINIMUM_CASES = 40
 def _prepare(client: TestClient) -> dict[str, Any]:
     """The tenants the corpus names, a Devo token for ``{id}`` and a Query token named ``n``."""
     for tenant in (corpus.ACCOUNT, corpus.PROJECT):
-        assert client.post("/v1/tenants", json={"name": tenant}, headers=ROOT_HEADERS).is_success
+        make_tenant(client, tenant)
     devo = client.post(
         f"/v2/accounts/{corpus.ACCOUNT}/tokens", json={"audience": "a"}, headers=ROOT_HEADERS
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.helpers import tenant
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenChanges, TokenSpec
 from tokenward.domain.verification import VerifyCode
@@ -43,7 +44,7 @@ def test_cached_token_is_dropped_when_another_process_changes_it(core: Core, oth
 
 
 def test_tenant_deletion_clears_other_caches(core: Core, other: Core) -> None:
-    tenants.create(core, ROOT, name="gone")
+    tenant(core, "gone")
     secret = tokens.issue(core, ROOT, tenant="gone", spec=TokenSpec(name="t")).secret
     assert verify(other, secret).code is VerifyCode.VALID
     tenants.delete(core, ROOT, name="gone")

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -24,7 +25,6 @@ from tokenward.domain.roles import Role
 from tokenward.domain.tokens import PageRequest, TokenChanges, TokenQuery, TokenSpec, TokenType
 from tokenward.service import tokens
 from tokenward.service.core import Core
-from tokenward.store import lookup as lookup_module
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
 from tokenward.store.lookup import SqlSecretLookup
@@ -423,10 +423,10 @@ def test_the_hot_path_lookup_outlives_its_dropped_connections(
 
 
 @contextlib.contextmanager
-def _lookup_on(url: str) -> Iterator[SqlSecretLookup]:
+def _lookup_on(url: str, **bounds: Any) -> Iterator[SqlSecretLookup]:
     """A hot-path lookup of its own on ``url``, as a process makes one, closed after."""
     engine = make_engine(url)
-    lookup = SqlSecretLookup(engine)
+    lookup = SqlSecretLookup(engine, **bounds)
     try:
         yield lookup
     finally:
@@ -441,13 +441,9 @@ def test_the_hot_path_lookup_without_a_database_is_unavailable() -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_a_lookup_that_finds_no_free_connection_is_unavailable(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_lookup_that_finds_no_free_connection_is_unavailable(database_url: str) -> None:
     """The lookups' connections are bounded; waiting too long for one is a 503."""
-    monkeypatch.setattr(lookup_module, "_POSTGRES_CONNECTIONS", 1)
-    monkeypatch.setattr(lookup_module, "_POSTGRES_WAIT", 0.2)
-    with _lookup_on(database_url) as lookup:
+    with _lookup_on(database_url, postgres_connections=1, postgres_wait=0.2) as lookup:
         held = lookup._open_postgres().raw_connection()
         try:
             with pytest.raises(Unavailable, match="TimeoutError"):

@@ -3,7 +3,6 @@ listing's total read from them equals a count of the matches, whatever wrote the
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import random
@@ -20,9 +19,9 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from tests.helpers import tenant as make_tenant
 from tokenward.domain import clock
 from tokenward.domain.actors import Actor
-from tokenward.domain.errors import Conflict
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tokens import (
     PageRequest,
@@ -137,8 +136,7 @@ class Moves:
     def tenant(self) -> str:
         name = self.rng.choice(TENANTS)
         if name != "default":
-            with contextlib.suppress(Conflict):
-                tenants.create(self.core, ROOT, name=name)
+            make_tenant(self.core, name, exist_ok=True)
         return name
 
     def some_token(self) -> Token | None:
@@ -255,7 +253,7 @@ def test_totals_come_from_the_tallies_when_the_filters_allow(core: Core, engine:
 
 def test_a_tenants_cascade_keeps_tallies_right(core: Core, engine: Engine) -> None:
     """Deleting the tenant row alone: the foreign keys remove its tokens and its tallies."""
-    tenants.create(core, ROOT, name="t1")
+    make_tenant(core, "t1")
     for tenant, i in itertools.product(("default", "t1"), range(4)):
         tokens.issue(core, ROOT, tenant=tenant, spec=TokenSpec(name=f"n{i}", active=i % 2 == 0))
     with engine.begin() as conn:
@@ -264,7 +262,7 @@ def test_a_tenants_cascade_keeps_tallies_right(core: Core, engine: Engine) -> No
         assert left.scalar_one() == 0
     assert tallies(engine) == grouped(engine)
     assert sum(tallies(engine).values()) == 4
-    tenants.create(core, ROOT, name="t1")
+    make_tenant(core, "t1")
     tokens.issue(core, ROOT, tenant="t1", spec=TokenSpec(name="again"))
     assert tokens.search(core, ROOT, tenant="t1").total == 1
     check(core, engine)
@@ -273,7 +271,7 @@ def test_a_tenants_cascade_keeps_tallies_right(core: Core, engine: Engine) -> No
 def test_the_cascade_runs_the_delete_trigger(core: Core, engine: Engine) -> None:
     """The tallies' own foreign key would hide a skipped trigger, so watch it run: PostgreSQL
     counts the function's calls; SQLite shows the trigger compiled into the cascade."""
-    tenants.create(core, ROOT, name="t1")
+    make_tenant(core, "t1")
     tokens.issue(core, ROOT, tenant="t1", spec=TokenSpec(name="n"))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -308,7 +306,7 @@ def test_the_cascade_runs_the_delete_trigger(core: Core, engine: Engine) -> None
 
 def test_bulk_statements_are_counted(core: Core, engine: Engine) -> None:
     """Writes outside the service (a bulk load, a sweep) keep the tallies too."""
-    tenants.create(core, ROOT, name="t1")
+    make_tenant(core, "t1")
     now = core.clock()
     rows = [
         {

@@ -7,6 +7,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from tests.helpers import tenant
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import NotFound, TokenwardError
 from tokenward.domain.tokens import TokenSpec
@@ -27,7 +28,7 @@ def test_creates_racing_a_tenant_delete_succeed_or_find_no_tenant(core: Core) ->
     lock = threading.Lock()
     for round_ in range(ROUNDS):
         name = f"doomed-{round_}"
-        tenants.create(core, ROOT, name=name)
+        tenant(core, name)
         start = threading.Barrier(CREATORS + 1)
         stop = threading.Event()
 

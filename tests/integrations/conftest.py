@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
+from tests.integrations.support import EXAMPLES, Issue
 from tokenward.client import Client, TokenWithSecret
 
 ROOT = "integration-tests-root-credential-0123456789"
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # The examples are run from their directory (examples/README.md); the tests import them alike.
 if str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
-
-Issue = Callable[..., TokenWithSecret]
 
 
 @pytest.fixture(scope="session")
@@ -49,24 +45,3 @@ def issue(root: Client) -> Issue:
         return root.create_token("default", **fields)
 
     return issue
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def wait_until_expired(token: TokenWithSecret) -> None:
-    assert token.expires_at is not None
-    left = token.expires_at.timestamp() - time.time()
-    time.sleep(max(0.0, left) + 0.05)
-
-
-def challenge_params(header: str) -> dict[str, str]:
-    """The parameters of a ``Bearer k="v", ...`` challenge."""
-    scheme, _, rest = header.partition(" ")
-    assert scheme == "Bearer", header
-    params = {}
-    for part in filter(None, (p.strip() for p in rest.split('",'))):
-        name, _, value = part.partition("=")
-        params[name] = value.strip('"')
-    return params

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
 from tests.helpers import free_port
-from tests.integrations.conftest import EXAMPLES, Issue, challenge_params, wait_until_expired
+from tests.integrations.support import EXAMPLES, Issue, challenge_params, wait_until_expired
 from tokenward.client import Client
 
 assert EXAMPLES.is_dir()

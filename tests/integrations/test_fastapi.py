@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
 from tests.helpers import free_port
-from tests.integrations.conftest import (
+from tests.integrations.support import (
     Issue,
     bearer,
     challenge_params,

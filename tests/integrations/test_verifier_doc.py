@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_serve import Server
-from tests.integrations.conftest import Issue
+from tests.e2e.server import Server
+from tests.integrations.support import Issue
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
 

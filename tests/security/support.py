@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
-from tests.helpers import ROOT_HEADERS, ROOT_TOKEN, bearer, issue
+from tests.helpers import ROOT_HEADERS, ROOT_TOKEN, bearer, issue, tenant
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
@@ -131,9 +131,8 @@ def make_callers(client: TestClient) -> dict[str, Caller]:
 
     ``expired`` and ``rotated_out`` are made with a one-second window, then waited for.
     """
-    for tenant in (ACME, RIVAL):
-        answer = client.post("/v1/tenants", json={"name": tenant}, headers=ROOT_HEADERS)
-        assert answer.status_code == 201, answer.text
+    for name in (ACME, RIVAL):
+        tenant(client, name)
 
     def manager(role: str, tenant: str = ACME, user: str | None = None, **fields: Any) -> str:
         fields.setdefault("audience", AUDIENCE)
@@ -210,3 +209,15 @@ def stored(core: Core, tenant: str, token_id: int) -> Token | None:
 def tenant_exists(core: Core, name: str) -> bool:
     with core.uow() as uow:
         return uow.tenants.get(name) is not None
+
+
+#: One body-reading call of each face (tests of body limits and nesting).
+BODY_CALLS = {
+    "native": ("POST", "/v1/tenants/default/tokens"),
+    "verify": ("POST", "/v1/verify"),
+    "oauth2": ("POST", "/oauth2/introspect"),
+    "boomerang": ("POST", "/api/v2/token"),
+    "query": ("POST", "/_/token"),
+    "devo": ("POST", "/v2/accounts/default/tokens"),
+    "cedalo": ("POST", "/api/projects/default/tokens"),
+}

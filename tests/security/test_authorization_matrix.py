@@ -27,6 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS
+from tests.helpers import tenant as make_tenant
 from tests.security.support import (
     ACME,
     CALLERS,
@@ -577,10 +578,8 @@ class Matrix:
         if caller.name == "root" and face in IMPLICIT:
             tenant = "default"
         if caller.name == "root" and key == "DELETE /v1/tenants/{tenant}":
-            tenant = unique("doomed")  # root may delete a tenant: never the callers' own
-            assert self.client.post(
-                "/v1/tenants", json={"name": tenant}, headers=ROOT_HEADERS
-            ).is_success
+            # root may delete a tenant: never the callers' own
+            tenant = make_tenant(self.client, unique("doomed"))
         cell = Cell(core, key, caller, tenant)
         if route.target or route.deny is CATCH_ALL:
             slot = (key, tenant)

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS, issue
+from tests.helpers import ROOT_HEADERS, issue, tenant
 from tokenward.domain import secrets as secret_format
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 #: What the compatible faces accept as their products do: unknown fields ignored, a delete of
 #: nothing answered as done, Query's ``/value`` of an unknown name, a repeated form field.
@@ -178,9 +182,7 @@ def _requests(secret: str) -> list[tuple[str, str, str, dict[str, Any]]]:
 
 def _conflicts(client: TestClient, secret: str) -> list[tuple[str, str, str, dict[str, Any]]]:
     """Input that is only refused once a first request made it exist: 409s."""
-    assert (
-        client.post("/v1/tenants", json={"name": secret}, headers=ROOT_HEADERS).status_code == 201
-    )
+    tenant(client, secret)
     issue(client, name=secret)
     issue(client, name=secret)  # native names need not be unique; two make a name ambiguous
     return [

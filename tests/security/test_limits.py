@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.security.support import BODY_CALLS
 from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
@@ -82,16 +83,6 @@ def _face_format(face: str, answer: Any) -> bool:
 
 
 # --- request bodies ---------------------------------------------------------------------
-
-BODY_CALLS = {
-    "native": ("POST", "/v1/tenants/default/tokens"),
-    "verify": ("POST", "/v1/verify"),
-    "oauth2": ("POST", "/oauth2/introspect"),
-    "boomerang": ("POST", "/api/v2/token"),
-    "query": ("POST", "/_/token"),
-    "devo": ("POST", "/v2/accounts/default/tokens"),
-    "cedalo": ("POST", "/api/projects/default/tokens"),
-}
 
 
 def test_bodies_over_the_default_limit_are_413_on_every_face(client: TestClient) -> None:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tests.helpers import ROOT_HEADERS, issue
-from tests.security.test_limits import BODY_CALLS
+from tests.security.support import BODY_CALLS
 from tokenward.domain.limits import MAX_METADATA_DEPTH
 from tokenward.settings import Settings
 from tokenward.store.engine import make_engine

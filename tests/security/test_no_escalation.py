@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.bounds import scaled
-from tests.helpers import ROOT_HEADERS, bearer
+from tests.helpers import ROOT_HEADERS, bearer, tenant
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
@@ -50,8 +50,7 @@ def _core(client: TestClient) -> Core:
 
 
 def _tenant(client: TestClient) -> None:
-    answer = client.post("/v1/tenants", json={"name": TENANT}, headers=ROOT_HEADERS)
-    assert answer.status_code in (201, 409), answer.text
+    tenant(client, TENANT, exist_ok=True)
 
 
 def _made_by_root(

@@ -26,11 +26,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
 from tests.helpers import ROOT_HEADERS, ROOT_TOKEN, bearer
 from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
 from tokenward.settings import Settings
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 TENANT = "hygiene"
 CLIENT_LOGGERS = ("httpx", "httpcore")

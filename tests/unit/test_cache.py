@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.unit.test_policy import token
+from tests.unit.support import token
 from tokenward.service.cache import MISSING, CachedSecret, VerificationCache
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.unit.support import NOW, token
 from tokenward.domain import policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Forbidden, NotFound
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token, TokenType
-
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def actor(
@@ -53,33 +52,6 @@ def grant(
         scopes=scopes,
         expires_at=expires,
         **fields,
-    )
-
-
-def token(role: Role = Role.VIEWER, *, owner: str = "bob", user: str = "bob") -> Token:
-    return Token(
-        id=1,
-        tenant="acme",
-        name="t",
-        description="",
-        type=TokenType.GLOBAL,
-        principal=None,
-        owner=owner,
-        user=user,
-        role=role,
-        scopes=(),
-        audience=(),
-        resources=(),
-        restricted=False,
-        active=True,
-        expires_at=None,
-        created_at=NOW,
-        updated_at=NOW,
-        last_used_at=None,
-        secret_hash="0" * 64,
-        secret_hint="tw_...abcde",
-        sealed_secret=b"sealed",
-        metadata={},
     )
 
 

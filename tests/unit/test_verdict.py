@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.test_policy import NOW, token
+from tests.unit.support import NOW, token
 from tokenward.domain import clock
 from tokenward.domain.verification import VerifyCode, judge
 

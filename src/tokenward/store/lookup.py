@@ -86,8 +86,19 @@ _STALE_STATEMENT = (psycopg.errors.FeatureNotSupported, psycopg.errors.InvalidSq
 
 
 class SqlSecretLookup:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        postgres_connections: int = _POSTGRES_CONNECTIONS,
+        postgres_wait: float = _POSTGRES_WAIT,
+    ) -> None:
+        """``postgres_connections`` and ``postgres_wait``: the bound on the lookups' own
+        PostgreSQL connections and how long a lookup waits for one (a test of the bound
+        makes it small)."""
         self._engine = engine
+        self._postgres_connections = postgres_connections
+        self._postgres_wait = postgres_wait
         self._postgres = engine.dialect.name == "postgresql"
         self._param = "%s" if self._postgres else "?"
         self._sql = _SQL if self._postgres else _SQLITE_SQL
@@ -227,7 +238,7 @@ class SqlSecretLookup:
         restart every kept connection is dead, and the try after them all makes a new one."""
         engine = self._postgres_engine or self._open_postgres()
         failure: psycopg.Error | None = None
-        for _ in range(_POSTGRES_CONNECTIONS + 1):
+        for _ in range(self._postgres_connections + 1):
             try:
                 connection = engine.raw_connection()
             except (psycopg.Error, DBAPIError, PoolTimeout) as exc:  # no server, pool empty
@@ -262,9 +273,9 @@ class SqlSecretLookup:
                     isolation_level="AUTOCOMMIT",
                     pool_pre_ping=False,
                     pool_reset_on_return=None,
-                    pool_size=_POSTGRES_CONNECTIONS,
+                    pool_size=self._postgres_connections,
                     max_overflow=0,
-                    pool_timeout=_POSTGRES_WAIT,
+                    pool_timeout=self._postgres_wait,
                 )
             return self._postgres_engine
 

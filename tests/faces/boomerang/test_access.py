@@ -17,7 +17,7 @@ from tests.faces.boomerang.support import (
     created,
     query,
 )
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
 
 GOOD_BODY = {"type": "global", "name": "x", "permissions": ["workflow/read"]}
 
@@ -166,9 +166,7 @@ def test_expiry_escalation_is_forbidden(client: TestClient) -> None:
 
 
 def test_tokens_live_in_the_callers_tenant(client: TestClient) -> None:
-    assert (
-        client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS).status_code == 201
-    )
+    tenant(client, "acme")
     acme = bearer(manager(client, "acme", role="admin")["secret"])
     made = created(client, acme, name="acme token")
     assert made["token"].startswith("bfg_")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.faces.boomerang.support import CREATE, assert_empty, created, query
 from tests.helpers import ROOT_HEADERS, issue
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def test_delete_answers_an_empty_200_and_the_token_stops_working(client: TestClient) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS
+from tests.helpers import ROOT_HEADERS, tenant
 
 TOKEN_FIELDS = {
     "id",
@@ -30,9 +30,7 @@ def tokens_path(project: str) -> str:
 
 def project(client: TestClient, name: str) -> str:
     """A project is a tenant, created through the native API."""
-    answer = client.post("/v1/tenants", json={"name": name}, headers=ROOT_HEADERS)
-    assert answer.status_code == 201, answer.text
-    return name
+    return tenant(client, name)
 
 
 def post(

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.faces.cedalo.support import (
@@ -21,6 +22,9 @@ from tests.faces.cedalo.support import (
 from tests.helpers import ROOT_HEADERS, issue
 from tokenward.app import create_app
 from tokenward.settings import Settings
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def millis(text: str) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS, manager
+from tests.helpers import ROOT_HEADERS, manager, tenant
 
 ACCOUNT = "acme@multitenant"
 
@@ -43,9 +43,7 @@ def token_path(token_id: int | str, account: str = ACCOUNT) -> str:
 
 def account(client: TestClient, name: str = ACCOUNT) -> str:
     """An account is a tenant, created through the native API (root only)."""
-    answer = client.post("/v1/tenants", json={"name": name}, headers=ROOT_HEADERS)
-    assert answer.status_code == 201, answer.text
-    return name
+    return tenant(client, name)
 
 
 def manager_headers(client: TestClient, tenant: str = ACCOUNT, **fields: Any) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.faces.devo.support import (
@@ -24,6 +25,9 @@ from tests.faces.devo.support import (
 from tests.helpers import ROOT_HEADERS
 from tokenward.api.dialects.devo.schemas import devo_date
 from tokenward.domain import secrets
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def test_create_with_defaults(client: TestClient) -> None:

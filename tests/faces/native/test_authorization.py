@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
 
 BASE = "/v1/tenants/default/tokens"
 
@@ -117,7 +117,7 @@ def test_expiring_admin_cannot_mint_longer_lived_tokens(client: TestClient) -> N
 
 
 def test_tenant_admin_is_bound_to_its_tenant(client: TestClient) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     other = issue(client, "default", recoverable=True)
     admin = bearer(manager(client, "acme", role="admin")["secret"])
     for method, path in [

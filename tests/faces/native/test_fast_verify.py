@@ -26,6 +26,9 @@ from tokenward.service import tokens
 from tokenward.service.cache import CachedSecret
 from tokenward.settings import Settings
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 def test_token_document_matches_the_schema() -> None:
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
 from tokenward.app import create_app
 from tokenward.log_config import JsonFormatter, TextFormatter
 from tokenward.settings import Settings
@@ -29,7 +29,7 @@ def scrape(client: TestClient) -> dict[str, dict[tuple[tuple[str, str], ...], fl
 
 
 def test_metrics_parse_and_count(client: TestClient) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     good = issue(client, "acme")
     issue(client, "acme", active=False)
     before = scrape(client)

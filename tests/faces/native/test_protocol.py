@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
 
 
 def test_every_response_has_a_request_id(client: TestClient) -> None:
@@ -87,7 +87,7 @@ def test_openapi_and_docs(client: TestClient) -> None:
 
 
 def test_audit_trail(client: TestClient) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     token = issue(client, "acme", recoverable=True)
     client.post(f"/v1/tenants/acme/tokens/{token['id']}/disable", headers=ROOT_HEADERS)
     client.get(f"/v1/tenants/acme/tokens/{token['id']}/secret", headers=ROOT_HEADERS)
@@ -115,11 +115,11 @@ def test_audit_trail(client: TestClient) -> None:
 def test_a_new_tenant_of_a_deleted_ones_name_sees_none_of_its_audit_trail(
     client: TestClient,
 ) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     old = issue(client, "acme", name="old acme token")
     client.post(f"/v1/tenants/acme/tokens/{old['id']}/disable", headers=ROOT_HEADERS)
     assert client.delete("/v1/tenants/acme", headers=ROOT_HEADERS).status_code == 204
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     new_admin = manager(client, "acme", role="admin")
     seen = client.get("/v1/audit", headers=bearer(new_admin["secret"])).json()
     assert [(r["action"], r["token_id"]) for r in seen["items"]] == [

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def test_create_list_get_delete(client: TestClient) -> None:
@@ -41,7 +45,7 @@ def test_default_tenant_cannot_be_deleted(client: TestClient) -> None:
 
 
 def test_tokens_see_only_their_tenant_and_cannot_manage_tenants(client: TestClient) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     admin = bearer(manager(client, "acme", role="admin")["secret"])
     assert [t["name"] for t in client.get("/v1/tenants", headers=admin).json()["items"]] == ["acme"]
     assert client.get("/v1/tenants/default", headers=admin).status_code == 404

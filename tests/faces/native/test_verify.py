@@ -12,6 +12,9 @@ from tokenward.app import create_app
 from tokenward.domain import secrets
 from tokenward.settings import Settings
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 
 def code_of(client: TestClient, **body: object) -> str:
     answer = client.post("/v1/verify", json=body)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
 from tokenward.domain import secrets
 from tokenward.settings import Settings
 from tokenward.store.engine import make_engine
 from tokenward.store.tables import token_secrets
+
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
 
 
 def introspect(client: TestClient, token: str, headers: dict[str, str] = ROOT_HEADERS) -> dict:
@@ -51,7 +55,7 @@ def test_anything_not_valid_is_only_inactive(client: TestClient) -> None:
 
 
 def test_another_tenants_token_is_inactive(client: TestClient) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     theirs = issue(client, "default")
     acme = bearer(manager(client, "acme")["secret"])
     assert introspect(client, theirs["secret"], acme) == {"active": False}
@@ -85,7 +89,7 @@ def test_revoke(client: TestClient) -> None:
 
 
 def test_revoke_is_tenant_and_role_bound(client: TestClient) -> None:
-    client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS)
+    tenant(client, "acme")
     theirs = issue(client, "default")
     acme_admin = bearer(manager(client, "acme", role="admin")["secret"])
     answer = client.post("/oauth2/revoke", data={"token": theirs["secret"]}, headers=acme_admin)

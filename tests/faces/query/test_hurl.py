@@ -25,6 +25,9 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import bearer, manager
 
+# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
+pytestmark = pytest.mark.postgres
+
 PATH = "/_/token"
 
 

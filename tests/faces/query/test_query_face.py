@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager
+from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
 
 PATH = "/_/token"
 DAY_MS = 86_400_000
@@ -408,9 +408,7 @@ def test_the_credential_is_the_second_word_whatever_the_scheme(
 
 
 def test_tenants_do_not_see_each_other(client: TestClient) -> None:
-    assert (
-        client.post("/v1/tenants", json={"name": "acme"}, headers=ROOT_HEADERS).status_code == 201
-    )
+    tenant(client, "acme")
     acme = bearer(manager(client, "acme", role="admin", name="acme admin")["secret"])
     other = bearer(manager(client, "default", role="admin", name="default admin")["secret"])
     created_secret(client, name="rootmade")  # root acts in `default`
