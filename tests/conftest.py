@@ -28,7 +28,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
 
+from tests.cli.support import Cli
 from tests.helpers import PG_ADMIN_URL, ROOT_TOKEN
 from tokenward.app import build_core, create_app, open_engine
 from tokenward.service.core import Core
@@ -165,3 +167,16 @@ def core(settings: Settings) -> Iterator[Core]:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """The CLI in operator mode on this test's database (tests/cli, tests/controls)."""
+    for name in list(os.environ):
+        if name.startswith("TOKENWARD_") and name != "TOKENWARD_TEST_PG_URL":
+            monkeypatch.delenv(name)
+    assert settings.database_url is not None
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables wide enough to keep rows whole
+    return Cli(CliRunner())

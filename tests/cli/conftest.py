@@ -11,21 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.cli.support import REMOTE_ROOT, Cli, ModeCli, Served
+from tests.cli.support import REMOTE_ROOT, ModeCli, Served
 from tests.e2e.server import Server
-from tokenward.settings import Settings
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    for name in list(os.environ):
-        if name.startswith("TOKENWARD_") and name != "TOKENWARD_TEST_PG_URL":
-            monkeypatch.delenv(name)
-    assert settings.database_url is not None
-    monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("COLUMNS", "200")  # rich tables wide enough to keep rows whole
-    return Cli(CliRunner())
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import Cli
+from tests.cli.support import Cli
 
 
 def test_create_update_credits_and_usage_chart(cli: Cli) -> None:

@@ -14,7 +14,7 @@ import jwt
 import pytest
 from sqlalchemy import create_engine
 
-from tests.e2e.test_serve import Server
+from tests.e2e.server import Server
 from tests.helpers import TOKENWARD
 from tokenward.keys import load_key_material
 from tokenward.service.sealing import Sealer

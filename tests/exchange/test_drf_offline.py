@@ -9,7 +9,7 @@ import time
 import jwt
 
 from tests.exchange.conftest import ISSUER, Running
-from tests.integrations.conftest import EXAMPLES  # puts the example projects on sys.path
+from tests.integrations.support import EXAMPLES  # puts the example projects on sys.path
 
 assert EXAMPLES.is_dir()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drf_app.settings")

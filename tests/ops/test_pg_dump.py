@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from tests.conftest import PG_ADMIN_URL
+from tests.helpers import PG_ADMIN_URL
 from tests.ops._servers import Load, Server, create, environment, reveal, run, valid
 
 
