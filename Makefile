@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-long lint typecheck clean bench
+.PHONY: install run test test-long lint typecheck clean bench bench-verify
 
 install: $(VENV)/.installed
 
@@ -45,3 +45,8 @@ bench: install
 	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	bash bench/drf_venv.sh
 	$(BIN)/python bench/run.py
+
+# The verification targets alone (a few minutes), for a before/after comparison of a change
+# to the verification path; prints the table and does not write bench/RESULTS.md.
+bench-verify: install
+	$(BIN)/python bench/run.py verify

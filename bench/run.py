@@ -1396,9 +1396,74 @@ def main() -> int:
     return 0
 
 
+def verify_targets() -> None:
+    """``python bench/run.py verify``: the verification targets alone, in a few minutes, for a
+    before/after comparison of a change to the verification path (RESULTS.md is not written).
+
+    In process on SQLite at 10k and 1M tokens (cached hit, miss, their ratios), then over
+    HTTP on the 1M store: one valid token against the raw ASGI hello in alternating rounds,
+    1k valid tokens rotating, and a flood of random secrets against the hello."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    try:
+        path = WORK / "store-sqlite.db"
+        url = f"sqlite+pysqlite:///{path}"
+        migrate(url)
+        store = Store("SQLite", url, lambda start, n: seed_sqlite(str(path), start, n))
+        store.grow_to(10_000)
+        small_url = f"sqlite+pysqlite:///{sqlite_copy(path, WORK / 'store-sqlite-10k.db')}"
+        small_secrets = spread(store.kept)
+        store.grow_to(1_000_000)
+        big_secrets = spread(store.kept)
+        with (
+            core_for(small_url, as_a_server=True) as small,
+            core_for(url, as_a_server=True) as big,
+        ):
+            inprocess_verify(
+                Sized(10_000, small, small_secrets), Sized(1_000_000, big, big_secrets), "SQLite"
+            )
+        valid_file = write_lines(WORK / "valid.txt", [s for _, s in store.kept[:1000]])
+        flood_file = write_lines(WORK / "flood_a.txt", flood_secrets(140_000))
+        server = tokenward_server("tokenward-sqlite", {"TOKENWARD_DATABASE_URL": store.url})
+        with server, hello_server() as hello_app:
+            env = {"BENCH_SECRETS": str(valid_file)}
+            wrk(server.url, "verify.lua", 2, env=env)  # warm the caches
+            hellos, ones = [], []
+            for _ in range(3):
+                hellos.append(wrk(hello_app.url, "hello.lua", 5))
+                ones.append(wrk(server.url, "verify_one.lua", 5, env=env))
+            hello = median_run(hellos)
+            R.add("http", "raw ASGI hello (median of 3x5 s)", fmt_http(hello))
+            R.add(
+                "http",
+                "POST /v1/verify, one valid token (median of 3x5 s)",
+                fmt_http(median_run(ones)),
+            )
+            for key, what in (("rps", "throughput"), ("p99_us", "p99")):
+                ratios = _ratios(ones, hellos, key)
+                R.add(
+                    "http",
+                    f"valid verify / hello {what}",
+                    f"{statistics.median(ratios):.2f}x (median of 3 rounds: {_listed(ratios)})",
+                )
+            valid = wrk(server.url, "verify.lua", 5, env=env)
+            R.add("http", "POST /v1/verify, 1k valid tokens rotating (5 s)", fmt_http(valid))
+            invalid = wrk(server.url, "verify.lua", 8, env={"BENCH_SECRETS": str(flood_file)})
+            R.add("http", "POST /v1/verify, flood of random secrets (8 s)", fmt_http(invalid))
+            R.add(
+                "http", "invalid verify / hello throughput", f"{invalid['rps'] / hello['rps']:.2f}x"
+            )
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+    print(R.table())
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["cli-start"]:  # this measurement alone; RESULTS.md is not written
         cli_start()
         print(R.table())
+        raise SystemExit(0)
+    if sys.argv[1:] == ["verify"]:  # the verification targets alone (issue 15)
+        verify_targets()
         raise SystemExit(0)
     raise SystemExit(main())
