@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine as DatabaseEngine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
@@ -32,7 +32,6 @@ from tokenward.domain import secrets as secret_format
 from tokenward.domain.errors import Unavailable
 from tokenward.keys import sealer_for_store, secure_data_dir
 from tokenward.log_config import configure_logging
-from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.statistics import Census
@@ -41,6 +40,8 @@ from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
+from tokenward.verification import Engine
+from tokenward.verification.cache import VerificationCache
 
 log = logging.getLogger("tokenward")
 
@@ -48,25 +49,40 @@ log = logging.getLogger("tokenward")
 CHANGE_LOG_KEEP_SECONDS = 600.0
 
 
-def build_core(settings: Settings, engine: Engine) -> Core:
-    """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
-    uow = SqlUnitOfWorkFactory(engine)
-    return Core(
-        uow=uow,
-        lookup=SqlSecretLookup(engine),
+def build_verifier(settings: Settings, database: DatabaseEngine) -> Engine:
+    """The verification engine on ``database``: one per process, closed by its builder."""
+    return Engine(
+        uow=SqlUnitOfWorkFactory(database),
+        lookup=SqlSecretLookup(database),
         cache=VerificationCache(positive_size=settings.cache_size),
-        sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
-        admin_token_hash=(
-            secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
-        ),
-        verify_requires_auth=settings.verify_requires_auth,
-        metrics_public=settings.metrics_public,
-        auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
         observer=metrics.STATS,
     )
 
 
-def open_engine(settings: Settings) -> Engine:
+def build_core(
+    settings: Settings, database: DatabaseEngine, verifier: Engine | None = None
+) -> Core:
+    """The management use cases' dependencies, shared by the HTTP app and the CLI's operator
+    mode; ``verifier`` is told of their changes and reads their credentials. Without one, a
+    verifier of its own: for a one-off command that verifies nothing, whose store reads open
+    no connection until asked and end with ``database``."""
+    if verifier is None:
+        verifier = build_verifier(settings, database)
+    uow = SqlUnitOfWorkFactory(database)
+    return Core(
+        uow=uow,
+        sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
+        changes=verifier,
+        secrets=verifier,
+        admin_token_hash=(
+            secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
+        ),
+        metrics_public=settings.metrics_public,
+        auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
+    )
+
+
+def open_engine(settings: Settings) -> DatabaseEngine:
     url = settings.resolved_database_url
     secure_data_dir(settings.data_dir)
     ensure_sqlite_dir(url)
@@ -80,8 +96,8 @@ def serve_app() -> ASGIApp:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    # The modules, the app and its models are 120k objects that live as long as the process:
-    # a full collection walked them all in about 60 ms, a stall on every request in flight.
+    # The modules, the app and its models are objects that live as long as the process: a
+    # full collection walking them all stalled every request in flight (bench/RESULTS.md).
     # Frozen, they are left out of every collection.
     gc.collect()
     gc.freeze()
@@ -93,14 +109,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = open_engine(settings)
-        core = build_core(settings, engine)
-        await run_in_threadpool(core.start_change_tracking)
+        database = open_engine(settings)
+        verifier = build_verifier(settings, database)
+        core = build_core(settings, database, verifier)
+        await run_in_threadpool(verifier.start)
         tasks = [
             asyncio.create_task(
                 _every(
                     settings.last_use_flush_seconds,
-                    core.flush_last_use,
+                    verifier.flush,
                     "write last-use times",
                     proves_store=False,  # with nothing to write it asks the store nothing
                 )
@@ -108,13 +125,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             asyncio.create_task(
                 _every(
                     settings.cache_sync_seconds,
-                    core.sync_changes,
+                    verifier.sync,
                     "read the change log",
-                    when=core.changes_may_be_pending,
+                    when=verifier.changes_may_be_pending,
                 )
             ),
             asyncio.create_task(
-                _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
+                _every(
+                    60.0, lambda: verifier.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes"
+                )
             ),
         ]
         shared = None
@@ -122,11 +141,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             shared = metrics.share_counts(settings.metrics_dir)
             tasks.append(asyncio.create_task(_every(1.0, shared.publish, "publish metrics")))
         listener = None
-        if engine.dialect.name == "postgresql":
-            listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
+        if database.dialect.name == "postgresql":
+            listener = ChangeListener(settings.resolved_database_url, verifier.sync)
             listener.start()
         try:
-            yield {"core": core, "census": Census(core)}
+            yield {"core": core, "engine": verifier, "census": Census(core)}
         finally:
             if listener is not None:
                 await run_in_threadpool(listener.stop)
@@ -135,11 +154,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await run_in_threadpool(core.flush_last_use)
+            await run_in_threadpool(verifier.flush)
             if shared is not None:
                 shared.publish()
-            core.lookup.close()
-            engine.dispose()
+            # The engine's connections first: the verifier's last act releases the WAL
+            # index's descriptor, which must outlive this process's SQLite connections.
+            database.dispose()
+            verifier.close()
 
     app = FastAPI(
         title="tokenward",
@@ -171,7 +192,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     docs.install(app, open_operations=open_operations)
     install_error_handlers(app)
     observed = RequestObservation(app, public_url=settings.public_url)
-    return VerifyFastPath(observed, max_body_bytes=settings.max_body_bytes)
+    return VerifyFastPath(
+        observed,
+        max_body_bytes=settings.max_body_bytes,
+        requires_credential=settings.verify_requires_auth,
+    )
 
 
 async def _every(

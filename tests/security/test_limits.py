@@ -370,7 +370,7 @@ def test_the_admin_token_is_checked_without_reading_the_store(
     def no_reads(secret_hash: str) -> None:
         raise AssertionError("the admin token reached the store")
 
-    monkeypatch.setattr(core.lookup, "find", no_reads)
+    monkeypatch.setattr(client.app_state["engine"], "find", no_reads)
     assert client.get("/v1/tenants/default", headers=ROOT_HEADERS).status_code == 200
     assert client.get("/v1/tenants/default", headers=bearer("garbage")).status_code == 401
 

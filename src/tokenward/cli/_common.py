@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from sqlalchemy import Engine
 
+    from tokenward import verification
     from tokenward.service.core import Core
     from tokenward.settings import Settings
 
@@ -142,6 +143,7 @@ class Operator:
 
     settings: Settings
     core: Core
+    verifier: verification.Engine
     actor: Actor
 
     def now(self) -> datetime:
@@ -240,18 +242,21 @@ def operator(
     """Opens the database (applying pending migrations, as ``serve`` does) and yields the
     service's dependencies with the root actor; domain errors become ``error:`` and an exit
     code. ``create``: the command may create a SQLite store that is not there yet."""
-    from tokenward.app import build_core
+    from tokenward.app import build_core, build_verifier
     from tokenward.service.sealing import SealError
 
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
     engine = open_database(settings, create=create)
     apply_migrations(engine)
+    verifier = build_verifier(settings, engine)
     try:
         try:
-            core = build_core(settings, engine)
+            core = build_core(settings, engine, verifier)
         except (ValueError, OSError) as exc:  # the key: a short TOKENWARD_SECRET_KEY, a bad file
             fail(str(exc), EXIT_INVALID)
-        yield Operator(settings=settings, core=core, actor=Actor.root(client=CLI_CLIENT))
+        yield Operator(
+            settings=settings, core=core, verifier=verifier, actor=Actor.root(client=CLI_CLIENT)
+        )
     except TokenwardError as exc:
         fail(exc.message, exit_code_of(exc))
     except SealError as exc:
@@ -261,6 +266,7 @@ def operator(
         )
     finally:
         engine.dispose()
+        verifier.close()  # after the engine: see SqlSecretLookup.close
 
 
 #: The databases tokenward stores its data in, by SQLAlchemy backend name.

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, client_address, get_core
+from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, get_core
 from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
@@ -43,7 +43,7 @@ from tokenward.domain.tokens import (
     TokenSpec,
     TokenType,
 )
-from tokenward.service import audit, health, tenants, tokens, verification
+from tokenward.service import audit, health, tenants, tokens
 from tokenward.service.core import Core
 
 router = APIRouter(route_class=face_route(translate))
@@ -398,21 +398,11 @@ def reveal_secret(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep
         },
     ),
 )
-def verify_token(
-    body: VerifyRequest, request: Request, core: CoreDep, credentials: CredentialDep
-) -> VerifyResponse:
-    """What an app without ``fast_verify.VerifyFastPath`` in front answers (a test drives it)."""
-    result = verification.verify(
-        core,
-        body.token,
-        audience=body.audience,
-        scopes=body.scopes,
-        resource=body.resource,
-        credential=credentials.credentials if credentials else None,
-        client=client_address(request),
-    )
-    token = None if result.token is None else TokenPublic.of(result.token, core.clock())
-    return VerifyResponse(valid=result.valid, code=result.code, token=token)
+def verify_token(body: VerifyRequest, credentials: CredentialDep) -> VerifyResponse:
+    """Declared for the OpenAPI document only (the body, the answer, the optional Bearer
+    credential): ``fast_verify.VerifyFastPath``, which ``create_app`` puts in front of the
+    app, answers every ``POST /v1/verify`` before routing, so this is unreachable by design."""
+    raise AssertionError("POST /v1/verify is answered by api.native.fast_verify")
 
 
 @router.get(
