@@ -57,7 +57,9 @@ from tokenward.verification import Engine  # noqa: E402
 from tokenward.verification.cache import DEFAULT_POSITIVE_SIZE, CachedSecret  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-WORK = BENCH / ".work"
+#: ``BENCH_WORK`` names a directory that ``run.py verify`` keeps between runs: its seeded
+#: store is reused, so that runs of two versions of the code measure the same files.
+WORK = Path(os.environ.get("BENCH_WORK", BENCH / ".work"))
 LUA = BENCH / "lua"
 DRF_VENV = BENCH / ".venv-drf"
 HOST = "127.0.0.1"
@@ -182,6 +184,7 @@ class Server:
                 return self
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()  # started but not answering: not left running
         raise RuntimeError(f"{self.name} did not start in {timeout} s")
 
     def workers(self) -> list[int]:
@@ -1510,17 +1513,24 @@ def verify_targets() -> None:
     In process on SQLite at 10k and 1M tokens (cached hit, miss, their ratios), then over
     HTTP on the 1M store: one valid token against the raw ASGI hello in alternating rounds,
     1k valid tokens rotating, and a flood of random secrets against the hello."""
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    try:
-        path = WORK / "store-sqlite.db"
-        url = f"sqlite+pysqlite:///{path}"
+    keep = "BENCH_WORK" in os.environ
+    path = WORK / "store-sqlite.db"
+    url = f"sqlite+pysqlite:///{path}"
+    small_url = f"sqlite+pysqlite:///{WORK / 'store-sqlite-10k.db'}"
+    store = Store("SQLite", url, lambda start, n: seed_sqlite(str(path), start, n))
+    if not (keep and (WORK / "kept.json").exists()):
+        shutil.rmtree(WORK, ignore_errors=True)
+        WORK.mkdir(parents=True)
         migrate(url)
-        store = Store("SQLite", url, lambda start, n: seed_sqlite(str(path), start, n))
         store.grow_to(10_000)
-        small_url = f"sqlite+pysqlite:///{sqlite_copy(path, WORK / 'store-sqlite-10k.db')}"
-        small_secrets = spread(store.kept)
+        sqlite_copy(path, WORK / "store-sqlite-10k.db")
+        at_10k = len(store.kept)
         store.grow_to(1_000_000)
+        (WORK / "kept.json").write_text(json.dumps({"kept": store.kept, "at_10k": at_10k}))
+    seeded = json.loads((WORK / "kept.json").read_text())
+    store.kept, store.count = [tuple(k) for k in seeded["kept"]], 1_000_000
+    try:
+        small_secrets = spread(store.kept[: seeded["at_10k"]])
         big_secrets = spread(store.kept)
         probes = [speed_probe()]
         with (
@@ -1545,7 +1555,13 @@ def verify_targets() -> None:
         valid_file = write_lines(WORK / "valid.txt", [s for _, s in store.kept[:1000]])
         flood_file = write_lines(WORK / "flood_a.txt", flood_secrets(140_000))
         server = tokenward_server("tokenward-sqlite", {"TOKENWARD_DATABASE_URL": store.url})
-        with server, hello_server() as hello_app:
+        hello_app = hello_server()
+        with contextlib.ExitStack() as started:
+            started.callback(server.stop)
+            started.callback(hello_app.stop)
+            # A loaded machine can take a minute to start a worker: no verdict rests on it.
+            server.start(timeout=300)
+            hello_app.start(timeout=300)
             env = {"BENCH_SECRETS": str(valid_file)}
             wrk(server.url, "verify.lua", 2, env=env)  # warm the caches
             hellos, ones = [], []
@@ -1574,7 +1590,8 @@ def verify_targets() -> None:
                 "http", "invalid verify / hello throughput", f"{invalid['rps'] / hello['rps']:.2f}x"
             )
     finally:
-        shutil.rmtree(WORK, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(WORK, ignore_errors=True)
     print(R.table())
 
 
