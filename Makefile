@@ -7,7 +7,7 @@ COVERAGE_FLOOR := 93
 #: Processes that run `make test`'s tests side by side (pytest-xdist): one per core here.
 TEST_WORKERS ?= 2
 
-.PHONY: install run test test-long lint typecheck clean bench
+.PHONY: install run test test-long lint typecheck clean bench bench-verify
 
 install: $(VENV)/.installed
 
@@ -58,3 +58,8 @@ bench: install
 	bash bench/drf_venv.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/console_list.py
+
+# The verification targets alone (a few minutes), for a before/after comparison of a change
+# to the verification path; prints the table and does not write bench/RESULTS.md.
+bench-verify: install
+	$(BIN)/python bench/run.py verify

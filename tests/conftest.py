@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine as DatabaseEngine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -32,11 +33,12 @@ from typer.testing import CliRunner
 
 from tests.cli.support import Cli
 from tests.helpers import PG_ADMIN_URL, ROOT_TOKEN
-from tokenward.app import build_core, create_app, open_engine
+from tokenward.app import build_core, build_verifier, create_app, open_engine
 from tokenward.service.core import Core
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
+from tokenward.verification import Engine
 
 PG_START_HINT = (
     "PostgreSQL is not reachable at {url}. Start it with\n"
@@ -153,14 +155,28 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def core(settings: Settings) -> Iterator[Core]:
+def database(settings: Settings) -> Iterator[DatabaseEngine]:
     engine = open_engine(settings)
-    made = build_core(settings, engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def verifier(settings: Settings, database: DatabaseEngine) -> Iterator[Engine]:
+    """The verification engine that ``core`` tells of its changes."""
+    made = build_verifier(settings, database)
     try:
         yield made
     finally:
-        made.lookup.close()
-        engine.dispose()
+        database.dispose()  # before the verifier releases the WAL index: see its close
+        made.close()
+
+
+@pytest.fixture
+def core(settings: Settings, database: DatabaseEngine, verifier: Engine) -> Core:
+    return build_core(settings, database, verifier)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
-from sqlalchemy import Engine
+from sqlalchemy import Engine as DatabaseEngine
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
@@ -39,7 +39,6 @@ from tokenward.keys import sealer_for_store, secure_data_dir
 from tokenward.lifecycle import Dispatcher, DispatchSettings
 from tokenward.log_config import configure_logging
 from tokenward.service import exchange, signing_keys, usage
-from tokenward.service.cache import VerificationCache
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.statistics import Census
@@ -52,7 +51,11 @@ from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
+from tokenward.verification import Engine
+from tokenward.verification.cache import VerificationCache
+from tokenward.verification.controls import Controls
 from tokenward.verification.controls.redis_counters import RedisCounters
+from tokenward.verification.credits import StoreCreditLedger
 
 log = logging.getLogger("tokenward")
 
@@ -60,28 +63,28 @@ log = logging.getLogger("tokenward")
 CHANGE_LOG_KEEP_SECONDS = 600.0
 
 
-def build_core(settings: Settings, engine: Engine) -> Core:
-    """The service's dependencies, shared by the HTTP app and the CLI's operator mode."""
-    uow = SqlUnitOfWorkFactory(engine)
-    core = Core(
-        uow=uow,
-        lookup=SqlSecretLookup(engine),
+def build_verifier(settings: Settings, database: DatabaseEngine) -> Engine:
+    """The verification engine on ``database``: one per process, closed by its builder."""
+    return Engine(
+        uow=SqlUnitOfWorkFactory(database),
+        lookup=SqlSecretLookup(database),
         cache=VerificationCache(positive_size=settings.cache_size),
-        sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
-        admin_token_hash=(
-            secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
-        ),
-        verify_requires_auth=settings.verify_requires_auth,
-        metrics_public=settings.metrics_public,
-        auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
         observer=metrics.STATS,
+        controls=_controls(settings, database),
     )
-    if settings.redis_url:  # rate limits counted in Redis, shared by every worker and server
-        core.controls.counters = RedisCounters(
-            settings.redis_url, prefix=settings.redis_prefix, failure_mode=settings.redis_failure
-        )
-        metrics.watch_redis(core.controls.counters)
-    return core
+
+
+def _controls(settings: Settings, database: DatabaseEngine) -> Controls:
+    """Rate limits counted in Redis when it is configured, shared by every worker and server;
+    else in this process. Credits are the store's either way."""
+    ledger = StoreCreditLedger(SqlUnitOfWorkFactory(database))
+    if not settings.redis_url:
+        return Controls(ledger)
+    counters = RedisCounters(
+        settings.redis_url, prefix=settings.redis_prefix, failure_mode=settings.redis_failure
+    )
+    metrics.watch_redis(counters)
+    return Controls(ledger, counters)
 
 
 def signing_schedule(settings: Settings) -> Schedule:
@@ -97,13 +100,13 @@ def key_refresh_seconds(settings: Settings) -> float:
     return max(0.5, min(60.0, settings.jwks_cache_seconds / 4))
 
 
-def build_dispatcher(settings: Settings, core: Core, engine: Engine) -> Dispatcher:
+def build_dispatcher(settings: Settings, core: Core, database: DatabaseEngine) -> Dispatcher:
     """The webhook dispatcher and scheduler; every process runs one, the store's lock lets one
     work at a time."""
     return Dispatcher(
         core.uow,
         core.sealer,
-        dispatch_lock(engine),
+        dispatch_lock(database),
         clock=core.clock,
         settings=DispatchSettings(
             allow_private=settings.webhook_allow_private,
@@ -114,7 +117,30 @@ def build_dispatcher(settings: Settings, core: Core, engine: Engine) -> Dispatch
     )
 
 
-def open_engine(settings: Settings) -> Engine:
+def build_core(
+    settings: Settings, database: DatabaseEngine, verifier: Engine | None = None
+) -> Core:
+    """The management use cases' dependencies, shared by the HTTP app and the CLI's operator
+    mode; ``verifier`` is told of their changes and reads their credentials. Without one, a
+    verifier of its own: for a one-off command that verifies nothing, whose store reads open
+    no connection until asked and end with ``database``."""
+    if verifier is None:
+        verifier = build_verifier(settings, database)
+    uow = SqlUnitOfWorkFactory(database)
+    return Core(
+        uow=uow,
+        sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
+        changes=verifier,
+        secrets=verifier,
+        admin_token_hash=(
+            secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
+        ),
+        metrics_public=settings.metrics_public,
+        auth_failures=AuthFailureLimiter(settings.auth_failure_limit),
+    )
+
+
+def open_engine(settings: Settings) -> DatabaseEngine:
     url = settings.resolved_database_url
     secure_data_dir(settings.data_dir)
     ensure_sqlite_dir(url)
@@ -128,8 +154,8 @@ def serve_app() -> ASGIApp:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    # The modules, the app and its models are 120k objects that live as long as the process:
-    # a full collection walked them all in about 60 ms, a stall on every request in flight.
+    # The modules, the app and its models are objects that live as long as the process: a
+    # full collection walking them all stalled every request in flight (bench/RESULTS.md).
     # Frozen, they are left out of every collection.
     gc.collect()
     gc.freeze()
@@ -141,9 +167,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        engine = open_engine(settings)
-        core = build_core(settings, engine)
-        await run_in_threadpool(core.start_change_tracking)
+        database = open_engine(settings)
+        verifier = build_verifier(settings, database)
+        core = build_core(settings, database, verifier)
+        await run_in_threadpool(verifier.start)
         ring = KeyRing(signing_schedule(settings), core.clock)
         algorithm = settings.signing_algorithm
         await run_in_threadpool(signing_keys.refresh, core, ring, algorithm=algorithm)
@@ -151,12 +178,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             ring=ring,
             issuer=settings.resolved_issuer,
             lifetime=timedelta(seconds=settings.exchange_lifetime_seconds),
+            requires_credential=settings.verify_requires_auth,
         )
         tasks = [
             asyncio.create_task(
                 _every(
                     settings.last_use_flush_seconds,
-                    core.flush_last_use,
+                    verifier.flush,
                     "write last-use times",
                     proves_store=False,  # with nothing to write it asks the store nothing
                 )
@@ -164,13 +192,15 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             asyncio.create_task(
                 _every(
                     settings.cache_sync_seconds,
-                    core.sync_changes,
+                    verifier.sync,
                     "read the change log",
-                    when=core.changes_may_be_pending,
+                    when=verifier.changes_may_be_pending,
                 )
             ),
             asyncio.create_task(
-                _every(60.0, lambda: core.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes")
+                _every(
+                    60.0, lambda: verifier.prune_changes(CHANGE_LOG_KEEP_SECONDS), "prune changes"
+                )
             ),
             asyncio.create_task(
                 _every(
@@ -185,7 +215,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             asyncio.create_task(
                 _every(
                     settings.usage_flush_seconds,
-                    lambda: usage.flush(core),
+                    verifier.flush_usage,
                     "write usage counts",
                     proves_store=False,
                 )
@@ -202,22 +232,23 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 )
             ),
         ]
-        dispatcher = build_dispatcher(settings, core, engine)
+        dispatcher = build_dispatcher(settings, core, database)
         tasks.append(asyncio.create_task(dispatcher.run()))
         shared = None
         if settings.metrics_dir is not None:
             shared = metrics.share_counts(settings.metrics_dir)
             tasks.append(asyncio.create_task(_every(1.0, shared.publish, "publish metrics")))
         listener = None
-        if engine.dialect.name == "postgresql":
-            listener = ChangeListener(settings.resolved_database_url, core.sync_changes)
+        if database.dialect.name == "postgresql":
+            listener = ChangeListener(settings.resolved_database_url, verifier.sync)
             listener.start()
         try:
             yield {
                 "core": core,
+                "engine": verifier,
                 "census": Census(core),
                 "issuance": issuance,
-                console.STATE_KEY: SqlConsoleSessions(engine),
+                console.STATE_KEY: SqlConsoleSessions(database),
             }
         finally:
             if listener is not None:
@@ -228,12 +259,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await run_in_threadpool(dispatcher.close)
-            await run_in_threadpool(core.flush_last_use)
-            await run_in_threadpool(usage.flush, core)
+            await run_in_threadpool(verifier.flush)
             if shared is not None:
                 shared.publish()
-            core.lookup.close()
-            engine.dispose()
+            # The engine's connections first: the verifier's last act releases the WAL
+            # index's descriptor, which must outlive this process's SQLite connections.
+            database.dispose()
+            verifier.close()
 
     app = FastAPI(
         title="tokenward",
@@ -269,7 +301,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     _mount_console(app, settings)
     install_error_handlers(app)
     observed = RequestObservation(app, public_url=settings.public_url)
-    return VerifyFastPath(observed, max_body_bytes=settings.max_body_bytes)
+    return VerifyFastPath(
+        observed,
+        max_body_bytes=settings.max_body_bytes,
+        requires_credential=settings.verify_requires_auth,
+    )
 
 
 def _mount_console(app: FastAPI, settings: Settings) -> None:

@@ -32,7 +32,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from tokenward.domain.verification import VerifyCode
-from tokenward.service.ports import Lookup
+from tokenward.verification.ports import Lookup
 
 #: Upper bounds, in seconds, of the verification latency histogram's buckets.
 LATENCY_BUCKETS = (

@@ -22,8 +22,8 @@ from pydantic_settings import (
 )
 
 from tokenward.domain import secrets as secret_format
-from tokenward.service.cache import DEFAULT_POSITIVE_SIZE
 from tokenward.store.engine import sqlite_url
+from tokenward.verification.cache import DEFAULT_POSITIVE_SIZE
 
 
 class Settings(BaseSettings):

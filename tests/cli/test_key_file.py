@@ -27,7 +27,6 @@ def _store_a_sealed_secret(settings: Settings) -> None:
         spec = TokenSpec(name="kept", recoverable=True)
         tokens.issue(core, ROOT, tenant="default", spec=spec)
     finally:
-        core.lookup.close()
         engine.dispose()
 
 

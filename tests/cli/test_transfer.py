@@ -9,14 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import tenant
-from tokenward.app import build_core, open_engine
+from tokenward.app import build_core, build_verifier, open_engine
 from tokenward.cli import app
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenSpec
 from tokenward.domain.verification import VerifyCode
 from tokenward.service import tokens
 from tokenward.service.core import Core
-from tokenward.service.verification import verify
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
@@ -74,15 +73,17 @@ def test_export_then_import_elsewhere(
 
     target = Settings(database_url=f"sqlite:///{target_db}", data_dir=settings.data_dir)
     engine = open_engine(target)
+    verifier = build_verifier(target, engine)
     try:
-        other = build_core(target, engine)
-        assert verify(other, kept.secret, scopes=["r"]).code is VerifyCode.VALID
-        assert verify(other, plain.secret).code is VerifyCode.VALID
-        moved = verify(other, kept.secret).token
+        other = build_core(target, engine, verifier)
+        assert verifier.verify(kept.secret, scopes=["r"]).code is VerifyCode.VALID
+        assert verifier.verify(plain.secret).code is VerifyCode.VALID
+        moved = verifier.verify(kept.secret).token
         assert moved is not None and moved.expires_at == kept.token.expires_at
         assert tokens.reveal(other, ROOT, tenant="acme", token_id=moved.id) == kept.secret
     finally:
         engine.dispose()
+        verifier.close()
 
 
 def test_import_refuses_bad_input(

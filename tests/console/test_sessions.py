@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -10,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.helpers import ROOT_TOKEN
-from tokenward.app import build_core, open_engine
+from tokenward.app import build_core, build_verifier, open_engine
 from tokenward.console import sessions
 from tokenward.domain import clock
 from tokenward.domain.actors import Actor
@@ -37,12 +36,14 @@ class Clock:
 def world(settings: Settings) -> Iterator[tuple[Core, SqlConsoleSessions, Clock]]:
     engine = open_engine(settings)
     ticking = Clock()
-    core = dataclasses.replace(build_core(settings, engine), clock=ticking)
+    verifier = build_verifier(settings, engine)
+    core = build_core(settings, engine, verifier)
+    core.clock = ticking
     try:
         yield core, SqlConsoleSessions(engine), ticking
     finally:
-        core.lookup.close()
         engine.dispose()
+        verifier.close()
 
 
 def test_the_store_keeps_a_hash_of_the_id_and_the_credential_sealed(

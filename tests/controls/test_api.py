@@ -173,7 +173,7 @@ def test_tokens_without_controls_answer_no_limits(client: TestClient) -> None:
 
 
 def test_usage_counts_match_the_verifications(client: TestClient) -> None:
-    core = client.app_state["core"]
+    core, engine = client.app_state["core"], client.app_state["engine"]
     token = issue(client, name="counted", **LIMITED)
     plain = issue(client, name="plain")
     expected = {"VALID": 3, "IP_DENIED": 2, "RATE_LIMITED": 1}
@@ -183,7 +183,7 @@ def test_usage_counts_match_the_verifications(client: TestClient) -> None:
         _verify(client, token["secret"], client_ip="10.0.0.1")
     for _ in range(5):
         _verify(client, plain["secret"])
-    usage.flush(core)
+    engine.flush_usage()
     hours = client.get(_path(token, "/usage"), headers=ROOT_HEADERS).json()["buckets"]
     assert len(hours) == 1 and hours[0]["counts"] == expected
     days = client.get(_path(token, "/usage?bucket=day"), headers=ROOT_HEADERS).json()["buckets"]

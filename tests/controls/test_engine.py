@@ -14,6 +14,7 @@ from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import Credits, RateLimit, Refill, RefillInterval, TokenSpec
 from tokenward.service import tokens
 from tokenward.service.core import Core
+from tokenward.verification import Engine
 from tokenward.verification.controls import MemoryCounters
 from tokenward.verification.controls.redis_counters import RedisCounters
 
@@ -51,7 +52,9 @@ def test_the_redis_script_judges_as_the_memory_counters(redis_counters: RedisCou
     assert redis_counters.round_trips == 600 and redis_counters.failures == 0
 
 
-def test_the_hot_path_lookup_reads_the_controls_as_the_repository(core: Core) -> None:
+def test_the_hot_path_lookup_reads_the_controls_as_the_repository(
+    core: Core, verifier: Engine
+) -> None:
     spec = TokenSpec(
         name="controlled",
         rate_limits=(RateLimit("a", 5, 60), RateLimit("b", 100, 86400)),
@@ -60,7 +63,7 @@ def test_the_hot_path_lookup_reads_the_controls_as_the_repository(core: Core) ->
     )
     for made in (spec, TokenSpec(name="plain"), TokenSpec(name="credits", credits=Credits(0))):
         issued = tokens.issue(core, ROOT, tenant="default", spec=made)
-        found = core.lookup.find(issued.token.secret_hash)
+        found = verifier.find(issued.token.secret_hash)
         assert found is not None
         with core.uow() as uow:
             expected = uow.tokens.get_by_secret_hash(issued.token.secret_hash)

@@ -26,6 +26,7 @@ from tokenward.domain.errors import (
     ErrorCode,
     Invalid,
     NotFound,
+    PolicyViolation,
     RateLimited,
     SealError,
     TokenwardError,
@@ -80,7 +81,9 @@ def test_face_maps_error_class(face: str, error: type[TokenwardError]) -> None:
     translate = ALL_FACES[face]
     answer = translate(request(), make(error, f"message about {SECRET}"))
     assert answer.status_code == translate.table.status_of(make(error, "x"))
-    if face != "oauth2":  # the RFC answers most refusals 400
+    if face == "native" and error is PolicyViolation:  # the native face's one exception
+        assert answer.status_code == 422
+    elif face != "oauth2":  # the RFC answers most refusals 400
         assert answer.status_code == HTTP_STATUS[error]
     if error is SealError:
         assert answer.status_code == 500

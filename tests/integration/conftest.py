@@ -6,19 +6,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tokenward.app import build_core, open_engine
-from tokenward.service.core import Core
+from tokenward.app import build_verifier, open_engine
 from tokenward.settings import Settings
+from tokenward.verification import Engine
 
 
 @pytest.fixture
-def other(settings: Settings) -> Iterator[Core]:
-    """Another process's core, started as a server starts it (change tracking, filter)."""
-    engine = open_engine(settings)
-    second = build_core(settings, engine)
+def other(settings: Settings) -> Iterator[Engine]:
+    """Another process's verification engine, started as a server starts it (change
+    tracking, filter)."""
+    database = open_engine(settings)
+    second = build_verifier(settings, database)
     try:
-        second.start_change_tracking()
+        second.start()
         yield second
     finally:
-        second.lookup.close()
-        engine.dispose()
+        database.dispose()
+        second.close()

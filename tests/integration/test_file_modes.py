@@ -32,7 +32,6 @@ def _start_and_write(data_dir: Path) -> None:
         tokens.issue(core, Actor.root(client="test"), tenant="default", spec=spec)
         modes = {name: _mode(data_dir / name) for name in FILES}
     finally:
-        core.lookup.close()
         engine.dispose()
     assert _mode(data_dir) == 0o700
     assert modes == dict.fromkeys(FILES, 0o600)

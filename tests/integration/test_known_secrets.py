@@ -1,8 +1,8 @@
 """The known-secrets filter: unknown secrets refused without a store read, and never a token
 that exists refused, however recently another process made it.
 
-Two cores on one database stand for two processes: each has its own engine and connections,
-so a commit by one is "another connection" to the other, as between worker processes.
+Two verification engines on one database stand for two processes: each has its own
+connections, so a commit by one is "another connection" to the other, as between worker processes.
 """
 
 from __future__ import annotations
@@ -11,23 +11,28 @@ import dataclasses
 import os
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import sqlalchemy
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from tokenward import metrics
-from tokenward.app import build_core, open_engine
+from tokenward.app import create_app, open_engine
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenSpec
 from tokenward.domain.verification import VerifyCode
 from tokenward.service import tokens
 from tokenward.service.core import Core
-from tokenward.service.known_secrets import KnownSecrets, Presence, SecretFilter
-from tokenward.service.verification import verify, verify_without_blocking
 from tokenward.settings import Settings
 from tokenward.store import wal_index
 from tokenward.store.lookup import SqlSecretLookup
+from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
 from tokenward.store.wal_index import WalIndex, stable_header
+from tokenward.verification import Engine
+from tokenward.verification.known_secrets import KnownSecrets, Presence, SecretFilter
 
 ROOT = Actor.root()
 
@@ -36,6 +41,13 @@ ROOT = Actor.root()
 def room_to_map(monkeypatch: pytest.MonkeyPatch) -> None:
     """A test process opens hundreds of databases; a server maps one. Room for one more."""
     monkeypatch.setattr(wal_index, "MAX_MAPPED", len(wal_index._mapped) + 1)
+
+
+def _small_filter(engine: sqlalchemy.Engine) -> Engine:
+    """An engine whose known-secrets filter starts at four hashes, to saturate it soon."""
+    return Engine(
+        uow=SqlUnitOfWorkFactory(engine), lookup=SqlSecretLookup(engine), filter_min_capacity=4
+    )
 
 
 def _filtered() -> int:
@@ -61,95 +73,92 @@ def test_filter_holds_every_added_hash_and_few_others() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_unknown_secrets_are_refused_without_a_store_read(
-    core: Core, other: Core, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unknown_secrets_are_refused_without_a_store_read(core: Core, other: Engine) -> None:
     tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
-    other.sync_changes()
+    other.sync()
 
-    def no_reads(secret_hash: str) -> None:
-        raise AssertionError("an unknown secret reached the store")
-
-    monkeypatch.setattr(other.lookup, "find", no_reads)
+    misses = _lookups()[metrics.Lookup.MISS]
     before = _filtered()
     for _ in range(200):
         secret = secret_format.generate()
         # Probes of the filter's 0.24 % false positives would read: skip those few.
         if other.known_secrets.presence(secret_format.hash_secret(secret)) is Presence.ABSENT:
-            assert verify_without_blocking(other, secret) == verify(other, secret)
-            assert verify(other, secret).code is VerifyCode.NOT_FOUND
+            assert other.verify_without_blocking(secret) == other.verify(secret)
+            assert other.verify(secret).code is VerifyCode.NOT_FOUND
     assert _filtered() - before >= 2 * 190
+    assert _lookups()[metrics.Lookup.MISS] == misses  # no unknown secret reached the store
     assert other.cache.sizes() == (0, 0)  # nothing cached: a flood cannot evict anything
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_a_token_made_by_another_process_is_valid_at_once(core: Core, other: Core) -> None:
+def test_a_token_made_by_another_process_is_valid_at_once(core: Core, other: Engine) -> None:
     """No sync in between: the reader sees that the store moved and catches up itself."""
     for i in range(20):
         secret = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name=f"t{i}")).secret
-        assert verify_without_blocking(other, secret) is None  # needs the thread path
-        assert verify(other, secret).code is VerifyCode.VALID
+        assert other.verify_without_blocking(secret) is None  # needs the thread path
+        assert other.verify(secret).code is VerifyCode.VALID
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_rotated_and_imported_secrets_are_valid_at_once(core: Core, other: Core) -> None:
+def test_rotated_and_imported_secrets_are_valid_at_once(core: Core, other: Engine) -> None:
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t"))
     rotated = tokens.rotate(core, ROOT, tenant="default", token_id=issued.token.id)
-    assert verify(other, rotated.secret).code is VerifyCode.VALID
+    assert other.verify(rotated.secret).code is VerifyCode.VALID
 
     imported_secret = secret_format.generate()
     template = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="u")).token
     tokens.delete(core, ROOT, tenant="default", token_id=template.id)
-    other.sync_changes()
+    other.sync()
     copy = dataclasses.replace(
         template, name="imported", secret_hash=secret_format.hash_secret(imported_secret)
     )
     tokens.restore(core, ROOT, token=copy)
-    assert verify(other, imported_secret).code is VerifyCode.VALID
+    assert other.verify(imported_secret).code is VerifyCode.VALID
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_writes_that_change_no_secret_only_cost_a_catch_up(core: Core, other: Core) -> None:
+def test_writes_that_change_no_secret_only_cost_a_catch_up(
+    core: Core, verifier: Engine, other: Engine
+) -> None:
     """Last-use times move the store's version too; the next unknown secret syncs once."""
     secret = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="t")).secret
-    assert verify(core, secret).valid
-    core.flush_last_use()
+    assert verifier.verify(secret).valid
+    verifier.flush()
     unknown = secret_format.generate()
     while other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE:
         unknown = secret_format.generate()
     assert other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.OUTDATED
-    assert verify(other, unknown).code is VerifyCode.NOT_FOUND
+    assert other.verify(unknown).code is VerifyCode.NOT_FOUND
     assert other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.ABSENT
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_saturated_filter_is_reloaded(core: Core, settings: Settings) -> None:
     engine = open_engine(settings)
+    small = _small_filter(engine)
     try:
-        small = build_core(settings, engine)
-        small.known_secrets = KnownSecrets(small.lookup, min_capacity=4)
-        small.start_change_tracking()
+        small.start()
         made = [
             tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name=f"t{i}")).secret
             for i in range(40)
         ]
         assert small.known_secrets.size_bytes == 64  # 4 x 16 bits, in one 64-byte block
-        small.sync_changes()
+        small.sync()
         assert small.known_secrets.size_bytes == 256  # reloaded for 80: 1,280 bits -> 2,048
         assert not small.known_secrets.needs_reload
-        assert all(verify(small, secret).valid for secret in made)
+        assert all(small.verify(secret).valid for secret in made)
     finally:
-        small.lookup.close()
         engine.dispose()
+        small.close()
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_without_a_cheap_version_the_filter_stays_out_of_the_way(core: Core, other: Core) -> None:
+def test_without_a_cheap_version_the_filter_stays_out_of_the_way(core: Core, other: Engine) -> None:
     """PostgreSQL: no version to trust a filter at, so every unknown secret is read."""
     before = _lookups()
     unknown = secret_format.generate()
     assert other.known_secrets.presence(secret_format.hash_secret(unknown)) is Presence.POSSIBLE
-    assert verify(other, unknown).code is VerifyCode.NOT_FOUND
+    assert other.verify(unknown).code is VerifyCode.NOT_FOUND
     after = _lookups()
     assert after[metrics.Lookup.MISS] == before[metrics.Lookup.MISS] + 1
     assert after[metrics.Lookup.FILTERED] == before[metrics.Lookup.FILTERED]
@@ -166,9 +175,11 @@ def test_a_stable_wal_header_needs_two_equal_initialised_copies() -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_the_store_version_moves_with_every_commit_and_only_then(
-    room_to_map: None, core: Core, other: Core
+    room_to_map: None, core: Core, verifier: Engine, settings: Settings
 ) -> None:
     """Read from the WAL index in shared memory, without a query, once it is mapped."""
+    engine = open_engine(settings)
+    other = SimpleNamespace(lookup=SqlSecretLookup(engine))
     first = other.lookup.version()
     settled = other.lookup.version()
     assert isinstance(settled, bytes)  # the shared-memory header, not the pragma
@@ -177,10 +188,12 @@ def test_the_store_version_moves_with_every_commit_and_only_then(
     moved = other.lookup.version()
     assert moved != settled and moved != first
     assert other.lookup.version() == moved
-    core.flush_last_use()  # nothing to write: no commit, no move
+    verifier.flush()  # nothing to write: no commit, no move
     assert other.lookup.version() == moved
     other.lookup.close()
     assert other.lookup.version() is not None  # reopened on demand
+    other.lookup.close()
+    engine.dispose()
 
 
 def _locks_held_on(path: str) -> int:
@@ -206,12 +219,34 @@ def test_mapping_the_wal_index_keeps_sqlite_s_locks(room_to_map: None, tmp_path:
         connection.execute("INSERT INTO t VALUES (1)")
         before = _locks_held_on(database + "-shm")
         assert before > 0  # SQLite holds its shared-memory lock while connected
+        sqlite_s = _descriptors_of(database + "-shm")
         wal = WalIndex.open(database)
         assert wal is not None and wal.header() is not None
         assert _locks_held_on(database + "-shm") == before
         assert WalIndex.open(database) is wal  # one map per database and process
+        wal.release()
+        assert wal.header() is not None  # one user left: still mapped
+        assert _descriptors_of(database + "-shm") > sqlite_s
     finally:
         connection.close()
+    wal.release()  # the last user, once SQLite's connection is closed: the descriptor goes
+    assert _descriptors_of(database + "-shm") == 0 and wal.header() is None
+
+
+def _descriptors_of(path: str) -> int:
+    """This process's open descriptors of ``path``."""
+    fds = Path("/proc/self/fd")
+    return sum(os.path.realpath(fds / fd) == os.path.realpath(path) for fd in os.listdir(fds))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_server_s_shutdown_closes_the_wal_index(room_to_map: None, settings: Settings) -> None:
+    """The map of the -shm file and its descriptor live as long as the app, not the process."""
+    shm = f"{make_url(settings.resolved_database_url).database}-shm"
+    with TestClient(create_app(settings)) as client:
+        client.post("/v1/verify", json={"token": secret_format.generate()})  # reads the version
+        assert _descriptors_of(shm) > 0
+    assert _descriptors_of(shm) == 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -238,28 +273,27 @@ def test_changes_that_keep_a_secret_do_not_fill_the_filter(core: Core, settings:
     fifty times adds none."""
     made = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="flip"))
     engine = open_engine(settings)
-    small = build_core(settings, engine)
+    small = _small_filter(engine)
     try:
-        small.known_secrets = KnownSecrets(small.lookup, min_capacity=4)
-        small.start_change_tracking()
+        small.start()
         for _ in range(25):
             tokens.disable(core, ROOT, tenant="default", token_id=made.token.id)
-            small.sync_changes(wait=False)  # applies the change; no reload here
+            small.sync(wait=False)  # applies the change; no reload here
             tokens.enable(core, ROOT, tenant="default", token_id=made.token.id)
-            small.sync_changes(wait=False)
+            small.sync(wait=False)
         assert not small.known_secrets.needs_reload
     finally:
-        small.lookup.close()
         engine.dispose()
+        small.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_revocation_does_not_wait_for_a_filter_reload(
-    core: Core, other: Core, monkeypatch: pytest.MonkeyPatch
+    core: Core, other: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reload takes seconds at 1M tokens: the changes read with it leave the cache first."""
     made = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="revoked"))
-    assert verify(other, made.secret).valid  # cached in the other process
+    assert other.verify(made.secret).valid  # cached in the other process
     tokens.disable(core, ROOT, tenant="default", token_id=made.token.id)
     cached_while_loading = []
     load = other.known_secrets.load
@@ -270,6 +304,6 @@ def test_a_revocation_does_not_wait_for_a_filter_reload(
 
     monkeypatch.setattr(other.known_secrets, "load", observed_load)
     monkeypatch.setattr(KnownSecrets, "needs_reload", property(lambda self: True))
-    other.sync_changes()
+    other.sync()
     assert cached_while_loading == [None]
-    assert verify(other, made.secret).code is VerifyCode.DISABLED
+    assert other.verify(made.secret).code is VerifyCode.DISABLED

@@ -90,13 +90,13 @@ def test_postgresql_read_only_is_not_ready(postgres_url: str, core_on_postgres: 
 
 @pytest.fixture
 def core_on_postgres(postgres_url: str, tmp_path: Path) -> Iterator[Core]:
-    from tokenward.app import build_core, open_engine
+    from tokenward.app import build_core, build_verifier, open_engine
 
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
     engine = open_engine(settings)
-    made = build_core(settings, engine)
+    verifier = build_verifier(settings, engine)
     try:
-        yield made
+        yield build_core(settings, engine, verifier)
     finally:
-        made.lookup.close()
+        verifier.close()
         engine.dispose()

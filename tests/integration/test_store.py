@@ -18,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from tokenward import verification
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.errors import Conflict, Unavailable
@@ -194,12 +195,14 @@ def test_ids_are_never_reused(core: Core) -> None:
     assert second > first
 
 
-def test_change_sequence_keeps_growing_after_pruning(core: Core) -> None:
+def test_change_sequence_keeps_growing_after_pruning(
+    core: Core, verifier: verification.Engine
+) -> None:
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="a")).token
     tokens.disable(core, ROOT, tenant="default", token_id=issued.id)
     with core.uow() as uow:
         seen = uow.changes.latest()
-    core.prune_changes(keep_seconds=-1)
+    verifier.prune_changes(keep_seconds=-1)
     tokens.enable(core, ROOT, tenant="default", token_id=issued.id)
     with core.uow() as uow:
         changed, latest = uow.changes.since(seen)
@@ -278,18 +281,20 @@ AWKWARD = TokenSpec(
 )
 
 
-def test_the_hot_path_lookup_reads_what_the_repository_reads(core: Core) -> None:
+def test_the_hot_path_lookup_reads_what_the_repository_reads(
+    core: Core, verifier: verification.Engine
+) -> None:
     """``store/lookup.py`` builds tokens by hand (driver rows, slot setters): every field must
     come out equal to the repository's, on both backends, for every kind of value."""
     for spec in (FULL, TokenSpec(name="bare"), AWKWARD):
         issued = tokens.issue(core, ROOT, tenant="default", spec=spec)
         tokens.disable(core, ROOT, tenant="default", token_id=issued.token.id)
-        found = core.lookup.find(issued.token.secret_hash)
+        found = verifier.find(issued.token.secret_hash)
         assert found is not None
         with core.uow() as uow:
             expected = uow.tokens.get_by_secret_hash(issued.token.secret_hash)
         assert found == expected
-    assert core.lookup.find("0" * 64) is None
+    assert verifier.find("0" * 64) is None
 
 
 def test_a_create_stores_what_it_returns(core: Core) -> None:
@@ -329,14 +334,16 @@ def test_a_driver_error_is_a_conflict_like_any_other(core: Core) -> None:
     assert found.total == 0
 
 
-def test_the_hot_path_lookup_reads_a_rotated_secrets_grace(core: Core) -> None:
+def test_the_hot_path_lookup_reads_a_rotated_secrets_grace(
+    core: Core, verifier: verification.Engine
+) -> None:
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="r"))
     before = core.clock()
     rotated = tokens.rotate(
         core, ROOT, tenant="default", token_id=issued.token.id, grace_seconds=60
     )
-    old = core.lookup.find(issued.token.secret_hash)
-    new = core.lookup.find(rotated.token.secret_hash)
+    old = verifier.find(issued.token.secret_hash)
+    new = verifier.find(rotated.token.secret_hash)
     assert old is not None and new is not None
     assert old[0] == new[0] == rotated.token  # both secrets lead to the token as it is now
     assert new[1] is None
@@ -344,7 +351,7 @@ def test_the_hot_path_lookup_reads_a_rotated_secrets_grace(core: Core) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_secrets_live_in_their_key_on_sqlite(core: Core) -> None:
+def test_secrets_live_in_their_key_on_sqlite(core: Core, verifier: verification.Engine) -> None:
     """The verification lookup searches one B-tree for the hash (migration 0004)."""
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="k"))
     with core.uow() as uow:
@@ -358,7 +365,7 @@ def test_secrets_live_in_their_key_on_sqlite(core: Core) -> None:
         ).all()
     assert ddl.rstrip().endswith("WITHOUT ROWID")
     assert "PRIMARY KEY" in str(plan) and "INDEX" not in str(plan).replace("PRIMARY KEY", "")
-    assert core.lookup.find(issued.token.secret_hash) is not None
+    assert verifier.find(issued.token.secret_hash) is not None
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -400,7 +407,7 @@ def _terminate_other_backends(database_url: str) -> None:
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_the_hot_path_lookup_outlives_its_dropped_connections(
-    core: Core, database_url: str
+    core: Core, database_url: str, verifier: verification.Engine
 ) -> None:
     """The lookups' connections skip the pool's pre-ping: ones the server dropped while idle
     (here: terminated) are replaced, and the lookup still answers."""
@@ -409,7 +416,7 @@ def test_the_hot_path_lookup_outlives_its_dropped_connections(
 
     def find_together() -> None:
         barrier.wait()
-        assert core.lookup.find(issued.token.secret_hash) is not None
+        assert verifier.find(issued.token.secret_hash) is not None
 
     threads = [threading.Thread(target=find_together) for _ in range(3)]
     for thread in threads:
@@ -418,7 +425,7 @@ def test_the_hot_path_lookup_outlives_its_dropped_connections(
         thread.join()
     _terminate_other_backends(database_url)
     for _ in range(4):
-        found = core.lookup.find(issued.token.secret_hash)
+        found = verifier.find(issued.token.secret_hash)
         assert found is not None and found[0] == issued.token
 
 
@@ -478,19 +485,21 @@ def _backends(database_url: str, application: str) -> set[int]:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-def test_the_hot_path_lookup_outlives_a_column_type_change(core: Core, database_url: str) -> None:
+def test_the_hot_path_lookup_outlives_a_column_type_change(
+    core: Core, database_url: str, verifier: verification.Engine
+) -> None:
     """psycopg prepares the lookup on a kept connection; a migration that changes a selected
     column's type makes that statement fail ("cached plan must not change result type"):
     the connection is replaced rather than failing every lookup after it."""
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="typed"))
     for _ in range(8):  # prepared once a connection has run it five times
-        assert core.lookup.find(issued.token.secret_hash) is not None
+        assert verifier.find(issued.token.secret_hash) is not None
     admin = make_engine(database_url)
     try:
         with admin.begin() as conn:
             conn.execute(text("ALTER TABLE tokens ALTER COLUMN name TYPE varchar(300)"))
         for _ in range(3):
-            found = core.lookup.find(issued.token.secret_hash)
+            found = verifier.find(issued.token.secret_hash)
             assert found is not None and found[0] == issued.token
     finally:
         with admin.begin() as conn:

@@ -9,7 +9,6 @@ A property test generates callers, target tokens and operations on every face, a
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +63,13 @@ def _made_by_root(
     if lifetime is not None:
         if lifetime < timedelta(0):
             back = now + 2 * lifetime
-            at = dataclasses.replace(core, clock=lambda: back)
+            at = Core(
+                uow=core.uow,
+                sealer=core.sealer,
+                changes=core.changes,
+                secrets=core.secrets,
+                clock=lambda: back,
+            )
             lifetime = -lifetime
         fields["ttl_seconds"] = int(lifetime.total_seconds())
     issued = tokens.issue(at, Actor.root(), tenant=TENANT, spec=TokenSpec(**fields), owner=owner)

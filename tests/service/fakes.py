@@ -25,10 +25,10 @@ from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.tenants import DEFAULT_TENANT, Tenant
 from tokenward.domain.tokens import Page, PageRequest, SortOrder, Token, TokenQuery, TokenSort
 from tokenward.domain.verification import VerifyCode
-from tokenward.service import verification
 from tokenward.service.core import Core
 from tokenward.service.ports import TenantLock
 from tokenward.service.sealing import Sealer
+from tokenward.verification import Engine
 
 #: The key-encryption key of every fake core: sealing is real, only the store is fake.
 KEY_MATERIAL = b"service-tier-key-material-0123456789abcdef"
@@ -305,6 +305,32 @@ class FakeChangeLog:
         self._s.changes = [change for change in self._s.changes if change[2] >= before]
 
 
+class FakeWebhooks:
+    """No tenant has a webhook here: the service records no event (service/events.py);
+    the outbox itself is tested on the real store (tests/lifecycle)."""
+
+    def any_active(self, tenant: str) -> bool:
+        return False
+
+
+class FakePolicies:
+    """Every tenant has the default policy, which changes nothing (tests/lifecycle tests the
+    others on the real store)."""
+
+    def get(self, tenant: str) -> Mapping[str, Any] | None:
+        return None
+
+
+class FakeUsage:
+    """Usage counts written by the engine's flush, kept for a test to read."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.rows.extend(rows)
+
+
 class FakeUnitOfWork:
     """One transaction on a copy of the store's state; ``commit`` makes the copy the state."""
 
@@ -317,6 +343,9 @@ class FakeUnitOfWork:
         self.audit = FakeAuditRepository(self._state)
         self.credentials = FakeCredentialRepository(self._state)
         self.changes = FakeChangeLog(self._state)
+        self.webhooks = FakeWebhooks()
+        self.policies = FakePolicies()
+        self.usage = FakeUsage()
 
     def __enter__(self) -> FakeUnitOfWork:
         return self
@@ -397,29 +426,34 @@ class FakeCore:
     """A ``Core`` on the fakes, with the fakes at hand for the test's own checks."""
 
     core: Core
+    engine: Engine
     store: FakeStore
     clock: FakeClock
     uow: FakeUnitOfWorkFactory
 
 
 def fake_core(**options: Any) -> FakeCore:
-    """The one builder of a ``Core`` on the in-memory store; ``options`` go to ``Core``
-    (``verify_requires_auth``, ``admin_token_hash``, ...)."""
+    """The one builder of a ``Core`` on the in-memory store, with the verification engine it
+    tells of its changes; ``options`` go to ``Core`` (``admin_token_hash``, ...)."""
     clock = FakeClock()
     store = FakeStore(clock.now)
     uow = FakeUnitOfWorkFactory(store)
+    engine = Engine(uow=uow, lookup=FakeSecretLookup(store), clock=clock)
     core = Core(
         uow=uow,
         sealer=Sealer(KEY_MATERIAL),
-        lookup=FakeSecretLookup(store),
+        changes=engine,
+        secrets=engine,
         clock=clock,
         **options,
     )
-    core.start_change_tracking()
-    return FakeCore(core=core, store=store, clock=clock, uow=uow)
+    engine.start()
+    return FakeCore(core=core, engine=engine, store=store, clock=clock, uow=uow)
 
 
 def verify_code(core: Core, secret: str, **asked: Any) -> VerifyCode:
-    """What verification answers for ``secret``: the public use case, called from one place
-    so that the service tier tests no verification internals."""
-    return verification.verify(core, secret, **asked).code
+    """What verification answers for ``secret``: the engine's public ``verify``, called from
+    one place so that the service tier tests no verification internals."""
+    engine = core.changes
+    assert isinstance(engine, Engine)  # fake_core wires the engine as the change sink
+    return engine.verify(secret, **asked).code

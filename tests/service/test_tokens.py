@@ -287,7 +287,8 @@ def test_last_use_is_buffered_then_flushed(fc: FakeCore) -> None:
     made = issued(fc.core)
     verify_code(fc.core, made.secret)
     assert fc.store.state.tokens[made.token.id].last_used_at is None
-    assert fc.core.flush_last_use() == 1
+    fc.engine.flush_usage()
+    assert fc.engine.flush() == 1
     assert fc.store.state.tokens[made.token.id].last_used_at == fc.clock.now
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from tests.unit.support import token
-from tokenward.service.cache import MISSING, CachedSecret, VerificationCache
+from tokenward.verification.cache import MISSING, CachedSecret, VerificationCache
 
 
 class Clock:

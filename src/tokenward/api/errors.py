@@ -27,9 +27,11 @@ from tokenward.api.routing import BEARER_CHALLENGE, request_id
 from tokenward.domain.errors import (
     Conflict,
     ErrorCode,
+    ExchangeRefused,
     Forbidden,
     Invalid,
     NotFound,
+    PolicyViolation,
     RateLimited,
     Resource,
     SealError,
@@ -42,6 +44,8 @@ from tokenward.domain.errors import (
 #: RFC answers most refusals 400). A face's body goes around it.
 HTTP_STATUS: Mapping[type[TokenwardError], int] = {
     Invalid: 400,
+    PolicyViolation: 400,  # the native face answers 422 (its own table)
+    ExchangeRefused: 400,
     Unauthenticated: 401,
     Forbidden: 403,
     NotFound: 404,

@@ -66,6 +66,18 @@ def is_bad_json(errors: Any) -> bool:
 BEARER_CHALLENGE = 'Bearer realm="tokenward"'
 
 
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer <credential>`` header (the scheme in any
+    case, the credential stripped); None without one. The one reading of the header, for
+    the dependencies and for ``/v1/verify``'s fast path."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
+
+
 async def _raw_body(request: Request) -> bytes:
     return await request.body()
 

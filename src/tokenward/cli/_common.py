@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from sqlalchemy import Engine
 
+    from tokenward import verification
     from tokenward.service.core import Core
     from tokenward.settings import Settings
 
@@ -144,6 +145,7 @@ class Operator:
 
     settings: Settings
     core: Core
+    verifier: verification.Engine
     actor: Actor
 
     def now(self) -> datetime:
@@ -242,17 +244,20 @@ def operator(
     """Opens the database (applying pending migrations, as ``serve`` does) and yields the
     service's dependencies with the root actor; domain errors become ``error:`` and an exit
     code. ``create``: the command may create a SQLite store that is not there yet."""
-    from tokenward.app import build_core
+    from tokenward.app import build_core, build_verifier
 
     settings = load_settings(ctx, database_url=database_url, data_dir=data_dir)
     engine = open_database(settings, create=create)
     apply_migrations(engine)
+    verifier = build_verifier(settings, engine)
     try:
         try:
-            core = build_core(settings, engine)
+            core = build_core(settings, engine, verifier)
         except (ValueError, OSError) as exc:  # the key: a short TOKENWARD_SECRET_KEY, a bad file
             fail(str(exc), EXIT_INVALID)
-        yield Operator(settings=settings, core=core, actor=Actor.root(client=CLI_CLIENT))
+        yield Operator(
+            settings=settings, core=core, verifier=verifier, actor=Actor.root(client=CLI_CLIENT)
+        )
     except SealError as exc:  # before its parent: the operator is told which key to use
         fail(
             f"{exc}: run this command with the server's TOKENWARD_SECRET_KEY or data directory",
@@ -262,6 +267,7 @@ def operator(
         fail(exc.message, exit_code_of(exc))
     finally:
         engine.dispose()
+        verifier.close()  # after the engine: see SqlSecretLookup.close
 
 
 #: The databases tokenward stores its data in, by SQLAlchemy backend name.

@@ -6,7 +6,6 @@ never load the service layer, SQLAlchemy or the server's settings.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -30,7 +29,7 @@ from tokenward.domain.tokens import (
     TokenQuery,
     TokenSpec,
 )
-from tokenward.service import audit, tenants, tokens, usage, verification
+from tokenward.service import audit, tenants, tokens, usage
 
 
 class OperatorBackend:
@@ -142,12 +141,9 @@ class OperatorBackend:
     ) -> client.Verification:
         # TOKENWARD_VERIFY_REQUIRES_AUTH guards the HTTP endpoint against strangers; the
         # operator already holds the database, and acts as root, so no credential is asked.
-        core = dataclasses.replace(self._op.core, verify_requires_auth=False)
-        result = verification.verify(
-            core, secret, audience=audience, scopes=scopes, resource=resource
-        )
-        core.flush_last_use()
-        usage.flush(core)
+        verifier = self._op.verifier
+        result = verifier.verify(secret, audience=audience, scopes=scopes, resource=resource)
+        verifier.flush()
         token = None if result.token is None else TokenPublic.of(result.token, self._op.now())
         answer = VerifyResponse(
             valid=result.valid,

@@ -103,6 +103,20 @@ class PolicyViolation(Invalid):
     code = ErrorCode.POLICY_VIOLATION
 
 
+class ExchangeRefused(Invalid):
+    """A token exchange refused (RFC 8693), with its RFC 6749 error code in ``error``:
+    ``invalid_grant``, ``invalid_target``, ``invalid_scope``, ``invalid_request`` or
+    ``unsupported_grant_type``; other faces answer it as any ``Invalid``."""
+
+    code = ErrorCode.EXCHANGE_REFUSED
+
+    def __init__(
+        self, message: str, *, error: str = "invalid_request", code: ErrorCode | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.error = error
+
+
 class Unauthenticated(TokenwardError):
     code = ErrorCode.UNAUTHENTICATED
 

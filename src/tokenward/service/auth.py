@@ -36,22 +36,23 @@ def authenticate(core: Core, credential: str | None, *, client: str | None = Non
 
 
 def reads_store(core: Core, credential: str | None) -> bool:
-    """Whether authenticating ``credential`` reads the store, and so belongs in a thread: a
-    token does; the operator's admin token (``TOKENWARD_ADMIN_TOKEN``) and garbage do not."""
+    """Whether authenticating ``credential`` may read the store: a token does; the operator's
+    admin token (``TOKENWARD_ADMIN_TOKEN``) and garbage do not. The faces use it to decide
+    where to run ``authenticate`` (a thread or the event loop), a choice that is theirs."""
     if not credential:
         return False
     return core.admin_token_hash is None or secret_format.is_well_formed(credential)
 
 
 def _authenticate(core: Core, credential: str | None, client: str | None) -> Actor:
-    """A token is read with the verification path's lookup (fresh from the store, not the
-    cache: a revoked token must stop authenticating at once); the root credential needs no
-    read at all when the operator set ``TOKENWARD_ADMIN_TOKEN``."""
+    """A token is read through ``core.secrets`` (the verification engine's ``find``: fresh
+    from the store, not the cache, as a revoked token must stop authenticating at once); the
+    root credential needs no read at all when the operator set ``TOKENWARD_ADMIN_TOKEN``."""
     if not credential:
         raise Unauthenticated("a bearer credential is required")
     presented = secret_format.hash_secret(credential)
     if secret_format.is_well_formed(credential):
-        found = core.lookup.find(presented)
+        found = core.secrets.find(presented)
         if found is not None:
             token, retires_at = found
             now = core.clock()

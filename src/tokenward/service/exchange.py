@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tokenward.domain import clock
-from tokenward.domain.errors import ErrorCode, Invalid
+from tokenward.domain.errors import ExchangeRefused
 from tokenward.domain.verification import Verification
-from tokenward.service import verification
+from tokenward.service import auth
 from tokenward.service.core import Core
+from tokenward.service.ports import SubjectVerifier
 from tokenward.signing.ring import KeyRing
 
 #: RFC 8693 section 3 token type identifiers.
@@ -27,24 +28,16 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S10
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 
-class ExchangeRefused(Invalid):
-    """An exchange refused, with its RFC 6749 / RFC 8693 error code in ``error``
-    (``invalid_grant``, ``invalid_target``, ``invalid_scope``, ``invalid_request``)."""
-
-    code = ErrorCode.EXCHANGE_REFUSED
-
-    def __init__(self, error: str, message: str) -> None:
-        super().__init__(message)
-        self.error = error
-
-
 @dataclass(frozen=True, slots=True)
 class Issuance:
-    """How this installation issues JWTs: its ``iss`` and the lifetime it gives them."""
+    """How this installation issues JWTs: its ``iss`` and the lifetime it gives them; and
+    whether an exchange, like a verification, needs a credential of its caller
+    (``TOKENWARD_VERIFY_REQUIRES_AUTH``)."""
 
     ring: KeyRing
     issuer: str
     lifetime: timedelta
+    requires_credential: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +58,7 @@ class Revoked:
 def exchange(
     core: Core,
     issuance: Issuance,
+    verifier: SubjectVerifier,
     *,
     subject_token: str,
     audience: str | None = None,
@@ -78,22 +72,30 @@ def exchange(
     (``TOKENWARD_VERIFY_REQUIRES_AUTH``): an exchange is then refused without it, as a
     verification would be.
     """
-    result = _verify_subject(core, subject_token, credential=credential, client=client)
+    if issuance.requires_credential:
+        auth.authenticate(core, credential, client=client)
+    result = _verify_subject(verifier, subject_token)
     token = result.token
     if not result.valid or token is None:
         # The code alone, as /v1/verify gives it to whoever holds the secret.
-        raise ExchangeRefused("invalid_grant", f"the subject token is not valid ({result.code})")
+        raise ExchangeRefused(
+            error="invalid_grant", message=f"the subject token is not valid ({result.code})"
+        )
     if not token.audience:
         raise ExchangeRefused(
-            "invalid_target", "the subject token has no audience: it cannot be exchanged"
+            error="invalid_target",
+            message="the subject token has no audience: it cannot be exchanged",
         )
     if audience is not None and audience not in token.audience:
         raise ExchangeRefused(
-            "invalid_target", "the audience asked for is not one of the subject token's"
+            error="invalid_target",
+            message="the audience asked for is not one of the subject token's",
         )
     granted = token.scopes if scopes is None else tuple(dict.fromkeys(scopes))
     if not set(granted).issubset(token.scopes):
-        raise ExchangeRefused("invalid_scope", "a scope asked for is not the subject token's")
+        raise ExchangeRefused(
+            error="invalid_scope", message="a scope asked for is not the subject token's"
+        )
 
     now = core.clock()
     issued_at = math.floor(now.timestamp())
@@ -101,7 +103,9 @@ def exchange(
     if token.expires_at is not None:
         expires = min(expires, math.floor(token.expires_at.timestamp()))
     if expires <= issued_at:
-        raise ExchangeRefused("invalid_grant", "the subject token expires within a second")
+        raise ExchangeRefused(
+            error="invalid_grant", message="the subject token expires within a second"
+        )
     jti = secrets.token_urlsafe(16)
     claims: dict[str, Any] = {
         "iss": issuance.issuer,
@@ -155,12 +159,10 @@ def prune(core: Core) -> None:
         uow.commit()
 
 
-def _verify_subject(
-    core: Core, secret: str, *, credential: str | None, client: str | None
-) -> Verification:
+def _verify_subject(verifier: SubjectVerifier, secret: str) -> Verification:
     # The one call into verification (rate limits, credits and every refusal code of
     # /v1/verify apply to exchanges through it).
-    return verification.verify(core, secret, credential=credential, client=client)
+    return verifier.verify(secret)
 
 
 def _one_or_list(values: Sequence[str]) -> str | list[str]:

@@ -1,12 +1,11 @@
 """What the service needs from outside: a store (``tokenward.store`` provides it for SQL
-databases) and an observer of verifications (``tokenward.metrics`` counts them for
-Prometheus), so that the service imports neither SQL nor a metrics library."""
+databases) and the verification engine, seen through two small ports (``ChangeSink``,
+``SecretFinder``), so that the service imports neither SQL nor the engine."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from enum import StrEnum
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
@@ -14,7 +13,7 @@ from tokenward.domain.audit import AuditEntry, AuditQuery, AuditRecord
 from tokenward.domain.lifecycle import Attempt, Delivery, DueDelivery, OutboxEvent, Webhook
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import Credits, Page, PageRequest, Token, TokenQuery
-from tokenward.domain.verification import VerifyCode
+from tokenward.domain.verification import Verification
 from tokenward.signing.keys import StoredKey
 
 
@@ -76,32 +75,6 @@ class TokenRepository(Protocol):
     def census(self, now: datetime) -> list[tuple[str, str, int]]:
         """(tenant, state, count) with state one of active, disabled, expired."""
         ...
-
-
-class SecretLookup(Protocol):
-    """The verification path's reads, outside any unit of work."""
-
-    def find(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
-        """The token a secret belongs to, and when that secret retires (None: current)."""
-        ...
-
-    def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
-        """Every stored secret hash (``None``), or those of the given tokens."""
-        ...
-
-    def count_hashes(self) -> int: ...
-
-    def version(self) -> Hashable | None:
-        """Changes whenever anything is committed to the store; None where not cheap."""
-        ...
-
-    @property
-    def reads_locally(self) -> bool:
-        """``find`` reads a local file and waits for no lock, server or pool (SQLite): cheap
-        enough to run on the event loop."""
-        ...
-
-    def close(self) -> None: ...
 
 
 TenantLock = Literal["share", "update"]
@@ -414,25 +387,25 @@ class DispatchLock(Protocol):
     def release(self) -> None: ...
 
 
-class Lookup(StrEnum):
-    """Where a verification found its answer: the cache, the store, or the known-secrets
-    filter (an unknown secret refused without a read)."""
+class ChangeSink(Protocol):
+    """Told of every committed change to tokens (``Core.commit_change``), after the commit:
+    the verification engine drops its cached copies of them."""
 
-    HIT = "hit"
-    MISS = "miss"
-    FILTERED = "filtered"
-
-
-class VerificationObserver(Protocol):
-    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
-        """One verification answered in ``seconds``; ``lookup`` None: refused before any
-        lookup (a malformed secret). Called on the hot path, on the event loop too: it must
-        neither block nor take a contended lock."""
+    def changed(self, token_ids: Sequence[int | None]) -> None:
+        """These tokens changed; None stands for every token."""
         ...
 
 
-class NoObserver:
-    """Counts nothing: a core that no metrics were wired into (a test's, a one-off CLI's)."""
+class SubjectVerifier(Protocol):
+    """A verification as ``POST /v1/verify`` makes it (the verification engine): the token
+    exchange verifies its subject token through it."""
 
-    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
-        pass
+    def verify(self, secret: str) -> Verification: ...
+
+
+class SecretFinder(Protocol):
+    """Authentication's read of a presented credential: fresh, never from a cache."""
+
+    def find(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
+        """The token a secret belongs to, and when that secret retires (None: current)."""
+        ...

@@ -1,25 +1,23 @@
 """Usage analytics: verifications counted per token, per hour and per day, per code.
 
-Counted in memory in each worker (``UsageBuffer``) and added to the store every few seconds
-(``TOKENWARD_USAGE_FLUSH_SECONDS``), like last-use times: a crash loses at most the counts of
-one interval of that worker. Hourly buckets are kept ``TOKENWARD_USAGE_HOURLY_DAYS`` days,
-daily ones ``TOKENWARD_USAGE_DAILY_DAYS``; older ones are pruned.
+Counted in memory in each worker (``verification.buffers.UsageBuffer``) and added to the
+store every few seconds (``TOKENWARD_USAGE_FLUSH_SECONDS``), like last-use times: a crash
+loses at most the counts of one interval of that worker. Hourly buckets are kept
+``TOKENWARD_USAGE_HOURLY_DAYS`` days, daily ones ``TOKENWARD_USAGE_DAILY_DAYS``; older ones
+are pruned.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from tokenward.domain import policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Invalid, NotFound
-from tokenward.domain.tokens import Token
-from tokenward.domain.verification import VerifyCode
 
-if TYPE_CHECKING:  # the core holds a UsageBuffer
+if TYPE_CHECKING:
     from tokenward.service.core import Core
 
 Bucket = Literal["hour", "day"]
@@ -29,24 +27,6 @@ _SPAN = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 MAX_BUCKETS = {"hour": 24 * 92, "day": 366 * 2 + 2}
 _DEFAULT_SPAN = {"hour": timedelta(hours=24), "day": timedelta(days=30)}
 TOP_TOKENS = 10
-
-
-class UsageBuffer:
-    """One ``list.append`` per verification: atomic under the GIL, so threads and the event
-    loop share it without a lock and without losing a count; ``take`` swaps the list."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[str, int, int, VerifyCode]] = []
-
-    def note(self, token: Token, code: VerifyCode, now: datetime) -> None:
-        self._pending.append((token.tenant, token.id, int(now.timestamp()) // 3600, code))
-
-    def take(self) -> Counter[tuple[str, int, int, VerifyCode]]:
-        pending, self._pending = self._pending, []
-        return Counter(pending)
-
-    def put_back(self, counted: Counter[tuple[str, int, int, VerifyCode]]) -> None:
-        self._pending.extend(counted.elements())
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,30 +40,6 @@ class TenantUsage:
     buckets: list[UsageBucket]
     #: ``(token id, verifications)``, the most verified first.
     top_tokens: list[tuple[int, int]]
-
-
-def flush(core: Core) -> int:
-    """Adds the buffered counts to the store in one transaction; returns how many rows."""
-    counted = core.usage.take()
-    if not counted:
-        return 0
-    hourly: Counter[tuple[str, int, str, datetime, str]] = Counter()
-    for (tenant, token_id, hour, code), count in counted.items():
-        hour_start = datetime.fromtimestamp(hour * 3600, UTC)
-        day_start = datetime.fromtimestamp(hour // 24 * 86400, UTC)
-        hourly[(tenant, token_id, "h", hour_start, str(code))] += count
-        hourly[(tenant, token_id, "d", day_start, str(code))] += count
-    rows = [(*key, count) for key, count in hourly.items()]
-    written = False
-    try:
-        with core.uow(write=True) as uow:
-            uow.usage.add(rows)
-            uow.commit()
-        written = True
-    finally:
-        if not written:  # kept for the next flush rather than lost with this one
-            core.usage.put_back(counted)
-    return len(rows)
 
 
 def prune(core: Core, *, hourly_days: int, daily_days: int) -> int:

@@ -1,10 +1,11 @@
 """The verification path's reads, on the database driver directly.
 
 Building a SQLAlchemy statement, opening a unit of work and processing the row through the
-column types cost about 200 µs a lookup; the same indexed join on the driver costs about
-10 µs on SQLite. The lookups keep their own connections outside the engine's pool: on SQLite
-its checkout and reset cost another 6 µs; on PostgreSQL three round trips more than the
-query (pre-ping, BEGIN, rollback), where an autocommit connection needs the query's alone.
+column types cost many times the indexed join itself on the driver (the figures are in
+bench/RESULTS.md). The lookups keep their own connections outside the engine's pool: on
+SQLite its checkout and reset cost a share of a lookup; on PostgreSQL three round trips more
+than the query (pre-ping, BEGIN, rollback), where an autocommit connection needs the query's
+alone.
 These are the only queries written by hand:
 the column list comes from ``tables.py``, so the two cannot drift apart.
 """
@@ -43,10 +44,9 @@ _BY_HASH = (
 #: PostgreSQL: the columns (psycopg hands JSON columns back parsed).
 _SQL = "SELECT " + ", ".join(f't."{name}"' for name in _FIELDS) + ", s.retires_at" + _BY_HASH + "%s"
 #: SQLite: the token as one JSON array and its sealed secret, not as 23 columns. Python's
-#: sqlite3 describes and converts every column of every row; one column instead of 23 took a
-#: miss from 221k to 206k instructions (callgrind). The JSON columns travel in it as strings
-#: and are parsed here: SQLite's ``json()`` parses and writes each again, which made the query
-#: with its parse 11.7 to 12.6 µs against 11.1 to 11.4 µs (1M store, medians of 10 rounds).
+#: sqlite3 describes and converts every column of every row, so one column costs fewer
+#: instructions than 23. The JSON columns travel in it as strings and are parsed here:
+#: SQLite's ``json()`` would parse and write each again, which measured slower.
 _JSON_FIELDS = ("scopes", "audience", "resources", "metadata", "rate_limits", "ip_allowlist")
 #: A JSON column that may be NULL (no credits): json_array holds it as null, not as text.
 _NULLABLE_JSON_FIELDS = ("credits",)
@@ -68,7 +68,7 @@ _TYPES = {member.value: member for member in TokenType}
 _ROLES = {member.value: member for member in Role}
 _BATCH = 10_000
 #: Lookup connections kept between lookups; more are opened for a burst and then closed. Each
-#: has its own page cache, so one per thread of the pool (40) cost 30 MB in a 1M-token store.
+#: has its own page cache, so one per thread of the pool would cost tens of MB at 1M tokens.
 _IDLE_CONNECTIONS = 4
 #: Per lookup connection: the index's upper levels; its leaves come from the OS's page cache.
 _PAGE_CACHE_KIB = 1024
@@ -179,8 +179,8 @@ class SqlSecretLookup:
         """A value that changes whenever another connection commits to the store, or None
         where no such value is cheap to read (PostgreSQL).
 
-        On SQLite, the WAL index's header (about 0.3 µs, see ``wal_index.py``), or else
-        ``PRAGMA data_version`` on a connection that never writes (about 3 µs).
+        On SQLite, the WAL index's header (see ``wal_index.py``), or else ``PRAGMA
+        data_version`` on a connection that never writes (several times slower).
         """
         if self._sqlite_path is None:
             return None
@@ -199,7 +199,8 @@ class SqlSecretLookup:
                     self._version_connection = self._connect()
                     row = self._version_connection.execute("PRAGMA data_version").fetchone()
                     # The connection's first read has made and attached the WAL index.
-                    self._wal_index = WalIndex.open(self._sqlite_path)
+                    if self._wal_index is None:
+                        self._wal_index = WalIndex.open(self._sqlite_path)
                 else:
                     row = self._version_connection.execute("PRAGMA data_version").fetchone()
             except sqlite3.Error as exc:  # read on the event loop too: a 503, not a 500
@@ -210,16 +211,21 @@ class SqlSecretLookup:
         return ("data_version", int(row[0]))
 
     def close(self) -> None:
+        """Closes the lookups' connections, then releases the WAL index: its descriptor may
+        close only once this process's SQLite connections are closed (see ``WalIndex``), so
+        the owner of the engine disposes of it first."""
         idle, self._idle = self._idle, []
         opened = [cursor.connection for cursor in idle]
         self._close_postgres()
         with self._open_lock:
-            self._wal_index = None  # the map itself stays, see WalIndex.open
+            wal_index, self._wal_index = self._wal_index, None
             if self._version_connection is not None:
                 opened.append(self._version_connection)
                 self._version_connection = None
         for connection in opened:
             connection.close()
+        if wal_index is not None:
+            wal_index.release()
 
     def _connect(self) -> sqlite3.Connection:
         assert self._sqlite_path is not None
@@ -265,7 +271,8 @@ class SqlSecretLookup:
         """The lookups' own pool of autocommit connections without a pre-ping: the engine's
         pool pings, begins and rolls back each checkout, four round trips where a lookup
         needs one. Kept, they keep the lookup prepared (psycopg prepares a statement once a
-        connection has run it five times): planning the join took 165 µs of a 200 µs lookup."""
+        connection has run it five times): planning the join was most of an unprepared
+        lookup."""
         with self._open_lock:
             if self._postgres_engine is None:
                 self._postgres_engine = make_engine(
@@ -298,11 +305,13 @@ class SqlSecretLookup:
         return row
 
 
-# A frozen dataclass's __init__ sets each of Token's 22 fields through object.__setattr__
-# (2.5 µs, a tenth of a whole miss). The slots' own descriptors set them in 1.1 µs, and
-# called one by one rather than in a loop over a tuple of the values, 0.7 µs less again.
-# This is only valid while __init__ does nothing else: no __post_init__, no defaults; and a
-# new field needs its setter here (the lookup test compares every field with the repository).
+# Why ``_token`` does not call ``Token(...)``: a frozen dataclass's __init__ sets each of the
+# 22 fields through object.__setattr__, a noticeable share of a whole miss; the slots' own
+# descriptors, called one by one, set them in well under half of that (bench/RESULTS.md).
+# ``_token`` is the one place that does this, and it makes exactly what ``Token(...)`` would:
+# valid only while __init__ does nothing else (no __post_init__, no defaults; asserted
+# below), and a new field needs its setter here. The lookup tests compare every field with
+# the repository's ``Token(...)`` (tests/integration/test_store.py).
 assert not hasattr(Token, "__post_init__")
 
 

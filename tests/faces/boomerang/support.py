@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -97,7 +96,9 @@ def issue_fast(
     core: Core, clock: Callable[[], datetime], specs: list[TokenSpec], tenant: str = "default"
 ) -> list[Token]:
     """Issues straight through the service (one transaction each, no HTTP), on ``clock``."""
-    timed = dataclasses.replace(core, clock=clock)
+    timed = Core(
+        uow=core.uow, sealer=core.sealer, changes=core.changes, secrets=core.secrets, clock=clock
+    )
     root = Actor.root()
     return [
         tokens.issue(

@@ -1,4 +1,5 @@
-"""The framework-free /v1/verify answers exactly what the native schema describes."""
+"""The framework-free /v1/verify answers exactly what the native schema describes, with the
+native face's own pieces (schema, validation messages, error bodies, token shape)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token, TokenSpec, TokenType
 from tokenward.service import tokens
-from tokenward.service.cache import CachedSecret
 from tokenward.settings import Settings
+from tokenward.verification.cache import CachedSecret
 
 # PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
 pytestmark = pytest.mark.postgres
@@ -61,7 +62,8 @@ def test_token_document_matches_the_schema() -> None:
         dataclasses.replace(base, expires_at=None, principal=None, type=TokenType.GLOBAL),
         dataclasses.replace(base, expires_at=now, last_used_at=now, sealed_secret=b"x"),
     ]:
-        assert token_document(token, now) == TokenPublic.of(token, now).model_dump(mode="json")
+        # Byte for byte: every field, its order, and how each value is written.
+        assert token_document(token, now) == TokenPublic.of(token, now).model_dump_json().encode()
 
 
 def test_http_answer_validates_against_the_schema(client: TestClient) -> None:
@@ -115,7 +117,7 @@ def test_store_reads_run_on_the_loop_only_where_they_cannot_wait(
     first, second = issue(client, name="first"), issue(client, name="second")
     # Caught up with the two creates here, not by the 50 ms poller's timing: on SQLite no read
     # then needs a thread; on PostgreSQL every read takes one.
-    client.app_state["core"].sync_changes()
+    client.app_state["engine"].sync()
     for token, threads in (
         (first, 0 if backend == "sqlite" else 1),
         (second, 0 if backend == "sqlite" else 2),
@@ -132,13 +134,13 @@ def test_a_store_read_on_the_loop_that_fails_is_a_503(
     first, second = issue(client, name="first"), issue(client, name="second")
     assert client.post("/v1/verify", json={"token": first["secret"]}).status_code == 200
     # Every creation caught up with before the table goes (the poller may not have run yet).
-    client.app_state["core"].sync_changes()
+    client.app_state["engine"].sync()
     # Another process moves the secrets away: the lookup's query fails on the event loop.
     other = sqlite3.connect(make_url(settings.resolved_database_url).database or "")
     try:
         other.execute("ALTER TABLE token_secrets RENAME TO token_secrets_moved")
         other.commit()
-        client.app_state["core"].sync_changes()  # current again: no thread needed for a sync
+        client.app_state["engine"].sync()  # current again: no thread needed for a sync
         answer = client.post("/v1/verify", json={"token": second["secret"]})
     finally:
         other.execute("ALTER TABLE token_secrets_moved RENAME TO token_secrets")
@@ -192,9 +194,10 @@ def test_unknown_secrets_let_waiting_verifications_go_first(settings: Settings) 
 
             await app(scope, receive, send)  # type: ignore[arg-type]
 
-        core.sync_changes()  # the issue is logged: apply it now, not between the two below
+        engine = state["engine"]
+        engine.sync()  # the issue is logged: apply it now, not between the two below
         await verify("valid", valid.secret)
-        assert isinstance(core.cache.get(valid.token.secret_hash), CachedSecret)
+        assert isinstance(engine.cache.get(valid.token.secret_hash), CachedSecret)
         finished.clear()
         await asyncio.gather(
             verify("unknown", secret_format.generate()), verify("valid", valid.secret)

@@ -1,14 +1,17 @@
 """``POST /v1/verify`` without the framework: the route every protected request becomes.
 
 FastAPI's routing, dependency injection and response validation cost more than the whole
-verification of a cached token, so this ASGI wrapper answers that one route itself and hands
-every other request to the app. The answers are the native API's, byte for byte in shape
-(``tests/faces/native/test_fast_verify.py`` compares them with the schema's); the route stays
-declared in the FastAPI app for the OpenAPI document.
+verification of a cached token, so this ASGI wrapper answers that one route itself, always;
+the FastAPI app declares the route for the OpenAPI document only (``api/native/router.py``).
+It shares every piece of the native face rather than copying it: the body's schema
+(``VerifyRequest``) and its validation messages, the error translation (``errors.translate``:
+one status table, one error body), the token's shape (``schemas.token_fields``), the reading
+of the Bearer header (``routing.bearer_credential``), authentication
+(``dependencies.authenticate``) and the request's log line (``observability.record_request``).
 
-Cached verdicts are computed on the event loop, and so are SQLite store reads (about 20 µs,
-less than a hand-off to a thread costs); whatever may wait (PostgreSQL, a unit of work) runs
-in the thread pool. See ``verification.verify_without_blocking``.
+Cached verdicts are computed on the event loop, and so are SQLite store reads (cheaper than a
+hand-off to a thread); whatever may wait (PostgreSQL, the change log) runs in the thread
+pool: see ``Engine.verify_without_blocking``.
 """
 
 from __future__ import annotations
@@ -19,29 +22,36 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokenward.api.middleware import REQUEST_ID_HEADER, read_body, request_id_of
+from tokenward.api.dependencies import authenticate
+from tokenward.api.middleware import REQUEST_ID_HEADER, BodyTooLarge, read_body, request_id_of
+from tokenward.api.native.errors import translate
+from tokenward.api.native.schemas import VerifyRequest, token_fields
 from tokenward.api.observability import record_request
-from tokenward.api.routing import BEARER_CHALLENGE
-from tokenward.domain import limits
-from tokenward.domain.errors import RateLimited, TokenwardError, Unauthenticated, Unavailable
-from tokenward.domain.tokens import Credits, Token
+from tokenward.api.routing import bearer_credential
+from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode
-from tokenward.service import verification
-from tokenward.service.core import Core
+from tokenward.verification import Engine
 
 VERIFY_PATH = "/v1/verify"
-_FIELDS = frozenset({"token", "audience", "scopes", "resource", "client_ip", "cost"})
 _JSON = (b"content-type", b"application/json")
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
+_BAD_JSON = [{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}]
+
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
 class VerifyFastPath:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, requires_credential: bool) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        #: ``TOKENWARD_VERIFY_REQUIRES_AUTH``: the caller authenticates as for management.
+        self.requires_credential = requires_credential
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != VERIFY_PATH or scope["method"] != "POST":
@@ -52,7 +62,10 @@ class VerifyFastPath:
         request_id = request_id_of(scope)
         status = 500
         try:
-            status, body, extra = await self._answer(scope, receive, request_id)
+            try:
+                status, body, extra = await self._answer(scope, receive)
+            except Exception as exc:  # translated as every native route's: unknown ones too
+                status, body, extra = _translated(scope, request_id, exc)
             headers = [
                 _JSON,
                 (b"content-length", str(len(body)).encode()),
@@ -64,56 +77,72 @@ class VerifyFastPath:
         finally:
             record_request(scope, VERIFY_PATH, status, started, request_id)
 
-    async def _answer(
-        self, scope: Scope, receive: Receive, request_id: str
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        core: Core = scope["state"]["core"]
+    async def _answer(self, scope: Scope, receive: Receive) -> Answer:
+        engine: Engine = scope["state"]["engine"]
         raw = await read_body(scope, receive, self.max_body_bytes)
         if raw is None:
-            message = f"the request body is larger than {self.max_body_bytes} bytes"
-            return _error(413, "PAYLOAD_TOO_LARGE", message, request_id)
+            raise BodyTooLarge(self.max_body_bytes)
         try:
             asked = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            return _error(400, "MALFORMED_JSON", "the request body is not valid JSON", request_id)
-        problem = _invalid(asked)
-        if problem is not None:
-            return _error(422, "VALIDATION_FAILED", problem, request_id)
-        criteria = {
-            "audience": asked.get("audience"),
-            "scopes": asked.get("scopes") or (),
-            "resource": asked.get("resource"),
-            "client_ip": asked.get("client_ip"),
-            "cost": asked.get("cost", 1),
-        }
-        try:
-            result = verification.verify_without_blocking(core, asked["token"], **criteria)
-            if result is not None and result.token is None:
-                # A secret of no token (malformed, filtered out, or read and not found) lets
-                # the requests already waiting go first, so that a flood of them slows the
-                # verification of real tokens less (measured with 16 + 16 connections: the
-                # valid stream's share 0.81-0.89 -> 1.09-1.18).
-                await asyncio.sleep(0)
-            if result is None:
-                result = await run_in_threadpool(
-                    verification.verify,
-                    core,
-                    asked["token"],
-                    credential=_bearer(scope),
-                    client=scope["client"][0] if scope.get("client") else None,
-                    **criteria,
-                )
-        except Unauthenticated as exc:
-            status, body, _ = _error(401, exc.code, exc.message, request_id)
-            return status, body, [(b"www-authenticate", BEARER_CHALLENGE.encode())]
-        except RateLimited as exc:  # failed credentials (TOKENWARD_VERIFY_REQUIRES_AUTH)
-            status, body, _ = _error(429, exc.code, exc.message, request_id)
-            return status, body, [(b"retry-after", str(exc.retry_after).encode())]
-        except Unavailable as exc:  # a store read, on the loop (SQLite) or in a thread
-            return _error(503, exc.code, exc.message, request_id)
-        except TokenwardError as exc:
-            return _error(400, exc.code, exc.message, request_id)
-        return 200, _verdict_bytes(result, core.clock()), []
+            raise RequestValidationError(_BAD_JSON) from None
+        secret, criteria = _criteria(asked)
+        if self.requires_credential:
+            presented = bearer_credential(_header(scope, b"authorization"))
+            await authenticate(Request(scope), presented)
+        result = engine.verify_without_blocking(secret, **criteria)
+        if result is not None and result.token is None:
+            # A secret of no token (malformed, filtered out, or read and not found) lets the
+            # requests already waiting go first, so that a flood of them slows the
+            # verification of real tokens less (bench/RESULTS.md, the flood rows).
+            await asyncio.sleep(0)
+        if result is None:
+            result = await run_in_threadpool(engine.verify, secret, **criteria)
+        return 200, _verdict_bytes(result, engine.clock()), []
+
+
+def _criteria(asked: Any) -> tuple[str, dict[str, Any]]:
+    """The secret and what else the body asks, validated by ``VerifyRequest`` itself: the
+    route's one schema. The common body, a token alone, is recognised without the model."""
+    if type(asked) is dict and len(asked) == 1:
+        secret = asked.get("token")
+        if type(secret) is str:
+            return secret, {}
+    try:
+        body = VerifyRequest.model_validate(asked)
+    except ValidationError as exc:
+        # Located in the body, as FastAPI locates the errors of a body parameter.
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in errors]
+        ) from None
+    return body.token, {
+        "audience": body.audience,
+        "scopes": body.scopes,
+        "resource": body.resource,
+        "client_ip": body.client_ip,
+        "cost": body.cost,
+    }
+
+
+def _translated(scope: Scope, request_id: str, exc: Exception) -> Answer:
+    """The native face's answer to ``exc`` (``errors.translate``), as this path sends it."""
+    scope.setdefault("state", {})["request_id"] = request_id
+    response = translate(Request(scope), exc)
+    extra = [
+        (name, value)
+        for name, value in response.raw_headers
+        if name not in (b"content-type", b"content-length")
+    ]
+    return response.status_code, bytes(response.body), extra
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
 
 
 def _verdict_bytes(result: Verification, now: datetime) -> bytes:
@@ -130,7 +159,7 @@ def _verdict_bytes(result: Verification, now: datetime) -> bytes:
         return entry[1]
     if len(_BODIES) >= _MAX_BODIES:
         _BODIES.clear()
-    body = _verdict_head(result.code) + orjson.dumps(token_document(token, now)) + _NO_LIMITS
+    body = _verdict_head(result.code) + token_document(token, now) + _NO_LIMITS
     _BODIES[key] = (token, body)
     return body
 
@@ -138,7 +167,7 @@ def _verdict_bytes(result: Verification, now: datetime) -> bytes:
 def _controlled_bytes(result: Verification, token: Token, now: datetime) -> bytes:
     """Built for each answer (the balance and the counts change with each): only tokens with
     controls that reached them pay for it."""
-    document = token_document(token, now)
+    document = token_fields(token, now)
     limits_document = result.limits
     assert limits_document is not None
     remaining = limits_document.get("credits_remaining")
@@ -146,13 +175,20 @@ def _controlled_bytes(result: Verification, token: Token, now: datetime) -> byte
         document["credits"]["remaining"] = remaining  # the ledger's, not the snapshot's
     return (
         _verdict_head(result.code)
-        + orjson.dumps(document)
+        + orjson.dumps(document, option=orjson.OPT_UTC_Z)
         + b',"limits":'
         + orjson.dumps(limits_document)
         + b',"retry_after_ms":'
         + orjson.dumps(result.retry_after_ms)
         + b"}"
     )
+
+
+def token_document(token: Token, now: datetime) -> bytes:
+    """The native ``TokenPublic`` document of a token, as JSON, without building the model:
+    its fields from ``schemas.token_fields``, written as pydantic writes them (enums by
+    value, instants in UTC with ``Z``)."""
+    return orjson.dumps(token_fields(token, now), option=orjson.OPT_UTC_Z)
 
 
 def _verdict_head(code: VerifyCode) -> bytes:
@@ -163,108 +199,10 @@ def _verdict_head(code: VerifyCode) -> bytes:
 _NO_LIMITS = b',"limits":null,"retry_after_ms":null}'
 _TOKENLESS = {code: _verdict_head(code) + b"null" + _NO_LIMITS for code in VerifyCode}
 
-#: Answers built from the token snapshots the verification cache hands out. A snapshot is
+#: Answers built from the token snapshots the verification engine hands out. A snapshot is
 #: immutable, and a change to its token makes a new one, so an answer is built once per
-#: snapshot and verdict rather than on every verification (about 10 µs). Keyed by the
-#: snapshot's identity; the entry holds the snapshot, so the identity cannot be reused
-#: meanwhile.
+#: snapshot and verdict rather than on every verification (its cost is in bench/RESULTS.md).
+#: Keyed by the snapshot's identity; the entry holds the snapshot, so the identity cannot be
+#: reused meanwhile.
 _BODIES: dict[tuple[int, VerifyCode, bool], tuple[Token, bytes]] = {}
 _MAX_BODIES = 2_000
-
-
-def token_document(token: Token, now: datetime) -> dict[str, Any]:
-    """The native ``TokenPublic`` shape, built without pydantic."""
-    return {
-        "id": token.id,
-        "tenant": token.tenant,
-        "name": token.name,
-        "description": token.description,
-        "type": token.type.value,
-        "principal": token.principal,
-        "owner": token.owner,
-        "user": token.user,
-        "role": token.role.value,
-        "scopes": list(token.scopes),
-        "audience": list(token.audience),
-        "resources": list(token.resources),
-        "restricted": token.restricted,
-        "active": token.active,
-        "expired": token.is_expired(now),
-        "expires_at": _instant(token.expires_at),
-        "created_at": _instant(token.created_at),
-        "updated_at": _instant(token.updated_at),
-        "last_used_at": _instant(token.last_used_at),
-        "secret_hint": token.secret_hint,
-        "recoverable": token.recoverable,
-        "metadata": dict(limits.answerable_metadata(token.metadata)),
-        "rate_limits": [
-            {"name": r.name, "limit": r.limit, "window_seconds": r.window_seconds}
-            for r in token.rate_limits
-        ],
-        "credits": _credits_document(token.credits),
-        "ip_allowlist": list(token.ip_allowlist),
-    }
-
-
-def _credits_document(credits: Credits | None) -> dict[str, Any] | None:
-    if credits is None:
-        return None
-    refill = credits.refill
-    return {
-        "remaining": credits.remaining,
-        "refill": None
-        if refill is None
-        else {"amount": refill.amount, "interval": refill.interval.value},
-    }
-
-
-def _instant(moment: datetime | None) -> str | None:
-    """As pydantic writes an aware UTC datetime: ``...T18:57:14.133000Z``."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def _invalid(asked: Any) -> str | None:
-    """What is wrong with the body, in the words of the native API's validation errors."""
-    if not isinstance(asked, dict):
-        return "body: Input should be a valid dictionary"
-    token = asked.get("token")
-    if not isinstance(token, str):
-        if "token" not in asked:
-            return "body.token: Field required"
-        return "body.token: Input should be a valid string"
-    if len(asked) == 1:  # most verifications ask for nothing but the token
-        return None
-    for field in ("audience", "resource"):
-        if asked.get(field) is not None and not isinstance(asked[field], str):
-            return f"body.{field}: Input should be a valid string"
-    scopes = asked.get("scopes", [])
-    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-        return "body.scopes: Input should be a valid list of strings"
-    if asked.get("client_ip") is not None and not isinstance(asked["client_ip"], str):
-        return "body.client_ip: Input should be a valid string"
-    cost = asked.get("cost", 1)
-    if not isinstance(cost, int) or isinstance(cost, bool):
-        return "body.cost: Input should be a valid integer"
-    if not 0 <= cost <= limits.MAX_COST:
-        return f"body.cost: Input should be between 0 and {limits.MAX_COST}"
-    if not _FIELDS.issuperset(asked):
-        # As validation_messages words it: never the unknown name, which may be a secret.
-        return "body: Extra inputs are not permitted"
-    return None
-
-
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, credential = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer":
-                return None
-            return credential.strip() or None
-    return None
-
-
-def _error(
-    status: int, code: str, message: str, request_id: str
-) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    body = {"error": {"code": code, "message": message, "request_id": request_id}}
-    return status, orjson.dumps(body), []

@@ -14,12 +14,12 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tokenward.api.dependencies import CoreDep, CredentialDep, client_address
+from tokenward.api.dependencies import CoreDep, CredentialDep, EngineDep, client_address
 from tokenward.api.native.errors import translate
 from tokenward.api.native.schemas import ErrorBody
 from tokenward.api.routing import face_route
 from tokenward.service import auth, statistics
-from tokenward.service.core import Core
+from tokenward.verification import Engine
 
 router = APIRouter(route_class=face_route(translate), tags=["operations"])
 
@@ -27,8 +27,8 @@ router = APIRouter(route_class=face_route(translate), tags=["operations"])
 class _Snapshot(Collector):
     """Gauges read at scrape time: tokens by tenant and state, and the cache's fill."""
 
-    def __init__(self, core: Core, census: statistics.Census) -> None:
-        self._core = core
+    def __init__(self, engine: Engine, census: statistics.Census) -> None:
+        self._engine = engine
         self._census = census
 
     def collect(self) -> Iterator[Metric]:
@@ -40,7 +40,7 @@ class _Snapshot(Collector):
         for tenant, state, count in self._census.rows():
             tokens.add_metric([tenant, state], count)
         yield tokens
-        positive, negative = self._core.cache.sizes()
+        positive, negative = self._engine.cache.sizes()
         entries = GaugeMetricFamily(
             "tokenward_cache_entries", "Verification cache entries", labels=["kind"]
         )
@@ -68,7 +68,9 @@ class _Snapshot(Collector):
         },
     },
 )
-def metrics(request: Request, core: CoreDep, credentials: CredentialDep) -> Response:
+def metrics(
+    request: Request, core: CoreDep, engine: EngineDep, credentials: CredentialDep
+) -> Response:
     """Counters of this process, and a census of the tokens. Root only unless
     ``TOKENWARD_METRICS_PUBLIC`` is set."""
     if not core.metrics_public:
@@ -76,6 +78,6 @@ def metrics(request: Request, core: CoreDep, credentials: CredentialDep) -> Resp
         actor = auth.authenticate(core, presented, client=client_address(request))
         statistics.check_metrics_reader(actor)
     snapshot = CollectorRegistry(auto_describe=False)
-    snapshot.register(_Snapshot(core, request.state.census))
+    snapshot.register(_Snapshot(engine, request.state.census))
     body = generate_latest(REGISTRY) + generate_latest(snapshot)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -70,6 +70,7 @@ _COMMON = (401, 403, 404, 429, 503)
     responses=_errors(*_COMMON),
 )
 def get_policy(tenant: str, core: CoreDep, actor: ActorDep) -> PolicyBody:
+    """The tenant's policy; the defaults, which change nothing, when none was set."""
     return PolicyBody.of(policies.get(core, actor, tenant=tenant))
 
 

@@ -12,14 +12,13 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
-from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, client_address, get_core
+from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, get_core
 from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
     AuditPublic,
     CreditsAdjust,
     ErrorBody,
-    LimitsPublic,
     RotateRequest,
     SecretReveal,
     TenantCreate,
@@ -53,7 +52,7 @@ from tokenward.domain.tokens import (
     TokenSpec,
     TokenType,
 )
-from tokenward.service import audit, health, tenants, tokens, usage, verification
+from tokenward.service import audit, health, tenants, tokens, usage
 from tokenward.service.core import Core
 
 router = APIRouter(route_class=face_route(translate))
@@ -499,35 +498,11 @@ def reveal_secret(tenant: str, token_id: TokenId, core: CoreDep, actor: ActorDep
         },
     ),
 )
-def verify_token(
-    body: VerifyRequest, request: Request, core: CoreDep, credentials: CredentialDep
-) -> VerifyResponse:
-    """What an app without ``fast_verify.VerifyFastPath`` in front answers (a test drives it)."""
-    result = verification.verify(
-        core,
-        body.token,
-        audience=body.audience,
-        scopes=body.scopes,
-        resource=body.resource,
-        credential=credentials.credentials if credentials else None,
-        client=client_address(request),
-        client_ip=body.client_ip,
-        cost=body.cost,
-    )
-    token = None if result.token is None else TokenPublic.of(result.token, core.clock())
-    limits_document = None
-    if result.limits is not None:
-        limits_document = LimitsPublic.model_validate(result.limits)
-        remaining = limits_document.credits_remaining
-        if token is not None and token.credits is not None and remaining is not None:
-            token.credits.remaining = remaining  # the ledger's, not the snapshot's
-    return VerifyResponse(
-        valid=result.valid,
-        code=result.code,
-        token=token,
-        limits=limits_document,
-        retry_after_ms=result.retry_after_ms,
-    )
+def verify_token(body: VerifyRequest, credentials: CredentialDep) -> VerifyResponse:
+    """Declared for the OpenAPI document only (the body, the answer, the optional Bearer
+    credential): ``fast_verify.VerifyFastPath``, which ``create_app`` puts in front of the
+    app, answers every ``POST /v1/verify`` before routing, so this is unreachable by design."""
+    raise AssertionError("POST /v1/verify is answered by api.native.fast_verify")
 
 
 @router.get(

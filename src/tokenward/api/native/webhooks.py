@@ -162,6 +162,7 @@ def create_webhook(
 
 @router.get(_BASE, tags=["webhooks"], summary="List webhooks", responses=_errors(*_COMMON))
 def list_webhooks(tenant: str, core: CoreDep, actor: ActorDep) -> WebhookList:
+    """The tenant's webhooks, oldest first, without their secrets. Tenant admins and root."""
     return WebhookList(
         items=[WebhookPublic.of(w) for w in webhooks.list_all(core, actor, tenant=tenant)]
     )
@@ -171,6 +172,7 @@ def list_webhooks(tenant: str, core: CoreDep, actor: ActorDep) -> WebhookList:
     _BASE + "/{webhook_id}", tags=["webhooks"], summary="Get a webhook", responses=_errors(*_COMMON)
 )
 def get_webhook(tenant: str, webhook_id: Id, core: CoreDep, actor: ActorDep) -> WebhookPublic:
+    """One webhook, without its secret; `disabled_reason` says why the server disabled it."""
     return WebhookPublic.of(webhooks.get(core, actor, tenant=tenant, webhook_id=webhook_id))
 
 
@@ -183,6 +185,8 @@ def get_webhook(tenant: str, webhook_id: Id, core: CoreDep, actor: ActorDep) -> 
 def update_webhook(
     tenant: str, webhook_id: Id, body: WebhookUpdate, core: CoreDep, actor: ActorDep
 ) -> WebhookPublic:
+    """Changes `url`, `events`, `description` or `active`; re-enabling a webhook the server
+    disabled clears its failure record. Tenant admins and root."""
     given = body.model_fields_set
     changed = webhooks.update(
         core,

@@ -16,13 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tokenward import metrics
-from tokenward.api.dependencies import CoreDep, client_address
+from tokenward.api.dependencies import CoreDep, client_address, get_engine
 from tokenward.api.oauth2.errors import oauth_error
 from tokenward.api.oauth2.errors import translate as translate_oauth
 from tokenward.api.routing import face_route
 from tokenward.domain import clock
+from tokenward.domain.errors import ExchangeRefused
 from tokenward.service import exchange
-from tokenward.service.exchange import ACCESS_TOKEN_TYPE, JWT_TYPE, ExchangeRefused, Issuance
+from tokenward.service.exchange import ACCESS_TOKEN_TYPE, JWT_TYPE, Issuance
 from tokenward.signing.keys import ALGORITHMS
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -108,29 +109,38 @@ def _exchange(
     actor_token: str | None,
 ) -> dict[str, Any]:
     if not grant_type:
-        raise ExchangeRefused("invalid_request", "grant_type is required")
+        raise ExchangeRefused(error="invalid_request", message="grant_type is required")
     if grant_type != TOKEN_EXCHANGE_GRANT:
         raise ExchangeRefused(
-            "unsupported_grant_type", f"the only grant type is {TOKEN_EXCHANGE_GRANT}"
+            error="unsupported_grant_type", message=f"the only grant type is {TOKEN_EXCHANGE_GRANT}"
         )
     if not subject_token:
-        raise ExchangeRefused("invalid_request", "subject_token is required")
+        raise ExchangeRefused(error="invalid_request", message="subject_token is required")
     if subject_token_type != ACCESS_TOKEN_TYPE:
-        raise ExchangeRefused("invalid_request", f"subject_token_type must be {ACCESS_TOKEN_TYPE}")
+        raise ExchangeRefused(
+            error="invalid_request", message=f"subject_token_type must be {ACCESS_TOKEN_TYPE}"
+        )
     if requested_token_type not in (None, JWT_TYPE, ACCESS_TOKEN_TYPE):
-        raise ExchangeRefused("invalid_request", f"the only token type issued is {JWT_TYPE}")
+        raise ExchangeRefused(
+            error="invalid_request", message=f"the only token type issued is {JWT_TYPE}"
+        )
     if actor_token:
-        raise ExchangeRefused("invalid_request", "delegation (actor_token) is not supported")
+        raise ExchangeRefused(
+            error="invalid_request", message="delegation (actor_token) is not supported"
+        )
     if resource:
-        raise ExchangeRefused("invalid_target", "resource is not supported: ask for an audience")
+        raise ExchangeRefused(
+            error="invalid_target", message="resource is not supported: ask for an audience"
+        )
     if audience and len(audience) > 1:
-        raise ExchangeRefused("invalid_target", "ask for one audience at most")
+        raise ExchangeRefused(error="invalid_target", message="ask for one audience at most")
     scopes = None if scope is None else scope.split()
     authorization = request.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     exchanged = exchange.exchange(
         core,
         _issuance(request),
+        get_engine(request),
         subject_token=subject_token,
         audience=audience[0] if audience else None,
         scopes=scopes,
@@ -207,5 +217,5 @@ def revoked(core: CoreDep, since: Annotated[int | None, Query(ge=0)] = None) -> 
 
 def _instant(seconds: int) -> datetime:
     if seconds > clock.LAST_MILLIS // 1000:
-        raise ExchangeRefused("invalid_request", "since is beyond the last instant")
+        raise ExchangeRefused(error="invalid_request", message="since is beyond the last instant")
     return clock.from_millis(seconds * 1000)

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Form
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from tokenward.api.dependencies import ActorDep, CoreDep
+from tokenward.api.dependencies import ActorDep, CoreDep, EngineDep
 from tokenward.api.oauth2.errors import translate
 from tokenward.api.routing import face_route
 from tokenward.domain import clock
 from tokenward.domain.tokens import Token
-from tokenward.service import tokens, verification
+from tokenward.service import tokens
 
 router = APIRouter(route_class=face_route(translate), tags=["oauth2"])
 
@@ -61,9 +61,9 @@ HintField = Annotated[str | None, Form(description="Accepted and ignored")]
     responses=_oauth_errors(400, 401, 413, 429, 503),
 )
 def introspect(
-    core: CoreDep, actor: ActorDep, token: TokenField, token_type_hint: HintField = None
+    engine: EngineDep, actor: ActorDep, token: TokenField, token_type_hint: HintField = None
 ) -> JSONResponse:
-    found = verification.introspect(core, actor, token)
+    found = engine.introspect(actor, token)
     body = {"active": False} if found is None else _claims(found)
     return JSONResponse(body, headers=_NO_STORE)
 

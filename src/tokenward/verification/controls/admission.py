@@ -33,7 +33,7 @@ class Counters(Protocol):
 
 
 class CreditLedger(Protocol):
-    """Where the authoritative credit balances live (the store: ``service/credits.py``)."""
+    """Where the authoritative credit balances live (the store: ``verification/credits.py``)."""
 
     def spend(self, token_id: int, cost: int, period: int, amount: int) -> tuple[bool, int]:
         """Takes ``cost`` if the balance holds it: ``(spent, balance after or as it is)``.

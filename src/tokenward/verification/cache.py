@@ -23,9 +23,9 @@ from typing import Final, NamedTuple
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification
 
-#: Memory per positive entry: 1,756 bytes measured with tracemalloc (bench/RESULTS.md), so
-#: 20,000 entries hold about 33 MiB; a negative entry (a hash and a time) about 200 bytes.
-#: With 50,000 a worker reached 255 MB under a verify load over 1M distinct tokens.
+#: Sized so that a worker stays within its memory target when both maps are full (the
+#: bytes per entry and the worker's resident size are measured in bench/RESULTS.md); a larger
+#: positive map pushed a worker past it under a verify load over 1M distinct tokens.
 DEFAULT_POSITIVE_SIZE = 20_000
 DEFAULT_NEGATIVE_SIZE = 50_000
 
@@ -39,7 +39,8 @@ MISSING: Final = Missing.MISSING
 
 
 class CachedSecret(NamedTuple):
-    """Immutable, and a tuple: made on every store read, twice as fast as a frozen dataclass."""
+    """Immutable, and a tuple: made on every store read, where a tuple is cheaper to make
+    than a frozen dataclass."""
 
     token: Token
     retires_at: datetime | None

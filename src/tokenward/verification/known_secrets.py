@@ -1,8 +1,8 @@
 """Which secret hashes the store may hold: a flood of random secrets answered without reads.
 
-Every unknown secret used to cost a store read (about 40 µs on SQLite, in a thread), so a
-flood of random well-formed secrets ran at a sixth of the speed of valid ones. A Bloom filter
-of every stored hash says "surely absent" for all but 0.02 to 0.25 % of them.
+Without it every unknown secret costs a store read, so a flood of random well-formed secrets
+would run far slower than valid ones. A Bloom filter of every stored hash says "surely
+absent" for all but a small fraction of them (the rates are in bench/RESULTS.md).
 
 "Surely" needs the filter to be current: a token created by another process a moment ago
 must not be refused. The filter records the store's change version (``SecretLookup.version``)
@@ -18,14 +18,12 @@ import mmap
 from collections.abc import Hashable
 from enum import Enum
 
-from tokenward.service.ports import SecretLookup
+from tokenward.verification.ports import SecretLookup
 
 #: A block: 64 bytes, a cache line; 9 bits of the digest pick a bit in it, for each probe.
 _BLOCK_BITS = 512
 #: Four probes: where each one's 9 bits start in the digest's first 128 bits (the low bits
 #: pick the block); ``SecretFilter.__contains__`` unrolls them, so change both together.
-#: 1M random hashes against 1M stored: 0.023 % false positives as the filter is sized (33.6
-#: bits a hash), 0.23 % at saturation (16.8 bits; 0.21 % for an unblocked filter).
 _PROBE_SHIFTS = (64, 73, 82, 91)
 MIN_BITS_PER_HASH = 16
 MIN_CAPACITY = 65_536
@@ -39,15 +37,15 @@ class Presence(Enum):
     OUTDATED = "outdated"
 
 
-# Read once: Python 3.11 reads an Enum member through its class in about 0.2 µs.
+# Read once: an Enum member read through its class goes through a hook on Python 3.11.
 _ABSENT, _POSSIBLE, _OUTDATED = Presence.ABSENT, Presence.POSSIBLE, Presence.OUTDATED
 
 
 class SecretFilter:
     """A Bloom filter over SHA-256 hex digests, blocked: a hash's probes all fall in one
     64-byte block, a cache line, so a test costs one memory access where a plain filter
-    costs four. In a 4 MiB filter those four cost 1.7 µs of a 21 µs store read (the misses
-    of the CPU's caches). The digest's bits are already uniform: the block and the probe
+    costs four (each a likely miss of the CPU's caches in a filter of megabytes). The
+    digest's bits are already uniform: the block and the probe
     positions are slices of the digest itself rather than further hashes."""
 
     def __init__(self, capacity: int) -> None:
@@ -68,7 +66,7 @@ class SecretFilter:
         self.count += 1
 
     def __contains__(self, secret_hash: str) -> bool:
-        # The probes of ``_PROBE_SHIFTS``, unrolled: a loop cost 0.15 µs of 0.65.
+        # The probes of ``_PROBE_SHIFTS``, unrolled: a loop is a measurable share of a test.
         value = int(secret_hash[:32], 16)
         bits = self._bits
         block = (value & self._last_block) << 6
@@ -96,8 +94,8 @@ class SecretFilter:
 
 class KnownSecrets:
     """The filter and the store version it is current for. Loading and adding are called
-    under ``Core``'s sync lock, so that no change-log entry is applied to a filter that is
-    then replaced by one loaded before it."""
+    under the change feed's lock (``verification/changes.py``), so that no change-log entry
+    is applied to a filter that is then replaced by one loaded before it."""
 
     def __init__(self, lookup: SecretLookup, *, min_capacity: int = MIN_CAPACITY) -> None:
         self._lookup = lookup

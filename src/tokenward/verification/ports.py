@@ -1,0 +1,64 @@
+"""What the verification engine needs from outside, besides the service's unit of work: the
+store's hot-path reads (``tokenward.store.lookup`` provides them for SQL databases) and an
+observer of verifications (``tokenward.metrics`` counts them for Prometheus), so that the
+engine imports neither SQL nor a metrics library."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from tokenward.domain.tokens import Token
+from tokenward.domain.verification import VerifyCode
+
+
+class SecretLookup(Protocol):
+    """The verification path's reads, outside any unit of work."""
+
+    def find(self, secret_hash: str) -> tuple[Token, datetime | None] | None:
+        """The token a secret belongs to, and when that secret retires (None: current)."""
+        ...
+
+    def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
+        """Every stored secret hash (``None``), or those of the given tokens."""
+        ...
+
+    def count_hashes(self) -> int: ...
+
+    def version(self) -> Hashable | None:
+        """Changes whenever anything is committed to the store; None where not cheap."""
+        ...
+
+    @property
+    def reads_locally(self) -> bool:
+        """``find`` reads a local file and waits for no lock, server or pool (SQLite): cheap
+        enough for ``Engine.verify_without_blocking`` to run it on the event loop."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Lookup(StrEnum):
+    """Where a verification found its answer: the cache, the store, or the known-secrets
+    filter (an unknown secret refused without a read)."""
+
+    HIT = "hit"
+    MISS = "miss"
+    FILTERED = "filtered"
+
+
+class VerificationObserver(Protocol):
+    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
+        """One verification answered in ``seconds``; ``lookup`` None: refused before any
+        lookup (a malformed secret). Called on the hot path, on the event loop too: it must
+        neither block nor take a contended lock."""
+        ...
+
+
+class NoObserver:
+    """Counts nothing: an engine that no metrics were wired into (a test's, a one-off CLI's)."""
+
+    def verified(self, code: VerifyCode, seconds: float, lookup: Lookup | None) -> None:
+        pass
