@@ -10,9 +10,15 @@ with a bearer token that tokenward verifies, and hands the handler its ``Identit
 
 Refusals are ``HTTPException`` s with RFC 6750 ``WWW-Authenticate`` headers: 401 (no token,
 ``invalid_token``), 400 (``invalid_request``), 403 (``insufficient_scope``), and 503 when
-tokenward cannot be asked. In a plain Starlette endpoint, ``await guard(request)`` does the
-same. Positive answers are cached for ``cache_ttl`` seconds (5 by default): the bound on how
-long a revoked token can still pass (see ``tokenward.integrations``).
+tokenward cannot be asked; a token's controls give 403 (``IP_DENIED``) and 429 (no credits
+left; rate limited, with ``Retry-After``), without a challenge. The client's address sent to
+tokenward is the peer's, or from ``X-Forwarded-For`` when the peer is one of the verifier's
+``trusted_proxies`` (``TrustedProxies``). uvicorn's own ``--proxy-headers`` may already have
+put the forwarded address in the peer's place: a peer that is not a trusted proxy is taken as
+it is, so either way the client cannot choose its address. In a plain Starlette endpoint,
+``await guard(request)`` does the same. Positive answers are cached for ``cache_ttl`` seconds
+(5 by default): the bound on how long a revoked token can still pass (see
+``tokenward.integrations``); those of a token with credits or rate limits are not.
 
 The dependency is a FastAPI security scheme (HTTP bearer), so the app's own ``/docs`` shows an
 "Authorize" button and marks the routes it protects. Without a ``verifier``, the app needs
@@ -32,6 +38,7 @@ from tokenward.integrations._verifier import (
     Denied,
     Identity,
     Requirement,
+    TrustedProxies,
     require_url,
 )
 
@@ -67,7 +74,12 @@ _default_offline: AsyncChecker | None = None
 class AsyncChecker(Protocol):
     """``AsyncVerifier`` (asks tokenward) or ``AsyncOfflineVerifier`` (checks JWTs locally)."""
 
-    async def check(self, authorization: str | None, requirement: Requirement) -> Identity: ...
+    #: Whose ``X-Forwarded-For`` is believed when telling tokenward the client's address.
+    proxies: TrustedProxies
+
+    async def check(
+        self, authorization: str | None, requirement: Requirement, client_ip: str | None = None
+    ) -> Identity: ...
 
 
 def default_offline_verifier() -> AsyncChecker:
@@ -132,9 +144,13 @@ class TokenGuard(SecurityBase):
         verifier = self.verifier or (
             default_offline_verifier() if self.offline else default_verifier()
         )
+        peer = request.client.host if request.client is not None else None
+        client_ip = verifier.proxies.client_address(
+            peer, request.headers.getlist("x-forwarded-for")
+        )
         try:
             identity = await verifier.check(
-                request.headers.get("authorization"), self.requirement(request)
+                request.headers.get("authorization"), self.requirement(request), client_ip
             )
         except Denied as denied:
             raise HTTPException(
