@@ -10,12 +10,20 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from tests.e2e.server import Server
 from tests.integrations.support import Issue, bearer
 from tokenward.client import Verification, VerifyCode
-from tokenward.integrations import AsyncVerifier, Denied, Requirement, TrustedProxies
+from tokenward.integrations import (
+    AsyncVerifier,
+    Denied,
+    Identity,
+    Requirement,
+    TrustedProxies,
+)
+from tokenward.integrations import fastapi as integration
 from tokenward.integrations._verifier import judge
 
 OFFICE = "10.0.0.0/24"
@@ -141,6 +149,53 @@ def test_fastapi_no_credits_left_is_429_without_retry_after(fastapi_app: Any, is
         assert refused.status_code == 429
         assert refused.json() == {"detail": "The token has no credits left"}
         assert "Retry-After" not in refused.headers
+
+
+def test_fastapi_an_apps_own_checker_is_called_with_the_address_only_if_it_takes_one() -> None:
+    identity = Identity(
+        1,
+        "default",
+        "n",
+        "global",
+        None,
+        "u",
+        "o",
+        "viewer",
+        frozenset({"invoices:read"}),
+        ("billing",),
+        None,
+        {},
+    )
+    seen: list[Any] = []
+
+    class Old:
+        """An app's checker from before addresses were passed: two arguments."""
+
+        async def check(self, authorization: str | None, requirement: Requirement) -> Identity:
+            seen.append("old")
+            return identity
+
+    class New(Old):
+        proxies = TrustedProxies(PROXIES)
+
+        async def check(  # type: ignore[override]
+            self, authorization: str | None, requirement: Requirement, client_ip: str | None = None
+        ) -> Identity:
+            seen.append(client_ip)
+            return identity
+
+    for checker in (Old(), New()):
+        app = FastAPI()
+        guard = integration.require_token(audience="billing", verifier=checker)
+
+        @app.get("/invoices")
+        async def invoices(who: Identity = Depends(guard)) -> dict[str, int]:
+            return {"token_id": who.token_id}
+
+        with TestClient(app, client=(PROXY, 40000)) as http:
+            answer = http.get("/invoices", headers={**bearer("x"), "X-Forwarded-For": INSIDE})
+            assert answer.status_code == 200, answer.text
+    assert seen == ["old", INSIDE]
 
 
 # -- Django REST framework -----------------------------------------------------------------

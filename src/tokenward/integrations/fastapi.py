@@ -28,7 +28,7 @@ The dependency is a FastAPI security scheme (HTTP bearer), so the app's own ``/d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -58,6 +58,7 @@ else:
 SCHEME_NAME = "tokenward"
 
 __all__ = [
+    "AddressedChecker",
     "AsyncChecker",
     "ResourceOf",
     "TokenGuard",
@@ -72,7 +73,16 @@ _default_offline: AsyncChecker | None = None
 
 
 class AsyncChecker(Protocol):
-    """``AsyncVerifier`` (asks tokenward) or ``AsyncOfflineVerifier`` (checks JWTs locally)."""
+    """``AsyncVerifier`` (asks tokenward) or ``AsyncOfflineVerifier`` (checks JWTs locally),
+    or an app's own checker."""
+
+    async def check(self, authorization: str | None, requirement: Requirement) -> Identity: ...
+
+
+@runtime_checkable
+class AddressedChecker(Protocol):
+    """A checker that is told the client's address (both of tokenward's are); an app's own
+    checker written before addresses were passed is called as before."""
 
     #: Whose ``X-Forwarded-For`` is believed when telling tokenward the client's address.
     proxies: TrustedProxies
@@ -144,14 +154,16 @@ class TokenGuard(SecurityBase):
         verifier = self.verifier or (
             default_offline_verifier() if self.offline else default_verifier()
         )
-        peer = request.client.host if request.client is not None else None
-        client_ip = verifier.proxies.client_address(
-            peer, request.headers.getlist("x-forwarded-for")
-        )
+        authorization = request.headers.get("authorization")
         try:
-            identity = await verifier.check(
-                request.headers.get("authorization"), self.requirement(request), client_ip
-            )
+            if isinstance(verifier, AddressedChecker):
+                peer = request.client.host if request.client is not None else None
+                client_ip = verifier.proxies.client_address(
+                    peer, request.headers.getlist("x-forwarded-for")
+                )
+                identity = await verifier.check(authorization, self.requirement(request), client_ip)
+            else:
+                identity = await verifier.check(authorization, self.requirement(request))
         except Denied as denied:
             raise HTTPException(
                 denied.status, detail=denied.description, headers=denied.headers
