@@ -64,6 +64,7 @@ def test_trusted_proxies_come_from_the_environment_and_bad_ones_fail_at_once(
 ) -> None:
     monkeypatch.setenv("TOKENWARD_TRUSTED_PROXIES", "192.0.2.0/24, 2001:db8::/32")
     assert TrustedProxies().client_address(PROXY, [INSIDE]) == INSIDE
+    assert TrustedProxies("192.0.2.0/24,2001:db8::/32").networks == TrustedProxies().networks
     with pytest.raises(ValueError):
         TrustedProxies(["192.0.2.0/24", "proxy.example"])
 
@@ -233,6 +234,8 @@ def test_drf_an_allowlist_admits_the_peer_and_ignores_a_spoofed_forwarded_for(
     assert "WWW-Authenticate" not in refused.headers
     trusted = {"TRUSTED_PROXIES": list(PROXIES)}
     assert drf_get(server, secret, PROXY, f"{INSIDE}, {OUTSIDE}", **trusted).status_code == 403
+    one_string = {"TRUSTED_PROXIES": ",".join(PROXIES)}
+    assert drf_get(server, secret, PROXY, INSIDE, **one_string).status_code == 200
     assert drf_get(server, secret, PROXY, f"{OUTSIDE}, {INSIDE}", **trusted).status_code == 200
     assert drf_get(server, secret, f"::ffff:{PROXY}", INSIDE, **trusted).status_code == 200
 

@@ -117,14 +117,16 @@ def _address(text: str) -> Address | None:
 class TrustedProxies:
     """The proxies whose ``X-Forwarded-For`` is believed: addresses or CIDR ranges.
 
-    ``None`` reads ``$TOKENWARD_TRUSTED_PROXIES`` (comma-separated); empty trusts none, and
-    the peer's own address is the client's. A bad entry raises ``ValueError`` when the app is
-    built, not on a request.
+    ``None`` reads ``$TOKENWARD_TRUSTED_PROXIES``; a string is comma-separated; empty trusts
+    none, and the peer's own address is the client's. A bad entry raises ``ValueError`` when
+    the app is built, not on a request.
     """
 
     def __init__(self, proxies: Iterable[str] | None = None) -> None:
         if proxies is None:
-            proxies = os.environ.get(TRUSTED_PROXIES_ENV, "").split(",")
+            proxies = os.environ.get(TRUSTED_PROXIES_ENV, "")
+        if isinstance(proxies, str):  # one string is a comma-separated list, not characters
+            proxies = proxies.split(",")
         networks: list[Network] = []
         for entry in proxies:
             if entry.strip():

@@ -91,7 +91,7 @@ def verifier() -> Checker:
         config.get("ISSUER"),
         config.get("LEEWAY"),
         config.get("REVOCATION_POLL_SECONDS", "default"),
-        None if config.get("TRUSTED_PROXIES") is None else tuple(config["TRUSTED_PROXIES"]),
+        _proxies(config.get("TRUSTED_PROXIES")),
     )
     with _lock:
         found = _verifiers.get(key)
@@ -118,6 +118,13 @@ def verifier() -> Checker:
             )
             _verifiers[key] = found
         return found
+
+
+def _proxies(value: Any) -> tuple[str, ...] | None:
+    """``TRUSTED_PROXIES`` as a hashable key: a list, or one comma-separated string."""
+    if value is None:
+        return None
+    return tuple(value.split(",")) if isinstance(value, str) else tuple(value)
 
 
 def _offline(config: dict[str, Any], url: str | None, realm: str | None) -> Checker:
