@@ -12,7 +12,7 @@ from tests.helpers import tenant
 from tokenward.app import build_core, build_verifier, open_engine
 from tokenward.cli import app
 from tokenward.domain.actors import Actor
-from tokenward.domain.tokens import TokenSpec
+from tokenward.domain.tokens import Credits, RateLimit, Refill, RefillInterval, TokenSpec
 from tokenward.domain.verification import VerifyCode
 from tokenward.service import tokens
 from tokenward.service.core import Core
@@ -86,6 +86,66 @@ def test_export_then_import_elsewhere(
         verifier.close()
 
 
+def test_export_then_import_keeps_the_controls_and_the_credit_balance(
+    core: Core, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rate limits, IP allowlist and credits (the balance left after spending, and the refill)
+    come back as they were exported: the imported token is no looser than the exported one."""
+    limited = tokens.issue(
+        core,
+        ROOT,
+        tenant="default",
+        spec=TokenSpec(
+            name="limited",
+            rate_limits=(RateLimit("second", 5, 1), RateLimit("day", 1000, 86400)),
+            credits=Credits(5),
+            ip_allowlist=("10.0.0.0/24", "2001:db8::/32"),
+        ),
+    )
+    refilled = tokens.issue(
+        core,
+        ROOT,
+        tenant="default",
+        spec=TokenSpec(name="refilled", credits=Credits(7, Refill(100, RefillInterval.MONTHLY))),
+    )
+    for _ in range(2):
+        assert verify(core, limited.secret, client_ip="10.0.0.5").code is VerifyCode.VALID
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+    out = tmp_path / "tokens.jsonl"
+    result = runner.invoke(app, ["export", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    records = {r["name"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["limited"]["credits"] == {"remaining": 3, "refill": None}
+
+    target_db = tmp_path / "target.db"
+    engine = make_engine(f"sqlite:///{target_db}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    monkeypatch.setenv("TOKENWARD_DATABASE_URL", f"sqlite:///{target_db}")
+    result = runner.invoke(app, ["import", str(out)])
+    assert result.exit_code == 0, result.output
+
+    target = Settings(database_url=f"sqlite:///{target_db}", data_dir=settings.data_dir)
+    engine = open_engine(target)
+    try:
+        other = build_core(target, engine)
+        moved = tokens.get(other, ROOT, tenant="default", token_id=limited.token.id)
+        assert moved.rate_limits == limited.token.rate_limits
+        assert moved.ip_allowlist == ("10.0.0.0/24", "2001:db8::/32")
+        assert moved.credits == Credits(3)
+        moved_refill = tokens.get(other, ROOT, tenant="default", token_id=refilled.token.id)
+        assert moved_refill.credits is not None
+        assert moved_refill.credits.refill == Refill(100, RefillInterval.MONTHLY)
+        assert verify(other, limited.secret, client_ip="198.51.100.9").code is VerifyCode.IP_DENIED
+        assert verify(other, limited.secret).code is VerifyCode.IP_DENIED
+        codes = [verify(other, limited.secret, client_ip="2001:db8::1").code for _ in range(4)]
+        assert codes == [VerifyCode.VALID] * 3 + [VerifyCode.USAGE_EXCEEDED]
+    finally:
+        engine.dispose()
+
+
 def test_import_refuses_bad_input(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,6 +156,26 @@ def test_import_refuses_bad_input(
     bad.write_text('{"tenant": "default", "name": "x"}\n')
     result = CliRunner().invoke(app, ["import", str(bad)])
     assert result.exit_code == 2 and "line 1" in result.output
+    # Controls the file cannot hold: an unknown refill interval, a rate limit of no window.
+    record = {
+        "tenant": "default",
+        "name": "x",
+        "type": "global",
+        "owner": "root",
+        "user": "root",
+        "role": "viewer",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "secret_hash": "ab" * 32,
+        "secret_hint": "tw_...abcd",
+    }
+    for controls in (
+        {"credits": {"remaining": 1, "refill": {"amount": 5, "interval": "hourly"}}},
+        {"rate_limits": [{"name": "r", "limit": 1, "window_seconds": 0}]},
+        {"ip_allowlist": ["10.0.0.0/33"]},
+    ):
+        bad.write_text(json.dumps(record | controls) + "\n")
+        result = CliRunner().invoke(app, ["import", str(bad)])
+        assert result.exit_code == 2 and "line 1" in result.output, (controls, result.output)
     not_text = tmp_path / "binary.jsonl"
     not_text.write_bytes(b"\xff\xfe\x00")
     for source in (tmp_path / "missing.jsonl", not_text):

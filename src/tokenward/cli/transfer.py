@@ -2,7 +2,9 @@
 
 An export is a line per tenant (``"kind": "tenant"``), then a line per token (``"kind":
 "token"``; older exports have no kind). Secrets are never exported: a token line holds its
-metadata, id and its secret's SHA-256, which is what lets the imported token keep verifying.
+metadata, id and its secret's SHA-256, which is what lets the imported token keep verifying,
+and its controls: rate limits, IP allowlist and credits (the balance as it stood at the export,
+and the refill); rate-limit counters are not carried (they start empty).
 The sealed copy of a recoverable secret is written only with ``--include-sealed``, and opens
 only under the same key-encryption key; without it the token comes back marked as
 recoverable with its sealed copy left behind (``SEALED_COPY_NOT_IMPORTED``), so that
@@ -37,7 +39,16 @@ from tokenward.cli._common import (
 )
 from tokenward.domain.errors import Conflict, ErrorCode, Invalid, NotFound
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import SEALED_COPY_NOT_IMPORTED, PageRequest, Token, TokenType
+from tokenward.domain.tokens import (
+    SEALED_COPY_NOT_IMPORTED,
+    Credits,
+    PageRequest,
+    RateLimit,
+    Refill,
+    RefillInterval,
+    Token,
+    TokenType,
+)
 
 _PAGE = 1000
 TENANT_KIND = "tenant"
@@ -312,4 +323,23 @@ def _token(record: dict[str, Any]) -> Token:
         secret_hint=str(record["secret_hint"]),
         sealed_secret=sealed_secret,
         metadata=dict(record.get("metadata", {})),
+        rate_limits=tuple(
+            RateLimit(str(rate["name"]), int(rate["limit"]), int(rate["window_seconds"]))
+            for rate in record.get("rate_limits") or ()
+        ),
+        credits=_credits(record.get("credits")),
+        ip_allowlist=tuple(str(entry) for entry in record.get("ip_allowlist") or ()),
+    )
+
+
+def _credits(value: dict[str, Any] | None) -> Credits | None:
+    """The native API's ``credits`` document; its bounds are checked by the restore."""
+    if value is None:
+        return None
+    refill = value.get("refill")
+    return Credits(
+        int(value["remaining"]),
+        None
+        if refill is None
+        else Refill(int(refill["amount"]), RefillInterval(refill["interval"])),
     )

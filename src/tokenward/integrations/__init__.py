@@ -13,6 +13,7 @@ from tokenward.integrations._verifier import (
     Identity,
     MissingConfiguration,
     Requirement,
+    TrustedProxies,
     VerdictCache,
     Verifier,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Identity",
     "MissingConfiguration",
     "Requirement",
+    "TrustedProxies",
     "VerdictCache",
     "Verifier",
 ]

@@ -12,19 +12,23 @@ Configure them in ``REST_FRAMEWORK`` (or per view) and tell them where tokenward
 verify when the server requires one; default ``$TOKENWARD_TOKEN``), ``AUDIENCE`` (this
 service's name; a view may set ``tokenward_audience``), ``CACHE_TTL`` (seconds a positive
 answer is reused: the bound on how long a revoked token can still pass, default 5),
-``CACHE_SIZE``, ``REALM``; ``OFFLINE`` (true: bearer tokens are JWTs from tokenward's token
-exchange, checked in process against the published keys, with no call to tokenward per
-request; ``ISSUER``, ``LEEWAY``, ``REVOCATION_POLL_SECONDS`` tune it; see docs/offline.md).
-Without ``URL`` nor ``$TOKENWARD_URL``, the first request that
-needs tokenward raises Django's ``ImproperlyConfigured`` naming both.
+``CACHE_SIZE``, ``REALM``, ``TRUSTED_PROXIES`` (addresses or CIDR ranges of the proxies whose
+``X-Forwarded-For`` is believed; default ``$TOKENWARD_TRUSTED_PROXIES``, else none: the
+client's address sent to tokenward is ``REMOTE_ADDR``); ``OFFLINE`` (true: bearer tokens are
+JWTs from tokenward's token exchange, checked in process against the published keys, with no
+call to tokenward per request; ``ISSUER``, ``LEEWAY``, ``REVOCATION_POLL_SECONDS`` tune it;
+see docs/offline.md). Without ``URL`` nor ``$TOKENWARD_URL``, the first request that needs
+tokenward raises Django's ``ImproperlyConfigured`` naming both.
 
-The authentication class verifies the bearer token for the audience and sets
-``request.user`` (a ``TokenwardUser``) and ``request.auth`` (the ``Identity``). The permission
-class asks tokenward again, through the same cache, for the view's ``required_scopes`` (a
-list, or a dict from HTTP method to list) and ``tokenward_resource`` (a string, or the name of
-a URL keyword argument given as ``tokenward_resource_kwarg``). Refusals carry RFC 6750
-``WWW-Authenticate`` headers. Django and DRF are imported only here: install the ``django``
-extra to use this module.
+The authentication class verifies the bearer token for the view's audience, its
+``required_scopes`` (a list, or a dict from HTTP method to list) and ``tokenward_resource`` (a
+string, or the name of a URL keyword argument given as ``tokenward_resource_kwarg``), in one
+call to tokenward, and sets ``request.user`` (a ``TokenwardUser``) and ``request.auth`` (the
+``Identity``). The permission class lets through what the authentication checked, and asks
+tokenward (through the same cache) only for a requirement it did not. Refusals carry RFC 6750
+``WWW-Authenticate`` headers; a token's controls give 403 (``IP_DENIED``) and 429 (no
+credits left; rate limited, with ``Retry-After``). Django and DRF are imported only here:
+install the ``django`` extra to use this module.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from tokenward.integrations._verifier import (
     Denied,
     Identity,
     Requirement,
+    TrustedProxies,
     Verifier,
     challenge,
 )
@@ -57,7 +62,12 @@ __all__ = ["Refused", "TokenwardAuthentication", "TokenwardPermission", "Tokenwa
 class Checker(Protocol):
     """``Verifier`` (asks tokenward) or ``OfflineVerifier`` (checks JWTs locally)."""
 
-    def check(self, authorization: str | None, requirement: Requirement) -> Identity: ...
+    #: Whose ``X-Forwarded-For`` is believed when telling tokenward the client's address.
+    proxies: TrustedProxies
+
+    def check(
+        self, authorization: str | None, requirement: Requirement, client_ip: str | None = None
+    ) -> Identity: ...
 
 
 _verifiers: dict[tuple[Any, ...], Checker] = {}
@@ -81,6 +91,7 @@ def verifier() -> Checker:
         config.get("ISSUER"),
         config.get("LEEWAY"),
         config.get("REVOCATION_POLL_SECONDS", "default"),
+        _proxies(config.get("TRUSTED_PROXIES")),
     )
     with _lock:
         found = _verifiers.get(key)
@@ -96,10 +107,24 @@ def verifier() -> Checker:
             found = (
                 _offline(config, url, realm)
                 if offline
-                else Verifier(url, credential, cache_ttl=ttl, cache_size=size, realm=realm)
+                else Verifier(
+                    url,
+                    credential,
+                    cache_ttl=ttl,
+                    cache_size=size,
+                    realm=realm,
+                    trusted_proxies=key[9],
+                )
             )
             _verifiers[key] = found
         return found
+
+
+def _proxies(value: Any) -> tuple[str, ...] | None:
+    """``TRUSTED_PROXIES`` as a hashable key: a list, or one comma-separated string."""
+    if value is None:
+        return None
+    return tuple(value.split(",")) if isinstance(value, str) else tuple(value)
 
 
 def _offline(config: dict[str, Any], url: str | None, realm: str | None) -> Checker:
@@ -123,9 +148,15 @@ class Refused(APIException):  # type: ignore[misc]
     """A refusal with its status and ``WWW-Authenticate`` challenge (DRF sends ``auth_header``)."""
 
     def __init__(self, denied: Denied) -> None:
-        super().__init__(detail=denied.description, code=denied.error or "unavailable")
+        code = denied.error or _CODES.get(denied.status, "unavailable")
+        super().__init__(detail=denied.description, code=code)
         self.status_code = denied.status
         self.auth_header = denied.headers.get("WWW-Authenticate")
+        #: DRF's exception handler sends ``wait`` as ``Retry-After``.
+        self.wait = denied.retry_after
+
+
+_CODES = {403: "forbidden", 429: "throttled"}
 
 
 class TokenwardUser:
@@ -151,8 +182,33 @@ def _audience(view: Any) -> str | None:
     return None if audience is None else str(audience)
 
 
+def _client_ip(checker: Checker, request: Request) -> str | None:
+    meta = request.META
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR")
+    return checker.proxies.client_address(
+        meta.get("REMOTE_ADDR"), () if forwarded is None else (forwarded,)
+    )
+
+
 def _is_bearer(header: str) -> bool:
     return header.strip().partition(" ")[0].lower() == "bearer"
+
+
+def _requirement(request: Request, view: Any) -> Requirement:
+    """What ``view`` asks of a token for this request: its audience, the ``required_scopes``
+    of the method and its ``tokenward_resource``."""
+    scopes = getattr(view, "required_scopes", ())
+    if isinstance(scopes, dict):
+        scopes = scopes.get(request.method, ())
+    resource = getattr(view, "tokenward_resource", None)
+    kwarg = getattr(view, "tokenward_resource_kwarg", None)
+    if kwarg is not None:
+        resource = (getattr(view, "kwargs", None) or {}).get(kwarg)
+    return Requirement.of(_audience(view), scopes, resource)
+
+
+#: Where the authentication notes the requirement it had tokenward check, on the Django request.
+_CHECKED = "tokenward_requirement"
 
 
 class TokenwardAuthentication(BaseAuthentication):  # type: ignore[misc]
@@ -161,10 +217,15 @@ class TokenwardAuthentication(BaseAuthentication):  # type: ignore[misc]
         if not header.strip() or not _is_bearer(header):
             return None  # not ours: another authenticator may know it, else 401 "Bearer"
         view = (request.parser_context or {}).get("view")
+        # The view's whole requirement in one verification: a token with credits or rate
+        # limits is counted once per request, not once here and again in the permission.
+        requirement = _requirement(request, view)
+        checker = verifier()
         try:
-            identity = verifier().check(header, Requirement.of(_audience(view), (), None))
+            identity = checker.check(header, requirement, _client_ip(checker, request))
         except Denied as denied:
             raise Refused(denied) from None
+        setattr(request._request, _CHECKED, requirement)
         return TokenwardUser(identity), identity
 
     def authenticate_header(self, request: Request) -> str:
@@ -175,18 +236,16 @@ class TokenwardPermission(BasePermission):  # type: ignore[misc]
     def has_permission(self, request: Request, view: Any) -> bool:
         if not isinstance(request.auth, Identity):
             return False  # DRF answers 401 with the authenticator's challenge
-        scopes = getattr(view, "required_scopes", ())
-        if isinstance(scopes, dict):
-            scopes = scopes.get(request.method, ())
-        resource = getattr(view, "tokenward_resource", None)
-        kwarg = getattr(view, "tokenward_resource_kwarg", None)
-        if kwarg is not None:
-            resource = view.kwargs.get(kwarg)
-        if not scopes and resource is None:
+        requirement = _requirement(request, view)
+        if not requirement.scopes and requirement.resource is None:
             return True
-        requirement = Requirement.of(_audience(view), scopes, resource)
+        if getattr(request._request, _CHECKED, None) == requirement:
+            return True  # the authentication had tokenward check exactly this
+        checker = verifier()
         try:
-            verifier().check(request.META.get("HTTP_AUTHORIZATION"), requirement)
+            checker.check(
+                request.META.get("HTTP_AUTHORIZATION"), requirement, _client_ip(checker, request)
+            )
         except Denied as denied:
             raise Refused(denied) from None
         return True

@@ -10,9 +10,15 @@ with a bearer token that tokenward verifies, and hands the handler its ``Identit
 
 Refusals are ``HTTPException`` s with RFC 6750 ``WWW-Authenticate`` headers: 401 (no token,
 ``invalid_token``), 400 (``invalid_request``), 403 (``insufficient_scope``), and 503 when
-tokenward cannot be asked. In a plain Starlette endpoint, ``await guard(request)`` does the
-same. Positive answers are cached for ``cache_ttl`` seconds (5 by default): the bound on how
-long a revoked token can still pass (see ``tokenward.integrations``).
+tokenward cannot be asked; a token's controls give 403 (``IP_DENIED``) and 429 (no credits
+left; rate limited, with ``Retry-After``), without a challenge. The client's address sent to
+tokenward is the peer's, or from ``X-Forwarded-For`` when the peer is one of the verifier's
+``trusted_proxies`` (``TrustedProxies``). uvicorn's own ``--proxy-headers`` may already have
+put the forwarded address in the peer's place: a peer that is not a trusted proxy is taken as
+it is, so either way the client cannot choose its address. In a plain Starlette endpoint,
+``await guard(request)`` does the same. Positive answers are cached for ``cache_ttl`` seconds
+(5 by default): the bound on how long a revoked token can still pass (see
+``tokenward.integrations``); those of a token with credits or rate limits are not.
 
 The dependency is a FastAPI security scheme (HTTP bearer), so the app's own ``/docs`` shows an
 "Authorize" button and marks the routes it protects. Without a ``verifier``, the app needs
@@ -22,7 +28,7 @@ The dependency is a FastAPI security scheme (HTTP bearer), so the app's own ``/d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -32,6 +38,7 @@ from tokenward.integrations._verifier import (
     Denied,
     Identity,
     Requirement,
+    TrustedProxies,
     require_url,
 )
 
@@ -51,6 +58,7 @@ else:
 SCHEME_NAME = "tokenward"
 
 __all__ = [
+    "AddressedChecker",
     "AsyncChecker",
     "ResourceOf",
     "TokenGuard",
@@ -65,9 +73,23 @@ _default_offline: AsyncChecker | None = None
 
 
 class AsyncChecker(Protocol):
-    """``AsyncVerifier`` (asks tokenward) or ``AsyncOfflineVerifier`` (checks JWTs locally)."""
+    """``AsyncVerifier`` (asks tokenward) or ``AsyncOfflineVerifier`` (checks JWTs locally),
+    or an app's own checker."""
 
     async def check(self, authorization: str | None, requirement: Requirement) -> Identity: ...
+
+
+@runtime_checkable
+class AddressedChecker(Protocol):
+    """A checker that is told the client's address (both of tokenward's are); an app's own
+    checker written before addresses were passed is called as before."""
+
+    #: Whose ``X-Forwarded-For`` is believed when telling tokenward the client's address.
+    proxies: TrustedProxies
+
+    async def check(
+        self, authorization: str | None, requirement: Requirement, client_ip: str | None = None
+    ) -> Identity: ...
 
 
 def default_offline_verifier() -> AsyncChecker:
@@ -132,10 +154,16 @@ class TokenGuard(SecurityBase):
         verifier = self.verifier or (
             default_offline_verifier() if self.offline else default_verifier()
         )
+        authorization = request.headers.get("authorization")
         try:
-            identity = await verifier.check(
-                request.headers.get("authorization"), self.requirement(request)
-            )
+            if isinstance(verifier, AddressedChecker):
+                peer = request.client.host if request.client is not None else None
+                client_ip = verifier.proxies.client_address(
+                    peer, request.headers.getlist("x-forwarded-for")
+                )
+                identity = await verifier.check(authorization, self.requirement(request), client_ip)
+            else:
+                identity = await verifier.check(authorization, self.requirement(request))
         except Denied as denied:
             raise HTTPException(
                 denied.status, detail=denied.description, headers=denied.headers

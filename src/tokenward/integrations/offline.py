@@ -26,7 +26,13 @@ from typing import Any
 import httpx
 import jwt
 
-from tokenward.integrations._verifier import URL_ENV, Denied, Identity, Requirement
+from tokenward.integrations._verifier import (
+    URL_ENV,
+    Denied,
+    Identity,
+    Requirement,
+    TrustedProxies,
+)
 
 #: The algorithms tokenward signs with. A JWK naming any other is ignored.
 ALGORITHMS = frozenset({"EdDSA", "ES256"})
@@ -315,8 +321,14 @@ class OfflineVerifier:
             realm=realm,
         )
         self.http = http or httpx.Client(timeout=timeout)
+        #: No proxy is trusted: the client's address is not used offline.
+        self.proxies = TrustedProxies(())
 
-    def check(self, authorization: str | None, requirement: Requirement) -> Identity:
+    def check(
+        self, authorization: str | None, requirement: Requirement, client_ip: str | None = None
+    ) -> Identity:
+        # ``client_ip`` is not used: an exchanged JWT carries no IP allowlist, credits or rate
+        # limits (they are judged by tokenward when the JWT is issued).
         from tokenward.integrations._verifier import bearer_token
 
         checker = self.checker
@@ -393,8 +405,14 @@ class AsyncOfflineVerifier:
             realm=realm,
         )
         self.http = http or httpx.AsyncClient(timeout=timeout)
+        #: No proxy is trusted: the client's address is not used offline.
+        self.proxies = TrustedProxies(())
 
-    async def check(self, authorization: str | None, requirement: Requirement) -> Identity:
+    async def check(
+        self, authorization: str | None, requirement: Requirement, client_ip: str | None = None
+    ) -> Identity:
+        # ``client_ip`` is not used: an exchanged JWT carries no IP allowlist, credits or rate
+        # limits (they are judged by tokenward when the JWT is issued).
         from tokenward.integrations._verifier import bearer_token
 
         checker = self.checker
