@@ -19,6 +19,7 @@ from tokenward.service.core import Core
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.engine import make_engine
+from tokenward.verification import Engine
 
 # PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
 pytestmark = pytest.mark.postgres
@@ -87,7 +88,11 @@ def test_export_then_import_elsewhere(
 
 
 def test_export_then_import_keeps_the_controls_and_the_credit_balance(
-    core: Core, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    core: Core,
+    verifier: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Rate limits, IP allowlist and credits (the balance left after spending, and the refill)
     come back as they were exported: the imported token is no looser than the exported one."""
@@ -109,7 +114,7 @@ def test_export_then_import_keeps_the_controls_and_the_credit_balance(
         spec=TokenSpec(name="refilled", credits=Credits(7, Refill(100, RefillInterval.MONTHLY))),
     )
     for _ in range(2):
-        assert verify(core, limited.secret, client_ip="10.0.0.5").code is VerifyCode.VALID
+        assert verifier.verify(limited.secret, client_ip="10.0.0.5").code is VerifyCode.VALID
     monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("TOKENWARD_DATA_DIR", str(settings.data_dir))
     runner = CliRunner()
@@ -129,8 +134,9 @@ def test_export_then_import_keeps_the_controls_and_the_credit_balance(
 
     target = Settings(database_url=f"sqlite:///{target_db}", data_dir=settings.data_dir)
     engine = open_engine(target)
+    target_verifier = build_verifier(target, engine)
     try:
-        other = build_core(target, engine)
+        other = build_core(target, engine, target_verifier)
         moved = tokens.get(other, ROOT, tenant="default", token_id=limited.token.id)
         assert moved.rate_limits == limited.token.rate_limits
         assert moved.ip_allowlist == ("10.0.0.0/24", "2001:db8::/32")
@@ -138,12 +144,14 @@ def test_export_then_import_keeps_the_controls_and_the_credit_balance(
         moved_refill = tokens.get(other, ROOT, tenant="default", token_id=refilled.token.id)
         assert moved_refill.credits is not None
         assert moved_refill.credits.refill == Refill(100, RefillInterval.MONTHLY)
-        assert verify(other, limited.secret, client_ip="198.51.100.9").code is VerifyCode.IP_DENIED
-        assert verify(other, limited.secret).code is VerifyCode.IP_DENIED
-        codes = [verify(other, limited.secret, client_ip="2001:db8::1").code for _ in range(4)]
+        check = target_verifier.verify
+        assert check(limited.secret, client_ip="198.51.100.9").code is VerifyCode.IP_DENIED
+        assert check(limited.secret).code is VerifyCode.IP_DENIED
+        codes = [check(limited.secret, client_ip="2001:db8::1").code for _ in range(4)]
         assert codes == [VerifyCode.VALID] * 3 + [VerifyCode.USAGE_EXCEEDED]
     finally:
         engine.dispose()
+        target_verifier.close()
 
 
 def test_import_refuses_bad_input(
