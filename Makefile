@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 #: The share of src/tokenward that `make test` covers at the least (measured, rounded down).
-COVERAGE_FLOOR := 93
+COVERAGE_FLOOR := 89
 #: Processes that run `make test`'s tests side by side (pytest-xdist): one per core here.
 TEST_WORKERS ?= 2
 

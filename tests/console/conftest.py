@@ -115,7 +115,9 @@ def artifacts() -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
+# The package, not the session: the sync API runs an event loop in this thread while it
+# lives, and a later module's asyncio.run() in the same process must find none.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -127,7 +129,7 @@ def playwright() -> Iterator[Playwright]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     yield launched

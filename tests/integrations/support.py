@@ -3,6 +3,7 @@ callable's type, and small helpers."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,9 @@ from pathlib import Path
 from tokenward.client import TokenWithSecret
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# The example projects import as top-level packages (``drf_app``), wherever they are used.
+if str(EXAMPLES) not in sys.path:
+    sys.path.insert(0, str(EXAMPLES))
 
 Issue = Callable[..., TokenWithSecret]
 

@@ -44,6 +44,9 @@ PUBLIC = frozenset(
         "GET /.well-known/jwks.json",
         "GET /.well-known/oauth-authorization-server",
         "GET /oauth2/revoked",
+        # Redirects to the web console's sign-in page (its own tests: tests/console).
+        "GET /",
+        "GET /console",
     }
 )
 

@@ -24,9 +24,11 @@ import typer
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import (
     Conflict,
+    ExchangeRefused,
     Forbidden,
     Invalid,
     NotFound,
+    PolicyViolation,
     RateLimited,
     SealError,
     TokenwardError,
@@ -48,6 +50,8 @@ EXIT_UNAVAILABLE = 3
 
 EXIT_CODE_OF: dict[type[TokenwardError], int] = {
     Invalid: EXIT_INVALID,
+    PolicyViolation: EXIT_INVALID,
+    ExchangeRefused: EXIT_INVALID,
     Unauthenticated: EXIT_REFUSED,
     Forbidden: EXIT_REFUSED,
     NotFound: EXIT_REFUSED,

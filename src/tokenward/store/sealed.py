@@ -39,6 +39,10 @@ class SealedColumn:
     row_id: Column[Any]
     bound_to: ColumnElement[Any]
     sealed: Column[Any]
+    #: Whether start-up insists on the keys these blobs need. Not for what a server replaces
+    #: by itself when it cannot open it (a signing key, a console session): a second server
+    #: with its own key must still start.
+    checked_at_start: bool = True
 
 
 #: THE list. An import's marker (an empty blob) seals nothing and is left alone.
@@ -64,6 +68,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         row_id=signing_keys.c.kid,
         bound_to=literal("signing-key:") + signing_keys.c.kid,
         sealed=signing_keys.c.sealed_private,
+        checked_at_start=False,
     ),
     SealedColumn(
         name="console_sessions.sealed_credential",
@@ -71,6 +76,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         row_id=console_sessions.c.id_hash,
         bound_to=console_sessions.c.id_hash,
         sealed=console_sessions.c.sealed_credential,
+        checked_at_start=False,
     ),
 )
 
@@ -106,6 +112,8 @@ class SqlSealedRepository:
     def samples(self) -> dict[str, tuple[str, bytes]]:
         found: dict[str, tuple[str, bytes]] = {}
         for column in SEALED_COLUMNS:
+            if not column.checked_at_start:
+                continue
             header = _header(column).label("header")
             firsts = select(header, func.min(column.row_id).label("row_id")).where(_stored(column))
             for row in self._conn.execute(firsts.group_by(header)).all():

@@ -16,6 +16,8 @@ from tokenward.service.sealing import SealError
 
 EXPECTED = {
     "Invalid": (400, 1010, "TOKEN_INVALID_REQ"),
+    "PolicyViolation": (400, 1010, "TOKEN_INVALID_REQ"),
+    "ExchangeRefused": (400, 1010, "TOKEN_INVALID_REQ"),
     "Unauthenticated": (401, 401, "UNAUTHORIZED"),
     "Forbidden": (403, 403, "PERMISSION_DENIED"),
     "NotFound": (404, 404, "NOT_FOUND"),

@@ -293,6 +293,8 @@ def _request() -> Request:
 def test_every_domain_error_class_has_a_product_code() -> None:
     expected = {
         "Invalid": (400, "INVALID"),
+        "PolicyViolation": (400, "INVALID"),
+        "ExchangeRefused": (400, "INVALID"),
         "Unauthenticated": (401, "UNAUTHORIZED"),
         "Forbidden": (403, "NOT_ALLOWED"),
         "NotFound": (404, "NOT_FOUND"),

@@ -183,6 +183,8 @@ def _request() -> Request:
 def test_every_domain_error_class_has_a_status() -> None:
     expected = {
         "Invalid": 400,
+        "PolicyViolation": 400,
+        "ExchangeRefused": 400,
         "Unauthenticated": 401,
         "Forbidden": 403,
         "NotFound": 404,
