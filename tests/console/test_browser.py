@@ -364,3 +364,43 @@ def test_create_with_every_field_then_edit_reveal_and_delete(page: Page, server:
     page.get_by_role("button", name="Delete the token").click()
     expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
     assert server.verify(secret)["code"] == "NOT_FOUND"
+
+
+def test_verifications_show_by_outcome_in_the_usage_charts(page: Page, server: Server) -> None:
+    token = server.issue(name="charted <b>bold</b>")
+    for _ in range(3):
+        assert server.verify(token["secret"])["valid"] is True
+    with server.api() as http:
+        disabled = http.post(f"/v1/tenants/default/tokens/{token['id']}/disable", headers=ROOT)
+        assert disabled.status_code == 200
+    for _ in range(2):
+        assert server.verify(token["secret"])["code"] == "DISABLED"
+    sign_in(page, ADMIN)
+    hourly = page.locator("figure[data-chart=hourly]")
+    deadline = time.monotonic() + 30  # the flush is every half second; a loaded machine lags
+    while time.monotonic() < deadline:
+        page.goto(f"/console/t/default/tokens/{token['id']}")
+        if hourly.get_attribute("data-total") == "5":
+            break
+        time.sleep(0.5)
+    expect(hourly.locator("figcaption")).to_have_text(
+        "Verifications per hour, last 24 hours: 5 verifications"
+    )
+    svg = hourly.locator("svg[role=img]").first
+    expect(svg).to_have_accessible_name("Verifications per hour, last 24 hours")
+    expect(svg).to_have_accessible_description(
+        re.compile(r"5 verifications \(VALID 3, DISABLED 2\)")
+    )
+    expect(hourly.locator("rect[fill='#1d6b2c']")).to_have_count(2)  # a bar and the legend's
+    hourly.get_by_text("as a table").click()
+    row = hourly.locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td")).to_have_text(["3", "2", "5"])
+    expect(page.locator("figure[data-chart=daily]")).to_have_attribute("data-total", "5")
+    assert page.locator("[data-usage-charts]").count() == 0  # the placeholder is gone
+
+    # The tenant's overview counts the same verifications among all of its tokens'.
+    page.goto("/console/t/default/")
+    daily = page.locator("figure[data-chart=daily]")
+    assert int(daily.get_attribute("data-total") or "0") >= 5
+    expect(page.get_by_role("link", name=f"Token {token['id']}")).to_be_visible()

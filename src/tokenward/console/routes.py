@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tokenward.console import csrf, forms, sessions
+from tokenward.console import charts, csrf, forms, sessions
 from tokenward.console.rendering import Renderer
 from tokenward.domain import errors, policy
 from tokenward.domain.actors import Actor
@@ -31,7 +31,7 @@ from tokenward.domain.tokens import (
     TokenSort,
     TokenType,
 )
-from tokenward.service import audit, tenants, tokens
+from tokenward.service import audit, tenants, tokens, usage
 from tokenward.service.core import Core
 
 SESSION_COOKIE = "tw_console"
@@ -40,6 +40,11 @@ COOKIE_PATH = "/console"
 PAGE_SIZES = (25, 50, 100)
 AUDIT_PAGE_SIZE = 50
 TRAIL_SIZE = 20
+#: The usage charts of the overview and the token page: (id, title, bucket, buckets).
+CHARTS: tuple[tuple[str, str, usage.Bucket, int], ...] = (
+    ("hourly", "Verifications per hour, last 24 hours", "hour", 24),
+    ("daily", "Verifications per day, last 30 days", "day", 30),
+)
 
 T = TypeVar("T")
 
@@ -237,6 +242,7 @@ def build_router(
             total=sum(counts.values()),
             expiring=expiring,
             tenants_seen=await tenant_names(ctx),
+            **await tenant_charts(ctx, tenant),
         )
 
     # -- tokens ---------------------------------------------------------------------------
@@ -316,7 +322,13 @@ def build_router(
                 page=PageRequest(0, TRAIL_SIZE),
             )
         return page(
-            ctx, "token.html", tenant=tenant, token=token, trail=trail, now=ctx.core.clock()
+            ctx,
+            "token.html",
+            tenant=tenant,
+            token=token,
+            trail=trail,
+            now=ctx.core.clock(),
+            charts=await token_charts(ctx, tenant, token.id),
         )
 
     @router.get("/t/{tenant}/tokens/{token_id}/edit")
@@ -505,6 +517,38 @@ def build_router(
             filters=filters,
             link=lambda **changes: "?" + urlencode({**filters, **changes}),
         )
+
+    async def tenant_charts(ctx: Context, tenant: str) -> dict[str, Any]:
+        """The tenant's verifications per hour (a day) and per day (a month), by outcome."""
+        now = ctx.core.clock()
+        drawn = []
+        top: list[tuple[int, int]] = []
+        for key, title, bucket, count in CHARTS:
+            since, until = charts.span(bucket, now, count)
+            found = await ctx.call(
+                usage.of_tenant, tenant=tenant, since=since, until=until, bucket=bucket
+            )
+            drawn.append(
+                charts.build(key, title, found.buckets, bucket=bucket, since=since, count=count)
+            )
+            top = found.top_tokens  # the last, the month's
+        return {"charts": drawn, "top_tokens": top}
+
+    async def token_charts(ctx: Context, tenant: str, token_id: int) -> list[charts.Chart]:
+        now = ctx.core.clock()
+        drawn = []
+        for key, title, bucket, count in CHARTS:
+            since, until = charts.span(bucket, now, count)
+            found = await ctx.call(
+                usage.of_token,
+                tenant=tenant,
+                token_id=token_id,
+                since=since,
+                until=until,
+                bucket=bucket,
+            )
+            drawn.append(charts.build(key, title, found, bucket=bucket, since=since, count=count))
+        return drawn
 
     async def tenant_names(ctx: Context) -> list[str]:
         found = await run_in_threadpool(tenants.list_all, ctx.core, ctx.actor)
