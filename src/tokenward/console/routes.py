@@ -22,16 +22,18 @@ from tokenward.domain import errors, policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.errors import Forbidden, Invalid, NotFound, TokenwardError
+from tokenward.domain.lifecycle import EventType, OnIncident, Webhook
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tokens import (
     PageRequest,
+    RefillInterval,
     SortOrder,
     Token,
     TokenQuery,
     TokenSort,
     TokenType,
 )
-from tokenward.service import audit, tenants, tokens, usage
+from tokenward.service import audit, policies, tenants, tokens, usage, webhooks
 from tokenward.service.core import Core
 
 SESSION_COOKIE = "tw_console"
@@ -40,6 +42,7 @@ COOKIE_PATH = "/console"
 PAGE_SIZES = (25, 50, 100)
 AUDIT_PAGE_SIZE = 50
 TRAIL_SIZE = 20
+EVENT_NAMES = [event.value for event in EventType]
 #: The usage charts of the overview and the token page: (id, title, bucket, buckets).
 CHARTS: tuple[tuple[str, str, usage.Bucket, int], ...] = (
     ("hourly", "Verifications per hour, last 24 hours", "hour", 24),
@@ -380,6 +383,23 @@ def build_router(
         await ctx.call(tokens.disable, tenant=tenant, token_id=parse_id(token_id))
         return RedirectResponse(f"/console/t/{tenant}/tokens/{token_id}", status_code=303)
 
+    @router.post("/t/{tenant}/tokens/{token_id}/credits")
+    async def adjust_credits(request: Request, tenant: str, token_id: str) -> Response:
+        ctx = await context(request)
+        form = await posted(request, ctx)
+        amount = forms.integer(forms.text(form, "amount"), "the number of credits")
+        how = forms.text(form, "how")
+        if how not in ("set", "add"):
+            raise Invalid("set the balance or add to it")
+        await ctx.call(
+            tokens.adjust_credits,
+            tenant=tenant,
+            token_id=parse_id(token_id),
+            set_to=amount if how == "set" else None,
+            add=amount if how == "add" else None,
+        )
+        return RedirectResponse(f"/console/t/{tenant}/tokens/{token_id}", status_code=303)
+
     @router.post("/t/{tenant}/tokens/{token_id}/rotate")
     async def rotate(request: Request, tenant: str, token_id: str) -> Response:
         ctx = await context(request)
@@ -489,6 +509,163 @@ def build_router(
         await ctx.call(tenants.delete, name=name)
         return RedirectResponse("/console/tenants", status_code=303)
 
+    # -- tenant policy (admins and root) ---------------------------------------------------
+
+    @router.get("/t/{tenant}/policy")
+    async def policy_page(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        chosen = await ctx.call(policies.get, tenant=tenant)
+        return policy_form(ctx, tenant, forms.policy_fields(chosen.as_stored()))
+
+    def policy_form(
+        ctx: Context, tenant: str, form: dict[str, str], *, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        return page(
+            ctx,
+            "policy.html",
+            status=status,
+            tenant=tenant,
+            form=form,
+            incidents=[choice.value for choice in OnIncident],
+            **values,
+        )
+
+    @router.post("/t/{tenant}/policy")
+    async def put_policy(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        form = await posted(request, ctx)
+        try:
+            await ctx.call(policies.put, tenant=tenant, values=forms.policy_values(form))
+        except (Invalid, Forbidden) as exc:
+            return policy_form(ctx, tenant, form, status=status_of(exc), error=exc.message)
+        return RedirectResponse(f"/console/t/{tenant}/policy", status_code=303)
+
+    # -- webhooks (admins and root) -------------------------------------------------------
+
+    @router.get("/t/{tenant}/webhooks")
+    async def webhook_list(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        return await webhooks_page(ctx, tenant, {"events": []})
+
+    async def webhooks_page(
+        ctx: Context, tenant: str, form: dict[str, Any], *, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        found = await ctx.call(webhooks.list_all, tenant=tenant)
+        return page(
+            ctx,
+            "webhooks.html",
+            status=status,
+            tenant=tenant,
+            webhooks=found,
+            form=form,
+            event_names=EVENT_NAMES,
+            **values,
+        )
+
+    @router.post("/t/{tenant}/webhooks")
+    async def create_webhook(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        form: dict[str, Any] = dict(await posted(request, ctx))
+        form["events"] = forms.event_types(await request.form())
+        try:
+            webhook, secret = await ctx.call(
+                webhooks.create,
+                tenant=tenant,
+                url=forms.text(form, "url"),
+                events=form["events"],
+                description=forms.text(form, "description"),
+            )
+        except (Invalid, Forbidden, errors.Conflict) as exc:
+            return await webhooks_page(ctx, tenant, form, status=status_of(exc), error=exc.message)
+        return page(ctx, "webhook_secret.html", tenant=tenant, webhook=webhook, secret=secret)
+
+    @router.get("/t/{tenant}/webhooks/{webhook_id}")
+    async def webhook_page(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        return await webhook_detail(ctx, tenant, webhook, webhook_fields(webhook))
+
+    async def webhook_detail(
+        ctx: Context,
+        tenant: str,
+        webhook: Webhook,
+        form: dict[str, Any],
+        *,
+        status: int = 200,
+        **values: Any,
+    ) -> HTMLResponse:
+        sent = await ctx.call(webhooks.deliveries, tenant=tenant, webhook_id=webhook.id)
+        return page(
+            ctx,
+            "webhook.html",
+            status=status,
+            tenant=tenant,
+            webhook=webhook,
+            deliveries=sent,
+            form=form,
+            event_names=EVENT_NAMES,
+            **values,
+        )
+
+    @router.post("/t/{tenant}/webhooks/{webhook_id}/edit")
+    async def edit_webhook(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        form: dict[str, Any] = dict(await posted(request, ctx))
+        form["events"] = forms.event_types(await request.form())
+        webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        try:
+            await ctx.call(
+                webhooks.update,
+                tenant=tenant,
+                webhook_id=webhook.id,
+                url=forms.text(form, "url"),
+                events=form["events"],
+                description=forms.text(form, "description"),
+                active=form.get("active") == "on",
+            )
+        except (Invalid, Forbidden) as exc:
+            return await webhook_detail(
+                ctx, tenant, webhook, form, status=status_of(exc), error=exc.message
+            )
+        return RedirectResponse(f"/console/t/{tenant}/webhooks/{webhook.id}", status_code=303)
+
+    @router.get("/t/{tenant}/webhooks/{webhook_id}/delete")
+    async def confirm_webhook_delete(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        return page(
+            ctx,
+            "confirm.html",
+            tenant=tenant,
+            title="Delete a webhook",
+            question=(
+                f"Delete the webhook to “{webhook.url}” with its deliveries? No more events "
+                "are sent to it; this cannot be undone."
+            ),
+            action=f"/console/t/{tenant}/webhooks/{webhook.id}/delete",
+            cancel=f"/console/t/{tenant}/webhooks/{webhook.id}",
+            button="Delete the webhook",
+        )
+
+    @router.post("/t/{tenant}/webhooks/{webhook_id}/delete")
+    async def delete_webhook(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        await posted(request, ctx)
+        await ctx.call(webhooks.delete, tenant=tenant, webhook_id=parse_id(webhook_id))
+        return RedirectResponse(f"/console/t/{tenant}/webhooks", status_code=303)
+
+    @router.post("/t/{tenant}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
+    async def retry_delivery(
+        request: Request, tenant: str, webhook_id: str, delivery_id: str
+    ) -> Response:
+        ctx = await context(request)
+        await posted(request, ctx)
+        number = parse_id(webhook_id)
+        await ctx.call(
+            webhooks.retry, tenant=tenant, webhook_id=number, delivery_id=parse_id(delivery_id)
+        )
+        return RedirectResponse(f"/console/t/{tenant}/webhooks/{number}", status_code=303)
+
     # -- audit ----------------------------------------------------------------------------
 
     @router.get("/audit")
@@ -579,6 +756,12 @@ class Permissions:
         return self._passes(policy.require_root, "creating a tenant")
 
     @property
+    def administer(self) -> bool:
+        """The tenant's policy and webhooks: its admins' and root's (service/policies.py,
+        service/webhooks.py ask the same rule)."""
+        return self._passes(policy.require_role, Role.ADMIN, "managing the tenant")
+
+    @property
     def read_audit(self) -> bool:
         return self._passes(policy.require_role, Role.ADMIN, "reading the audit trail")
 
@@ -622,6 +805,18 @@ def token_fields(token: Token) -> dict[str, str]:
         "restricted": "on" if token.restricted else "",
         "expires_at": forms.form_instant(token.expires_at),
         "metadata": json.dumps(dict(token.metadata), indent=2) if token.metadata else "",
+        "rate_limits": forms.rate_limit_lines(token.rate_limits),
+        "ip_allowlist": "\n".join(token.ip_allowlist),
+        **forms.credit_fields(token.credits),
+    }
+
+
+def webhook_fields(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "url": webhook.url,
+        "description": webhook.description,
+        "events": list(webhook.events),
+        "active": "on" if webhook.active else "",
     }
 
 
@@ -630,6 +825,7 @@ def choices() -> dict[str, Any]:
         "types": list(TokenType),
         "roles": TOKEN_ROLES,
         "units": list(forms.LIFETIME_UNITS),
+        "intervals": [interval.value for interval in RefillInterval],
     }
 
 
