@@ -378,7 +378,9 @@ def test_create_with_every_field_then_edit_reveal_and_delete(page: Page, server:
     assert server.verify(secret)["code"] == "NOT_FOUND"
 
 
-def test_verifications_show_by_outcome_in_the_usage_charts(page: Page, server: Server) -> None:
+def test_verifications_show_by_outcome_in_the_usage_charts(
+    page: Page, server: Server, artifacts: Path
+) -> None:
     token = server.issue(name="charted <b>bold</b>")
     for _ in range(3):
         assert server.verify(token["secret"])["valid"] is True
@@ -415,7 +417,8 @@ def test_verifications_show_by_outcome_in_the_usage_charts(page: Page, server: S
     page.goto("/console/t/default/")
     daily = page.locator("figure[data-chart=daily]")
     assert int(daily.get_attribute("data-total") or "0") >= 5
-    expect(page.get_by_role("link", name=f"Token {token['id']}")).to_be_visible()
+    expect(page.get_by_role("link", name="charted <b>bold</b>")).to_be_visible()
+    page.screenshot(path=str(artifacts / "overview-usage.png"), full_page=True)
 
 
 def test_controls_set_in_the_form_hold_at_verify_and_credits_are_adjusted(

@@ -709,7 +709,15 @@ def build_router(
                 charts.build(key, title, found.buckets, bucket=bucket, since=since, count=count)
             )
             top = found.top_tokens  # the last, the month's
-        return {"charts": drawn, "top_tokens": top}
+        named = []
+        for token_id, verifications in top:
+            try:
+                found_token = await ctx.call(tokens.get, tenant=tenant, token_id=token_id)
+                name = found_token.name or f"token {token_id}"
+            except NotFound:  # deleted since: its counts stay
+                name = f"token {token_id} (deleted)"
+            named.append((token_id, name, verifications))
+        return {"charts": drawn, "top_tokens": named}
 
     async def token_charts(ctx: Context, tenant: str, token_id: int) -> list[charts.Chart]:
         now = ctx.core.clock()
