@@ -453,6 +453,12 @@ def test_controls_set_in_the_form_hold_at_verify_and_credits_are_adjusted(
     page.get_by_role("button", name="Save").click()
     expect(page.locator("[data-credits]")).to_have_text("unlimited")
     assert server.verify(secret)["code"] == "IP_DENIED"
+    # Unlimited: nothing to add to, so no such choice, and a forged one is a clear refusal.
+    assert page.get_by_label("Credits:").locator("option[value=add]").count() == 0
+    forged = page.request.post(
+        page.url + "/credits", form={"csrf": csrf_of(page), "how": "add", "amount": "5"}
+    )
+    assert forged.status == 409 and "set them first" in forged.text()
     page.get_by_role("link", name="Edit or rename").click()
     page.get_by_label("IP allowlist").fill("")
     page.get_by_role("button", name="Save").click()
