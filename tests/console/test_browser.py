@@ -562,6 +562,11 @@ def test_webhooks_created_with_a_secret_shown_once_edited_retried_and_deleted(
     page.get_by_role("button", name="Save the webhook").click()
     expect(page.locator("[data-webhook-state]")).to_have_text("disabled")
     expect(page.get_by_label("token.disabled")).to_be_checked()
+    with server.api() as http:
+        updates = http.get(
+            "/v1/audit", params={"action": "webhook.update", "tenant": "hooked"}, headers=ROOT
+        ).json()
+    assert [item["detail"]["fields"] for item in updates["items"]] == [["active", "events"]]
 
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name="Delete the webhook").click()

@@ -613,16 +613,17 @@ def build_router(
         form: dict[str, Any] = dict(await posted(request, ctx))
         form["events"] = forms.event_types(await request.form())
         webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        # Only what the form changes, so the audit names exactly what the admin changed.
+        wanted = {
+            "url": forms.text(form, "url"),
+            "events": form["events"],
+            "description": forms.text(form, "description"),
+            "active": form.get("active") == "on",
+        }
+        shown = webhook_fields(webhook) | {"active": webhook.active}
+        changed = {key: value for key, value in wanted.items() if value != shown[key]}
         try:
-            await ctx.call(
-                webhooks.update,
-                tenant=tenant,
-                webhook_id=webhook.id,
-                url=forms.text(form, "url"),
-                events=form["events"],
-                description=forms.text(form, "description"),
-                active=form.get("active") == "on",
-            )
+            await ctx.call(webhooks.update, tenant=tenant, webhook_id=webhook.id, **changed)
         except (Invalid, Forbidden) as exc:
             return await webhook_detail(
                 ctx, tenant, webhook, form, status=status_of(exc), error=exc.message
