@@ -101,7 +101,10 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("console") / "data")
+    # Usage counts reach the store twice a second, so a chart shows a verification soon.
+    running = Server(
+        tmp_path_factory.mktemp("console") / "data", TOKENWARD_USAGE_FLUSH_SECONDS="0.5"
+    )
     yield running
     running.stop()
 

@@ -293,6 +293,18 @@ def test_every_page_has_no_serious_accessibility_violation(
     check("audit")
     page.goto("/console/t/default/tokens/999999999")
     check("not-found")
+    page.goto("/console/t/default/policy")
+    check("policy")
+    page.goto("/console/t/default/webhooks")
+    check("webhooks")
+    page.get_by_label("URL (http or https)").fill("https://example.com/accessible")
+    page.get_by_label("token.created").check()
+    page.get_by_role("button", name="Add the webhook").click()
+    check("webhook-secret")
+    page.get_by_role("link", name="Go to the webhook").click()
+    check("webhook")
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Delete the webhook").click()  # no events for the others
 
 
 def test_the_keyboard_alone_signs_in_and_reaches_a_token(page: Page, server: Server) -> None:
@@ -364,3 +376,198 @@ def test_create_with_every_field_then_edit_reveal_and_delete(page: Page, server:
     page.get_by_role("button", name="Delete the token").click()
     expect(page.get_by_role("heading", name="Tokens of tenant default")).to_be_visible()
     assert server.verify(secret)["code"] == "NOT_FOUND"
+
+
+def test_verifications_show_by_outcome_in_the_usage_charts(
+    page: Page, server: Server, artifacts: Path
+) -> None:
+    token = server.issue(name="charted <b>bold</b>")
+    for _ in range(3):
+        assert server.verify(token["secret"])["valid"] is True
+    with server.api() as http:
+        disabled = http.post(f"/v1/tenants/default/tokens/{token['id']}/disable", headers=ROOT)
+        assert disabled.status_code == 200
+    for _ in range(2):
+        assert server.verify(token["secret"])["code"] == "DISABLED"
+    sign_in(page, ADMIN)
+    hourly = page.locator("figure[data-chart=hourly]")
+    deadline = time.monotonic() + 30  # the flush is every half second; a loaded machine lags
+    while time.monotonic() < deadline:
+        page.goto(f"/console/t/default/tokens/{token['id']}")
+        if hourly.get_attribute("data-total") == "5":
+            break
+        time.sleep(0.5)
+    expect(hourly.locator("figcaption")).to_have_text(
+        "Verifications per hour, last 24 hours: 5 verifications"
+    )
+    svg = hourly.locator("svg[role=img]").first
+    expect(svg).to_have_accessible_name("Verifications per hour, last 24 hours")
+    expect(svg).to_have_accessible_description(
+        re.compile(r"5 verifications \(VALID 3, DISABLED 2\)")
+    )
+    expect(hourly.locator("rect[fill='#1d6b2c']")).to_have_count(2)  # a bar and the legend's
+    hourly.get_by_text("as a table").click()
+    row = hourly.locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td")).to_have_text(["3", "2", "5"])
+    expect(page.locator("figure[data-chart=daily]")).to_have_attribute("data-total", "5")
+    assert page.locator("[data-usage-charts]").count() == 0  # the placeholder is gone
+
+    # The tenant's overview counts the same verifications among all of its tokens'.
+    page.goto("/console/t/default/")
+    daily = page.locator("figure[data-chart=daily]")
+    assert int(daily.get_attribute("data-total") or "0") >= 5
+    expect(page.get_by_role("link", name="charted <b>bold</b>")).to_be_visible()
+    page.screenshot(path=str(artifacts / "overview-usage.png"), full_page=True)
+
+
+def test_controls_set_in_the_form_hold_at_verify_and_credits_are_adjusted(
+    page: Page, server: Server
+) -> None:
+    sign_in(page, ADMIN)
+    secret = create_in_console(
+        page,
+        "controlled",
+        **{
+            "Credits (verifications left; empty: unlimited)": "2",
+            "Rate limits (one a line": "per-minute 100 60",
+        },
+    )
+    page.get_by_role("link", name="Go to the token").click()
+    expect(page.locator(".fields")).to_contain_text("per-minute: 100 per 60 s")
+    expect(page.locator("[data-credits]")).to_contain_text("2")
+    assert [server.verify(secret)["code"] for _ in range(3)] == ["VALID", "VALID", "USAGE_EXCEEDED"]
+
+    page.get_by_label("Credits:").select_option("add")
+    page.get_by_label("Number of credits").fill("1")
+    page.get_by_role("button", name="Adjust the credits").click()
+    expect(page.get_by_role("heading", name="Token controlled")).to_be_visible()
+    assert server.verify(secret)["code"] == "VALID"
+    assert server.verify(secret)["code"] == "USAGE_EXCEEDED"
+
+    # An allowlist without this machine's address refuses it; emptied, any address passes.
+    page.get_by_role("link", name="Edit or rename").click()
+    expect(page.get_by_label("Rate limits (one a line")).to_have_value("per-minute 100 60")
+    page.get_by_label("IP allowlist").fill("10.0.0.0/8")
+    page.get_by_label("Credits (verifications left; empty: unlimited)").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("[data-credits]")).to_have_text("unlimited")
+    assert server.verify(secret)["code"] == "IP_DENIED"
+    # Unlimited: nothing to add to, so no such choice, and a forged one is a clear refusal.
+    assert page.get_by_label("Credits:").locator("option[value=add]").count() == 0
+    forged = page.request.post(
+        page.url + "/credits", form={"csrf": csrf_of(page), "how": "add", "amount": "5"}
+    )
+    assert forged.status == 409 and "set them first" in forged.text()
+    page.get_by_role("link", name="Edit or rename").click()
+    page.get_by_label("IP allowlist").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".fields")).to_contain_text("any address")
+    assert server.verify(secret)["code"] == "VALID"
+
+
+def make_tenant(server: Server, name: str) -> None:
+    with server.api() as http:
+        created = http.post("/v1/tenants", json={"name": name}, headers=ROOT)
+        assert created.status_code in (200, 201), created.text
+
+
+def test_an_admin_sets_the_tenant_policy_and_the_api_is_held_to_it(
+    page: Page, server: Server
+) -> None:
+    make_tenant(server, "policed")
+    admin = server.issue("policed", name="policy admin", role="admin", audience=["tokenward"])
+    sign_in(page, admin["secret"])
+    page.get_by_role("link", name="Policy").click()
+    expect(page.get_by_role("heading", name="Policy of tenant policed")).to_be_visible()
+    page.get_by_label("Allowed scopes (one a line; empty: any)").fill("read")
+    page.get_by_label("When a secret is reported leaked").select_option("notify")
+    page.get_by_role("button", name="Save the policy").click()
+    expect(page.get_by_label("Allowed scopes (one a line; empty: any)")).to_have_value("read")
+    expect(page.get_by_label("When a secret is reported leaked")).to_have_value("notify")
+    with server.api() as http:
+        refused = http.post(
+            "/v1/tenants/policed/tokens", json={"name": "w", "scopes": ["write"]}, headers=ROOT
+        )
+    assert refused.status_code == 422 and "POLICY_VIOLATION" in refused.text, refused.text
+
+    # A bad number is a message on the form, never an error page.
+    page.get_by_label("Maximum lifetime of a token (seconds)").fill("-5")
+    page.evaluate("document.querySelector('#max_lifetime_seconds').removeAttribute('min')")
+    page.get_by_role("button", name="Save the policy").click()
+    expect(page.get_by_role("alert")).to_contain_text("max_lifetime_seconds")
+
+
+def test_an_editor_sees_no_policy_or_webhooks_and_a_forged_post_is_refused(
+    page: Page, server: Server
+) -> None:
+    editor = server.issue(name="console editor", role="editor", audience=["tokenward"])
+    sign_in(page, editor["secret"])
+    assert page.get_by_role("link", name="Policy").count() == 0
+    assert page.get_by_role("link", name="Webhooks").count() == 0
+    csrf = csrf_of(page)
+    for path, form in (
+        ("/console/t/default/policy", {"csrf": csrf, "require_expiry": "on"}),
+        ("/console/t/default/webhooks", {"csrf": csrf, "url": "https://example.com/h"}),
+    ):
+        response = page.request.post(path, form=form)
+        assert response.status == 403, path
+    response = page.request.post(
+        "/console/t/default/policy", form={"require_expiry": "on"}, headers={"origin": server.url}
+    )
+    assert response.status == 403  # no CSRF token
+    with server.api() as http:
+        policy = http.get("/v1/tenants/default/policy", headers=ROOT).json()
+    assert policy["require_expiry"] is False
+
+
+def test_webhooks_created_with_a_secret_shown_once_edited_retried_and_deleted(
+    page: Page, server: Server
+) -> None:
+    make_tenant(server, "hooked")
+    sign_in(page, ADMIN)
+    page.goto("/console/t/hooked/webhooks")
+    expect(page.get_by_text("No webhooks yet.")).to_be_visible()
+    page.get_by_label("URL (http or https)").fill("http://127.0.0.1:9/<hook>")
+    page.get_by_label("Description").fill("<b>not bold</b>")
+    page.get_by_label("token.created").check()
+    page.get_by_role("button", name="Add the webhook").click()
+    expect(page.get_by_role("heading", name=re.compile("Webhook added"))).to_be_visible()
+    secret = page.get_by_label("Secret", exact=True).input_value()
+    assert secret.startswith("whsec_")
+    page.get_by_role("link", name="Go to the webhook").click()
+    assert secret not in page.content()
+    expect(page.get_by_label("token.created")).to_be_checked()
+    expect(page.get_by_label("Description")).to_have_value("<b>not bold</b>")
+
+    # An event: the dispatcher refuses a loopback receiver, and the attempt shows.
+    server.issue("hooked", name="announced")
+    delivery = page.locator("tr[data-delivery]")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        page.reload()
+        if delivery.count() and "no answer" in (delivery.first.text_content() or ""):
+            break
+        time.sleep(0.5)
+    expect(delivery.first).to_contain_text("token.created")
+    expect(delivery.first.locator(".attempts li")).to_have_count(1)
+    delivery.first.get_by_role("button", name=re.compile("Retry delivery")).click()
+    expect(page.get_by_role("heading", name=re.compile("^Webhook"))).to_be_visible()
+    with server.api() as http:
+        trail = http.get("/v1/audit", params={"action": "webhook.retry"}, headers=ROOT).json()
+    assert any(item["tenant"] == "hooked" for item in trail["items"])
+
+    page.get_by_label("token.disabled").check()
+    page.get_by_label("Enabled (enabling clears a failure streak)").uncheck()
+    page.get_by_role("button", name="Save the webhook").click()
+    expect(page.locator("[data-webhook-state]")).to_have_text("disabled")
+    expect(page.get_by_label("token.disabled")).to_be_checked()
+    with server.api() as http:
+        updates = http.get(
+            "/v1/audit", params={"action": "webhook.update", "tenant": "hooked"}, headers=ROOT
+        ).json()
+    assert [item["detail"]["fields"] for item in updates["items"]] == [["active", "events"]]
+
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Delete the webhook").click()
+    expect(page.get_by_text("No webhooks yet.")).to_be_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from tokenward.console import forms
 from tokenward.domain.errors import Invalid
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import Token, TokenType
+from tokenward.domain.tokens import (
+    Credits,
+    RateLimit,
+    Refill,
+    RefillInterval,
+    Token,
+    TokenType,
+)
 
 TOKEN = Token(
     id=7,
@@ -114,3 +122,58 @@ def test_a_lifetime_needs_a_positive_amount_and_a_known_unit() -> None:
 def test_an_expiry_date_is_read_as_utc() -> None:
     spec = forms.spec({"name": "x", "expiry": "date", "expires_at": "2027-01-31T12:00"})
     assert spec.expires_at == datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
+
+
+CONTROLLED = dataclasses.replace(
+    TOKEN,
+    rate_limits=(RateLimit("per-minute", 60, 60),),
+    credits=Credits(40, Refill(100, RefillInterval.MONTHLY)),
+    ip_allowlist=("10.0.0.0/8",),
+)
+
+
+def shown_with_controls(token: Token) -> dict[str, str]:
+    return shown(token) | {
+        "rate_limits": forms.rate_limit_lines(token.rate_limits),
+        "ip_allowlist": "\n".join(token.ip_allowlist),
+        **forms.credit_fields(token.credits),
+    }
+
+
+def test_an_untouched_form_leaves_the_controls_and_the_live_balance_alone() -> None:
+    assert forms.changes(shown_with_controls(CONTROLLED), CONTROLLED).given() == {}
+
+
+def test_controls_from_the_form() -> None:
+    form = shown_with_controls(CONTROLLED) | {
+        "rate_limits": "per-minute 60 60\nper-day, 1000, 86400",
+        "credits": "",
+        "refill_amount": "",
+        "ip_allowlist": "10.0.0.0/8, 192.168.1.7",
+    }
+    given = forms.changes(form, CONTROLLED).given()
+    assert given == {
+        "rate_limits": (RateLimit("per-minute", 60, 60), RateLimit("per-day", 1000, 86400)),
+        "credits": None,  # unlimited
+        "ip_allowlist": ("10.0.0.0/8", "192.168.1.7"),
+    }
+    spec = forms.spec(
+        {"name": "x", "credits": "5", "refill_amount": "9", "refill_interval": "daily"}
+    )
+    assert spec.credits == Credits(5, Refill(9, RefillInterval.DAILY))
+    assert forms.spec({"name": "x"}).credits is None
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"rate_limits": "per-minute 60"},
+        {"rate_limits": "per-minute sixty 60"},
+        {"credits": "many"},
+        {"refill_amount": "10"},  # a refill without a balance
+        {"credits": "1", "refill_amount": "10", "refill_interval": "weekly"},
+    ],
+)
+def test_bad_controls_are_invalid(form: dict[str, str]) -> None:
+    with pytest.raises(Invalid):
+        forms.spec({"name": "x", **form})

@@ -10,7 +10,17 @@ from typing import Any
 
 from tokenward.domain.errors import Invalid
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import UNSET, Token, TokenChanges, TokenSpec, TokenType
+from tokenward.domain.tokens import (
+    UNSET,
+    Credits,
+    RateLimit,
+    Refill,
+    RefillInterval,
+    Token,
+    TokenChanges,
+    TokenSpec,
+    TokenType,
+)
 
 LIFETIME_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 
@@ -73,6 +83,57 @@ def integer(value: str, label: str, *, default: int = 0) -> int:
         raise Invalid(f"{label} must be a whole number") from None
 
 
+def rate_limits(value: str) -> tuple[RateLimit, ...]:
+    """One limit a line: its name, how many verifications, and the window in seconds
+    (``per-minute 60 60``); the bounds are the domain's (``domain/limits.py``)."""
+    found = []
+    for line in value.splitlines():
+        parts = line.replace(",", " ").split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise Invalid(
+                "a rate limit is a name, a count and a window in seconds, such as per-minute 60 60"
+            )
+        name, limit, window = parts
+        found.append(
+            RateLimit(name, integer(limit, "a rate limit's count"), integer(window, "a window"))
+        )
+    return tuple(found)
+
+
+def credits(form: Mapping[str, str]) -> Credits | None:
+    """Empty balance: no credits (unlimited). A refill needs an amount and an interval."""
+    balance = text(form, "credits")
+    amount = text(form, "refill_amount")
+    if not balance:
+        if amount:
+            raise Invalid("a refill needs a credit balance")
+        return None
+    refill = None
+    if amount:
+        try:
+            interval = RefillInterval(text(form, "refill_interval") or "daily")
+        except ValueError:
+            raise Invalid("the refill is daily or monthly") from None
+        refill = Refill(integer(amount, "the refill amount"), interval)
+    return Credits(integer(balance, "the credit balance"), refill)
+
+
+def credit_fields(value: Credits | None) -> dict[str, str]:
+    if value is None:
+        return {"credits": "", "refill_amount": "", "refill_interval": "daily"}
+    return {
+        "credits": str(value.remaining),
+        "refill_amount": str(value.refill.amount) if value.refill else "",
+        "refill_interval": value.refill.interval.value if value.refill else "daily",
+    }
+
+
+def rate_limit_lines(value: tuple[RateLimit, ...]) -> str:
+    return "\n".join(f"{r.name} {r.limit} {r.window_seconds}" for r in value)
+
+
 def spec(form: Mapping[str, str]) -> TokenSpec:
     expiry = text(form, "expiry") or "none"
     expires_at = None
@@ -107,6 +168,9 @@ def spec(form: Mapping[str, str]) -> TokenSpec:
         ttl_seconds=ttl_seconds,
         recoverable=form.get("recoverable") == "on",
         metadata=metadata(text(form, "metadata")),
+        rate_limits=rate_limits(form.get("rate_limits", "")),
+        credits=credits(form),
+        ip_allowlist=words(form.get("ip_allowlist", "")),
     )
 
 
@@ -136,6 +200,16 @@ def changes(form: Mapping[str, str], token: Token) -> TokenChanges:
     new_metadata = metadata(text(form, "metadata"))
     if new_metadata != dict(token.metadata):
         given["metadata"] = new_metadata
+    new_limits = rate_limits(form.get("rate_limits", ""))
+    if new_limits != token.rate_limits:
+        given["rate_limits"] = new_limits
+    allowlist = words(form.get("ip_allowlist", ""))
+    if allowlist != token.ip_allowlist:
+        given["ip_allowlist"] = allowlist
+    # The balance shown is the one last set: an untouched form leaves the live one alone.
+    new_credits = credits(form)
+    if new_credits != token.credits:
+        given["credits"] = new_credits
     return TokenChanges(**given) if given else TokenChanges(name=UNSET)
 
 
@@ -153,3 +227,54 @@ def form_instant(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def policy_values(form: Mapping[str, str]) -> dict[str, Any]:
+    """The policy form as the JSON form ``lifecycle.policy_of`` reads (and checks): an empty
+    number or list is "no rule"."""
+
+    def seconds(name: str) -> int | None:
+        value = text(form, name)
+        return integer(value, name.replace("_", " ")) if value else None
+
+    def listed(name: str) -> list[str] | None:
+        value = words(form.get(name, ""))
+        return list(value) if value else None
+
+    return {
+        "max_lifetime_seconds": seconds("max_lifetime_seconds"),
+        "require_expiry": form.get("require_expiry") == "on",
+        "allowed_scopes": listed("allowed_scopes"),
+        "allowed_audiences": listed("allowed_audiences"),
+        "allow_recoverable": form.get("allow_recoverable") == "on",
+        "inactivity_disable_seconds": seconds("inactivity_disable_seconds"),
+        "expiry_notice_seconds": [
+            integer(value, "an expiry notice") for value in words(form.get("expiry_notices", ""))
+        ],
+        "on_reuse": text(form, "on_reuse") or "disable",
+        "on_leak": text(form, "on_leak") or "disable",
+    }
+
+
+def policy_fields(values: Mapping[str, Any]) -> dict[str, str]:
+    """A stored policy (``TenantPolicy.as_stored``) as the form shows it."""
+
+    def shown(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    return {
+        "max_lifetime_seconds": shown(values["max_lifetime_seconds"]),
+        "require_expiry": "on" if values["require_expiry"] else "",
+        "allowed_scopes": "\n".join(values["allowed_scopes"] or ()),
+        "allowed_audiences": "\n".join(values["allowed_audiences"] or ()),
+        "allow_recoverable": "on" if values["allow_recoverable"] else "",
+        "inactivity_disable_seconds": shown(values["inactivity_disable_seconds"]),
+        "expiry_notices": ", ".join(str(n) for n in values["expiry_notice_seconds"]),
+        "on_reuse": values["on_reuse"],
+        "on_leak": values["on_leak"],
+    }
+
+
+def event_types(form: Any) -> list[str]:
+    """The checked event boxes (``events`` repeated); the domain checks the names."""
+    return [value for value in form.getlist("events") if isinstance(value, str)]

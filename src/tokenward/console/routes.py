@@ -16,22 +16,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tokenward.console import csrf, forms, sessions
+from tokenward.console import charts, csrf, forms, sessions
 from tokenward.console.rendering import Renderer
 from tokenward.domain import errors, policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.errors import Forbidden, Invalid, NotFound, TokenwardError
+from tokenward.domain.lifecycle import EventType, OnIncident, Webhook
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tokens import (
     PageRequest,
+    RefillInterval,
     SortOrder,
     Token,
     TokenQuery,
     TokenSort,
     TokenType,
 )
-from tokenward.service import audit, tenants, tokens
+from tokenward.service import audit, policies, tenants, tokens, usage, webhooks
 from tokenward.service.core import Core
 
 SESSION_COOKIE = "tw_console"
@@ -40,6 +42,12 @@ COOKIE_PATH = "/console"
 PAGE_SIZES = (25, 50, 100)
 AUDIT_PAGE_SIZE = 50
 TRAIL_SIZE = 20
+EVENT_NAMES = [event.value for event in EventType]
+#: The usage charts of the overview and the token page: (id, title, bucket, buckets).
+CHARTS: tuple[tuple[str, str, usage.Bucket, int], ...] = (
+    ("hourly", "Verifications per hour, last 24 hours", "hour", 24),
+    ("daily", "Verifications per day, last 30 days", "day", 30),
+)
 
 T = TypeVar("T")
 
@@ -237,6 +245,7 @@ def build_router(
             total=sum(counts.values()),
             expiring=expiring,
             tenants_seen=await tenant_names(ctx),
+            **await tenant_charts(ctx, tenant),
         )
 
     # -- tokens ---------------------------------------------------------------------------
@@ -316,7 +325,13 @@ def build_router(
                 page=PageRequest(0, TRAIL_SIZE),
             )
         return page(
-            ctx, "token.html", tenant=tenant, token=token, trail=trail, now=ctx.core.clock()
+            ctx,
+            "token.html",
+            tenant=tenant,
+            token=token,
+            trail=trail,
+            now=ctx.core.clock(),
+            charts=await token_charts(ctx, tenant, token.id),
         )
 
     @router.get("/t/{tenant}/tokens/{token_id}/edit")
@@ -366,6 +381,23 @@ def build_router(
         ctx = await context(request)
         await posted(request, ctx)
         await ctx.call(tokens.disable, tenant=tenant, token_id=parse_id(token_id))
+        return RedirectResponse(f"/console/t/{tenant}/tokens/{token_id}", status_code=303)
+
+    @router.post("/t/{tenant}/tokens/{token_id}/credits")
+    async def adjust_credits(request: Request, tenant: str, token_id: str) -> Response:
+        ctx = await context(request)
+        form = await posted(request, ctx)
+        amount = forms.integer(forms.text(form, "amount"), "the number of credits")
+        how = forms.text(form, "how")
+        if how not in ("set", "add"):
+            raise Invalid("set the balance or add to it")
+        await ctx.call(
+            tokens.adjust_credits,
+            tenant=tenant,
+            token_id=parse_id(token_id),
+            set_to=amount if how == "set" else None,
+            add=amount if how == "add" else None,
+        )
         return RedirectResponse(f"/console/t/{tenant}/tokens/{token_id}", status_code=303)
 
     @router.post("/t/{tenant}/tokens/{token_id}/rotate")
@@ -477,6 +509,164 @@ def build_router(
         await ctx.call(tenants.delete, name=name)
         return RedirectResponse("/console/tenants", status_code=303)
 
+    # -- tenant policy (admins and root) ---------------------------------------------------
+
+    @router.get("/t/{tenant}/policy")
+    async def policy_page(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        chosen = await ctx.call(policies.get, tenant=tenant)
+        return policy_form(ctx, tenant, forms.policy_fields(chosen.as_stored()))
+
+    def policy_form(
+        ctx: Context, tenant: str, form: dict[str, str], *, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        return page(
+            ctx,
+            "policy.html",
+            status=status,
+            tenant=tenant,
+            form=form,
+            incidents=[choice.value for choice in OnIncident],
+            **values,
+        )
+
+    @router.post("/t/{tenant}/policy")
+    async def put_policy(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        form = await posted(request, ctx)
+        try:
+            await ctx.call(policies.put, tenant=tenant, values=forms.policy_values(form))
+        except (Invalid, Forbidden) as exc:
+            return policy_form(ctx, tenant, form, status=status_of(exc), error=exc.message)
+        return RedirectResponse(f"/console/t/{tenant}/policy", status_code=303)
+
+    # -- webhooks (admins and root) -------------------------------------------------------
+
+    @router.get("/t/{tenant}/webhooks")
+    async def webhook_list(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        return await webhooks_page(ctx, tenant, {"events": []})
+
+    async def webhooks_page(
+        ctx: Context, tenant: str, form: dict[str, Any], *, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        found = await ctx.call(webhooks.list_all, tenant=tenant)
+        return page(
+            ctx,
+            "webhooks.html",
+            status=status,
+            tenant=tenant,
+            webhooks=found,
+            form=form,
+            event_names=EVENT_NAMES,
+            **values,
+        )
+
+    @router.post("/t/{tenant}/webhooks")
+    async def create_webhook(request: Request, tenant: str) -> Response:
+        ctx = await context(request)
+        form: dict[str, Any] = dict(await posted(request, ctx))
+        form["events"] = forms.event_types(await request.form())
+        try:
+            webhook, secret = await ctx.call(
+                webhooks.create,
+                tenant=tenant,
+                url=forms.text(form, "url"),
+                events=form["events"],
+                description=forms.text(form, "description"),
+            )
+        except (Invalid, Forbidden, errors.Conflict) as exc:
+            return await webhooks_page(ctx, tenant, form, status=status_of(exc), error=exc.message)
+        return page(ctx, "webhook_secret.html", tenant=tenant, webhook=webhook, secret=secret)
+
+    @router.get("/t/{tenant}/webhooks/{webhook_id}")
+    async def webhook_page(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        return await webhook_detail(ctx, tenant, webhook, webhook_fields(webhook))
+
+    async def webhook_detail(
+        ctx: Context,
+        tenant: str,
+        webhook: Webhook,
+        form: dict[str, Any],
+        *,
+        status: int = 200,
+        **values: Any,
+    ) -> HTMLResponse:
+        sent = await ctx.call(webhooks.deliveries, tenant=tenant, webhook_id=webhook.id)
+        return page(
+            ctx,
+            "webhook.html",
+            status=status,
+            tenant=tenant,
+            webhook=webhook,
+            deliveries=sent,
+            form=form,
+            event_names=EVENT_NAMES,
+            **values,
+        )
+
+    @router.post("/t/{tenant}/webhooks/{webhook_id}/edit")
+    async def edit_webhook(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        form: dict[str, Any] = dict(await posted(request, ctx))
+        form["events"] = forms.event_types(await request.form())
+        webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        # Only what the form changes, so the audit names exactly what the admin changed.
+        wanted = {
+            "url": forms.text(form, "url"),
+            "events": form["events"],
+            "description": forms.text(form, "description"),
+            "active": form.get("active") == "on",
+        }
+        shown = webhook_fields(webhook) | {"active": webhook.active}
+        changed = {key: value for key, value in wanted.items() if value != shown[key]}
+        try:
+            await ctx.call(webhooks.update, tenant=tenant, webhook_id=webhook.id, **changed)
+        except (Invalid, Forbidden) as exc:
+            return await webhook_detail(
+                ctx, tenant, webhook, form, status=status_of(exc), error=exc.message
+            )
+        return RedirectResponse(f"/console/t/{tenant}/webhooks/{webhook.id}", status_code=303)
+
+    @router.get("/t/{tenant}/webhooks/{webhook_id}/delete")
+    async def confirm_webhook_delete(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
+        return page(
+            ctx,
+            "confirm.html",
+            tenant=tenant,
+            title="Delete a webhook",
+            question=(
+                f"Delete the webhook to “{webhook.url}” with its deliveries? No more events "
+                "are sent to it; this cannot be undone."
+            ),
+            action=f"/console/t/{tenant}/webhooks/{webhook.id}/delete",
+            cancel=f"/console/t/{tenant}/webhooks/{webhook.id}",
+            button="Delete the webhook",
+        )
+
+    @router.post("/t/{tenant}/webhooks/{webhook_id}/delete")
+    async def delete_webhook(request: Request, tenant: str, webhook_id: str) -> Response:
+        ctx = await context(request)
+        await posted(request, ctx)
+        await ctx.call(webhooks.delete, tenant=tenant, webhook_id=parse_id(webhook_id))
+        return RedirectResponse(f"/console/t/{tenant}/webhooks", status_code=303)
+
+    @router.post("/t/{tenant}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
+    async def retry_delivery(
+        request: Request, tenant: str, webhook_id: str, delivery_id: str
+    ) -> Response:
+        ctx = await context(request)
+        await posted(request, ctx)
+        number = parse_id(webhook_id)
+        await ctx.call(
+            webhooks.retry, tenant=tenant, webhook_id=number, delivery_id=parse_id(delivery_id)
+        )
+        return RedirectResponse(f"/console/t/{tenant}/webhooks/{number}", status_code=303)
+
     # -- audit ----------------------------------------------------------------------------
 
     @router.get("/audit")
@@ -506,6 +696,46 @@ def build_router(
             link=lambda **changes: "?" + urlencode({**filters, **changes}),
         )
 
+    async def tenant_charts(ctx: Context, tenant: str) -> dict[str, Any]:
+        """The tenant's verifications per hour (a day) and per day (a month), by outcome."""
+        now = ctx.core.clock()
+        drawn = []
+        top: list[tuple[int, int]] = []
+        for key, title, bucket, count in CHARTS:
+            since, until = charts.span(bucket, now, count)
+            found = await ctx.call(
+                usage.of_tenant, tenant=tenant, since=since, until=until, bucket=bucket
+            )
+            drawn.append(
+                charts.build(key, title, found.buckets, bucket=bucket, since=since, count=count)
+            )
+            top = found.top_tokens  # the last, the month's
+        named = []
+        for token_id, verifications in top:
+            try:
+                found_token = await ctx.call(tokens.get, tenant=tenant, token_id=token_id)
+                name = found_token.name or f"token {token_id}"
+            except NotFound:  # deleted since: its counts stay
+                name = f"token {token_id} (deleted)"
+            named.append((token_id, name, verifications))
+        return {"charts": drawn, "top_tokens": named}
+
+    async def token_charts(ctx: Context, tenant: str, token_id: int) -> list[charts.Chart]:
+        now = ctx.core.clock()
+        drawn = []
+        for key, title, bucket, count in CHARTS:
+            since, until = charts.span(bucket, now, count)
+            found = await ctx.call(
+                usage.of_token,
+                tenant=tenant,
+                token_id=token_id,
+                since=since,
+                until=until,
+                bucket=bucket,
+            )
+            drawn.append(charts.build(key, title, found, bucket=bucket, since=since, count=count))
+        return drawn
+
     async def tenant_names(ctx: Context) -> list[str]:
         found = await run_in_threadpool(tenants.list_all, ctx.core, ctx.actor)
         return [t.name for t in found]
@@ -533,6 +763,12 @@ class Permissions:
     @property
     def manage_tenants(self) -> bool:
         return self._passes(policy.require_root, "creating a tenant")
+
+    @property
+    def administer(self) -> bool:
+        """The tenant's policy and webhooks: its admins' and root's (service/policies.py,
+        service/webhooks.py ask the same rule)."""
+        return self._passes(policy.require_role, Role.ADMIN, "managing the tenant")
 
     @property
     def read_audit(self) -> bool:
@@ -578,6 +814,18 @@ def token_fields(token: Token) -> dict[str, str]:
         "restricted": "on" if token.restricted else "",
         "expires_at": forms.form_instant(token.expires_at),
         "metadata": json.dumps(dict(token.metadata), indent=2) if token.metadata else "",
+        "rate_limits": forms.rate_limit_lines(token.rate_limits),
+        "ip_allowlist": "\n".join(token.ip_allowlist),
+        **forms.credit_fields(token.credits),
+    }
+
+
+def webhook_fields(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "url": webhook.url,
+        "description": webhook.description,
+        "events": list(webhook.events),
+        "active": "on" if webhook.active else "",
     }
 
 
@@ -586,6 +834,7 @@ def choices() -> dict[str, Any]:
         "types": list(TokenType),
         "roles": TOKEN_ROLES,
         "units": list(forms.LIFETIME_UNITS),
+        "intervals": [interval.value for interval in RefillInterval],
     }
 
 
