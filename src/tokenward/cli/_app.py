@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tokenward.cli import audit, backup, doctor, keys, server, tenants, tokens, transfer
+from tokenward.cli import audit, backup, doctor, keys, scan, server, tenants, tokens, transfer
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
@@ -69,3 +69,4 @@ app.command()(doctor.doctor)
 app.add_typer(keys.app, name="keys")
 app.command()(backup.backup)
 app.command()(backup.restore)
+app.command()(scan.scan)
