@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from tokenward.cli import audit, backup, doctor, keys, scan, server, tenants, tokens, transfer
+from tokenward.cli import (
+    audit,
+    backup,
+    doctor,
+    keys,
+    policy,
+    scan,
+    server,
+    tenants,
+    tokens,
+    transfer,
+    webhooks,
+)
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
@@ -70,3 +82,5 @@ app.add_typer(keys.app, name="keys")
 app.command()(backup.backup)
 app.command()(backup.restore)
 app.command()(scan.scan)
+app.add_typer(policy.app, name="policy")
+app.add_typer(webhooks.app, name="webhook")
