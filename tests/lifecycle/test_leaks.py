@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from tests.helpers import ROOT_HEADERS, bearer, issue, manager, tenant
+from tests.e2e.server import Server
+from tests.helpers import ROOT_HEADERS, ROOT_TOKEN, bearer, issue, manager, tenant
 from tests.lifecycle.receiver import Receiver, verified
 from tokenward.app import create_app
 from tokenward.domain import secrets as secret_format
@@ -295,3 +297,35 @@ def test_check_needs_a_credential_and_real_hashes(client: TestClient) -> None:
     bad = client.post("/v1/leaks/check", json={"hashes": ["tw_secret"]}, headers=ROOT_HEADERS)
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "INVALID_ARGUMENT"
+
+
+def test_a_report_to_a_real_server_process(
+    database_url: str, tmp_path: Path, keys_file: Path, signing_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """As GitHub sends it: signed bytes over real HTTP to ``tokenward serve``."""
+    server = Server(
+        tmp_path / "served",
+        {
+            "TOKENWARD_ADMIN_TOKEN": ROOT_TOKEN,
+            "TOKENWARD_DATABASE_URL": database_url,
+            "TOKENWARD_LEAK_PUBLIC_KEYS": str(keys_file),
+        },
+    )
+    try:
+        created = httpx.post(
+            f"{server.url}/v1/tenants/default/tokens", json={"name": "x"}, headers=ROOT_HEADERS
+        )
+        secret = created.json()["secret"]
+        body, headers = signed(
+            [{"token": secret, "type": "tw", "url": "u", "source": "commit"}], signing_key
+        )
+        answer = httpx.post(f"{server.url}/v1/leaks", content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()[0]["label"] == "true_positive"
+        refused = httpx.post(f"{server.url}/v1/leaks", content=body + b" ", headers=headers)
+        assert refused.status_code == 401
+        verdict = httpx.post(f"{server.url}/v1/verify", json={"token": secret}).json()
+        assert verdict["code"] == "DISABLED"
+    finally:
+        server.stop()
+    assert secret not in server.output()
