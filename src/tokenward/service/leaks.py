@@ -28,7 +28,7 @@ from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import Invalid, Unauthenticated
 from tokenward.domain.lifecycle import EventType
-from tokenward.service import events, policies, tenants
+from tokenward.service import events, policies
 from tokenward.service.core import Core
 
 #: How the audit records name the reporter: no tokenward identity signs a leak report.
@@ -164,13 +164,19 @@ def report(core: Core, reports: Sequence[Reported], *, client: str | None = None
 
 def _act(core: Core, secret_hash: str, item: Reported, client: str | None) -> bool:
     now = core.clock()
+    with core.uow() as reading:  # a well-formed stranger costs a read, not a write lock
+        found = reading.tokens.get_by_secret_hash(secret_hash, live_at=now)
+    if found is None:
+        return False
     with core.uow(write=True) as uow:
+        # The tenant's lock first, as every writer of its tokens takes it; then the row,
+        # found again: it may have been rotated or deleted since the read.
+        if uow.tenants.get(found[0].tenant, lock="share") is None:
+            return False
         found = uow.tokens.get_by_secret_hash(secret_hash, live_at=now)
         if found is None:
             return False
         token = found[0]
-        # The tenant's lock first, as every writer of its tokens takes it; then the row.
-        tenants.existing(uow, token.tenant, lock="share")
         current = uow.tokens.get(token.tenant, token.id, for_update=True)
         if current is None:  # deleted meanwhile: nothing left to act on
             return False
