@@ -31,8 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Issue, manage and verify API tokens.",
     epilog=(
-        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token, verify and audit "
-        "commands ask "
+        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token, verify, audit, "
+        "policy, webhook and scan commands ask "
         "that server, sending --token (or TOKENWARD_TOKEN) as the credential; the other "
         "commands work only on the database. "
         "Exit codes: 0 success; 1 refused (not found, forbidden, conflict, a secret that does "
