@@ -26,6 +26,7 @@ from tokenward.api.dialects.query.router import router as query_router
 from tokenward.api.middleware import BodyLimitMiddleware
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
+from tokenward.api.native.leaks import router as leaks_router
 from tokenward.api.native.metrics import router as metrics_router
 from tokenward.api.native.policies import router as policies_router
 from tokenward.api.native.router import router as native_router
@@ -283,6 +284,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         native_router,
         webhooks_router,
         policies_router,
+        leaks_router(settings.leak_public_keys),
         metrics_router,
         oauth2_router,
         exchange_router,

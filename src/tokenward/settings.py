@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     #: How often time-driven events (``token.expiring``, ``token.expired``) are looked for.
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    #: The secret-scanning partner's public keys (the JSON GitHub publishes); without it
+    #: ``POST /v1/leaks`` is not offered, since no report could be verified.
+    leak_public_keys: Path | None = None
+    #: How long the hashes of rotated-out secrets are kept, so that one presented again is
+    #: recognised as a kept copy (reuse detection).
+    reuse_keep_days: int = Field(default=90, ge=1)
     #: The web console (``/console``) signs a browser out after this long without a request,
     #: and in any case this long after it signed in.
     console_idle_seconds: int = Field(default=30 * 60, ge=60)

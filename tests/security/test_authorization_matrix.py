@@ -17,6 +17,7 @@ A cell is "wrongly allowed" when it reached further than its row says (. < o < m
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ EXPECTED: dict[str, str] = {
     "GET /v1/tenants/{tenant}/tokens/{token_id}/usage": "......... AAA.A",
     "GET /v1/tenants/{tenant}/usage": "......... AAA.A",
     "GET /v1/audit": "......... ..A.A",
+    # By hash, for ``tokenward scan``: another tenant's token reads as unknown (2xx, not live).
+    "POST /v1/leaks/check": "......... AAAoA",
     # Lifecycle (docs/lifecycle.md): the tenant's admins and root only.
     "GET /v1/tenants/{tenant}/policy": "......... ..A.A",
     "PUT /v1/tenants/{tenant}/policy": "......... ..A.A",
@@ -357,6 +360,10 @@ def _routes() -> dict[str, Route]:
                 f"/deliveries/{c.extra['delivery']}/retry"
             },
             target=False,
+        ),
+        "POST /v1/leaks/check": Route(
+            lambda c: {"json": {"hashes": [hashlib.sha256(c.secret.encode()).hexdigest()]}},
+            lambda c, a: _yes(a.json()["items"][0]["live"] is True),
         ),
         "POST /oauth2/introspect": Route(
             lambda c: {"data": {"token": c.secret}},

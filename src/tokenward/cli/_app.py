@@ -6,7 +6,19 @@ from typing import Annotated
 
 import typer
 
-from tokenward.cli import audit, backup, doctor, keys, server, tenants, tokens, transfer
+from tokenward.cli import (
+    audit,
+    backup,
+    doctor,
+    keys,
+    policy,
+    scan,
+    server,
+    tenants,
+    tokens,
+    transfer,
+    webhooks,
+)
 from tokenward.cli._common import (
     DatabaseUrlOption,
     DataDirOption,
@@ -19,8 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Issue, manage and verify API tokens.",
     epilog=(
-        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token, verify and audit "
-        "commands ask "
+        "Remote mode: with --url (or TOKENWARD_URL) the tenant, token, verify, audit, "
+        "policy, webhook and scan commands ask "
         "that server, sending --token (or TOKENWARD_TOKEN) as the credential; the other "
         "commands work only on the database. "
         "Exit codes: 0 success; 1 refused (not found, forbidden, conflict, a secret that does "
@@ -69,3 +81,6 @@ app.command()(doctor.doctor)
 app.add_typer(keys.app, name="keys")
 app.command()(backup.backup)
 app.command()(backup.restore)
+app.command()(scan.scan)
+app.add_typer(policy.app, name="policy")
+app.add_typer(webhooks.app, name="webhook")

@@ -31,9 +31,13 @@ from tokenward.client._exceptions import (
 )
 from tokenward.client._models import (
     AuditRecord,
+    Delivery,
+    DeliveryAttempt,
     ExchangedToken,
     Page,
+    Policy,
     Role,
+    SecretState,
     Tenant,
     TenantUsage,
     Token,
@@ -42,6 +46,8 @@ from tokenward.client._models import (
     UsageBucket,
     Verification,
     VerifyCode,
+    Webhook,
+    WebhookWithSecret,
 )
 
 __all__ = [
@@ -51,13 +57,17 @@ __all__ = [
     "BadRequest",
     "Client",
     "Conflict",
+    "Delivery",
+    "DeliveryAttempt",
     "ExchangedToken",
     "Forbidden",
     "NotFound",
     "Page",
     "PayloadTooLarge",
+    "Policy",
     "RetryPolicy",
     "Role",
+    "SecretState",
     "ServerError",
     "Tenant",
     "TenantUsage",
@@ -72,4 +82,6 @@ __all__ = [
     "ValidationFailed",
     "Verification",
     "VerifyCode",
+    "Webhook",
+    "WebhookWithSecret",
 ]

@@ -22,14 +22,19 @@ import httpx
 from tokenward.client._exceptions import TokenwardError, TransportError, for_status
 from tokenward.client._models import (
     AuditRecord,
+    Delivery,
     ExchangedToken,
     Page,
+    Policy,
+    SecretState,
     Tenant,
     TenantUsage,
     Token,
     TokenWithSecret,
     UsageBucket,
     Verification,
+    Webhook,
+    WebhookWithSecret,
 )
 
 T = TypeVar("T")
@@ -418,3 +423,113 @@ def _exchanged(response: httpx.Response) -> ExchangedToken:
 
 def list_audit(filters: Mapping[str, Any]) -> Call[Page[AuditRecord]]:
     return Call("GET", "/v1/audit", _audit_page, params=_query(**filters), idempotent=True)
+
+
+# --- policy, webhooks, leaks (docs/lifecycle.md) -----------------------------------------
+
+
+def _policy(response: httpx.Response) -> Policy:
+    return Policy.from_wire(response.json())
+
+
+def _webhook(response: httpx.Response) -> Webhook:
+    return Webhook.from_wire(response.json())
+
+
+def _webhook_with_secret(response: httpx.Response) -> WebhookWithSecret:
+    return WebhookWithSecret.from_wire(response.json())
+
+
+def _webhooks(response: httpx.Response) -> list[Webhook]:
+    return [Webhook.from_wire(item) for item in response.json()["items"]]
+
+
+def _delivery(response: httpx.Response) -> Delivery:
+    return Delivery.from_wire(response.json())
+
+
+def _deliveries(response: httpx.Response) -> list[Delivery]:
+    return [Delivery.from_wire(item) for item in response.json()["items"]]
+
+
+def _secret_states(response: httpx.Response) -> list[SecretState]:
+    return [SecretState.from_wire(item) for item in response.json()["items"]]
+
+
+def _webhooks_path(tenant: str, webhook_id: int | None = None, tail: str = "") -> str:
+    path = f"/v1/tenants/{_segment(tenant)}/webhooks"
+    if webhook_id is not None:
+        path += f"/{_segment(webhook_id)}"
+    return path + tail
+
+
+def get_policy(tenant: str) -> Call[Policy]:
+    return Call("GET", f"/v1/tenants/{_segment(tenant)}/policy", _policy, idempotent=True)
+
+
+def put_policy(tenant: str, policy: Policy) -> Call[Policy]:
+    # A PUT of the whole policy: the same body twice leaves the same state.
+    return Call(
+        "PUT",
+        f"/v1/tenants/{_segment(tenant)}/policy",
+        _policy,
+        json=policy.to_wire(),
+        idempotent=True,
+    )
+
+
+def create_webhook(
+    tenant: str, url: str, events: Iterable[str], description: str
+) -> Call[WebhookWithSecret]:
+    body = {"url": url, "events": list(events), "description": description}
+    # Not repeated: a second registration would be a second webhook with another secret.
+    return Call("POST", _webhooks_path(tenant), _webhook_with_secret, json=body)
+
+
+def list_webhooks(tenant: str) -> Call[list[Webhook]]:
+    return Call("GET", _webhooks_path(tenant), _webhooks, idempotent=True)
+
+
+def get_webhook(tenant: str, webhook_id: int) -> Call[Webhook]:
+    return Call("GET", _webhooks_path(tenant, webhook_id), _webhook, idempotent=True)
+
+
+def update_webhook(tenant: str, webhook_id: int, changes: Mapping[str, Any]) -> Call[Webhook]:
+    body: dict[str, Any] = {}
+    for name, value in changes.items():
+        if value is UNSET:
+            continue
+        body[name] = list(value) if name == "events" else value
+    # Setting fields to given values: repeating it changes nothing more.
+    return Call("PATCH", _webhooks_path(tenant, webhook_id), _webhook, json=body, idempotent=True)
+
+
+def delete_webhook(tenant: str, webhook_id: int) -> Call[None]:
+    return Call("DELETE", _webhooks_path(tenant, webhook_id), _none, idempotent=True)
+
+
+def list_deliveries(tenant: str, webhook_id: int, limit: int) -> Call[list[Delivery]]:
+    return Call(
+        "GET",
+        _webhooks_path(tenant, webhook_id, "/deliveries"),
+        _deliveries,
+        params=_query(limit=limit),
+        idempotent=True,
+    )
+
+
+def retry_delivery(tenant: str, webhook_id: int, delivery_id: int) -> Call[Delivery]:
+    # Queueing again what is queued changes nothing: safe to repeat.
+    return Call(
+        "POST",
+        _webhooks_path(tenant, webhook_id, f"/deliveries/{_segment(delivery_id)}/retry"),
+        _delivery,
+        idempotent=True,
+    )
+
+
+def check_secrets(hashes: Iterable[str]) -> Call[list[SecretState]]:
+    # Only hashes go out (``tokenward scan``): the secrets stay with the caller.
+    return Call(
+        "POST", "/v1/leaks/check", _secret_states, json={"hashes": list(hashes)}, idempotent=True
+    )

@@ -14,14 +14,19 @@ from tokenward.client import _calls
 from tokenward.client._calls import UNSET, Call, RetryPolicy, _Unset
 from tokenward.client._models import (
     AuditRecord,
+    Delivery,
     ExchangedToken,
     Page,
+    Policy,
+    SecretState,
     Tenant,
     TenantUsage,
     Token,
     TokenWithSecret,
     UsageBucket,
     Verification,
+    Webhook,
+    WebhookWithSecret,
 )
 
 T = TypeVar("T")
@@ -288,3 +293,53 @@ class Client:
         filters = dict(locals())
         del filters["self"]
         return self.send(_calls.list_audit(filters))
+
+    # --- policy, webhooks, leaks (docs/lifecycle.md) -------------------------------------
+
+    def get_policy(self, tenant: str) -> Policy:
+        return self.send(_calls.get_policy(tenant))
+
+    def put_policy(self, tenant: str, policy: Policy) -> Policy:
+        """Replaces the tenant's whole policy (a field left at its default takes it)."""
+        return self.send(_calls.put_policy(tenant, policy))
+
+    def create_webhook(
+        self, tenant: str, url: str, events: Iterable[str], *, description: str = ""
+    ) -> WebhookWithSecret:
+        """Registers a webhook; the answer's ``secret`` (``whsec_...``) is shown only now."""
+        return self.send(_calls.create_webhook(tenant, url, events, description))
+
+    def list_webhooks(self, tenant: str) -> list[Webhook]:
+        return self.send(_calls.list_webhooks(tenant))
+
+    def get_webhook(self, tenant: str, webhook_id: int) -> Webhook:
+        return self.send(_calls.get_webhook(tenant, webhook_id))
+
+    def update_webhook(
+        self,
+        tenant: str,
+        webhook_id: int,
+        *,
+        url: str | _Unset = UNSET,
+        events: Iterable[str] | _Unset = UNSET,
+        description: str | _Unset = UNSET,
+        active: bool | _Unset = UNSET,
+    ) -> Webhook:
+        """Changes the fields given; ``active=True`` enables one the server disabled."""
+        changes = {"url": url, "events": events, "description": description, "active": active}
+        return self.send(_calls.update_webhook(tenant, webhook_id, changes))
+
+    def delete_webhook(self, tenant: str, webhook_id: int) -> None:
+        self.send(_calls.delete_webhook(tenant, webhook_id))
+
+    def list_deliveries(self, tenant: str, webhook_id: int, *, limit: int = 50) -> list[Delivery]:
+        """The latest deliveries, newest first, each with its attempts."""
+        return self.send(_calls.list_deliveries(tenant, webhook_id, limit))
+
+    def retry_delivery(self, tenant: str, webhook_id: int, delivery_id: int) -> Delivery:
+        return self.send(_calls.retry_delivery(tenant, webhook_id, delivery_id))
+
+    def check_secrets(self, hashes: Iterable[str]) -> list[SecretState]:
+        """Whether each secret, given by its SHA-256 (hex; ``hashlib.sha256(secret.encode())``),
+        opens a valid token the credential may see. The secrets themselves never leave."""
+        return self.send(_calls.check_secrets(hashes))

@@ -270,3 +270,165 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return (self.page + 1) * self.limit < self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A tenant's policy (docs/lifecycle.md); ``None`` in a field means "no limit"."""
+
+    max_lifetime_seconds: int | None = None
+    require_expiry: bool = False
+    allowed_scopes: tuple[str, ...] | None = None
+    allowed_audiences: tuple[str, ...] | None = None
+    allow_recoverable: bool = True
+    inactivity_disable_seconds: int | None = None
+    expiry_notice_seconds: tuple[int, ...] = (2592000, 604800, 86400)
+    on_reuse: str = "disable"
+    on_leak: str = "disable"
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Policy:
+        def listed(value: Any) -> tuple[str, ...] | None:
+            return None if value is None else tuple(value)
+
+        return cls(
+            max_lifetime_seconds=data.get("max_lifetime_seconds"),
+            require_expiry=bool(data.get("require_expiry", False)),
+            allowed_scopes=listed(data.get("allowed_scopes")),
+            allowed_audiences=listed(data.get("allowed_audiences")),
+            allow_recoverable=bool(data.get("allow_recoverable", True)),
+            inactivity_disable_seconds=data.get("inactivity_disable_seconds"),
+            expiry_notice_seconds=tuple(data.get("expiry_notice_seconds", ())),
+            on_reuse=str(data.get("on_reuse", "disable")),
+            on_leak=str(data.get("on_leak", "disable")),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "max_lifetime_seconds": self.max_lifetime_seconds,
+            "require_expiry": self.require_expiry,
+            "allowed_scopes": None if self.allowed_scopes is None else list(self.allowed_scopes),
+            "allowed_audiences": (
+                None if self.allowed_audiences is None else list(self.allowed_audiences)
+            ),
+            "allow_recoverable": self.allow_recoverable,
+            "inactivity_disable_seconds": self.inactivity_disable_seconds,
+            "expiry_notice_seconds": list(self.expiry_notice_seconds),
+            "on_reuse": self.on_reuse,
+            "on_leak": self.on_leak,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A registered webhook; never holds its signing secret (``WebhookWithSecret`` does,
+    once)."""
+
+    id: int
+    tenant: str
+    url: str
+    events: tuple[str, ...]
+    description: str
+    active: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Webhook:
+        return cls(**_webhook_fields(data))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookWithSecret(Webhook):
+    """The answer to a registration: the webhook and its signing secret, shown this once."""
+
+    secret: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> WebhookWithSecret:
+        return cls(**_webhook_fields(data), secret=data["secret"])
+
+    def __repr__(self) -> str:
+        return f"WebhookWithSecret(id={self.id!r}, url={self.url!r}, secret='***')"
+
+
+def _webhook_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(data["id"]),
+        "tenant": data["tenant"],
+        "url": data["url"],
+        "events": tuple(data["events"]),
+        "description": data["description"],
+        "active": bool(data["active"]),
+        "disabled_reason": data.get("disabled_reason"),
+        "failing_since": _optional_time(data.get("failing_since")),
+        "created_at": _time(data["created_at"]),
+        "updated_at": _time(data["updated_at"]),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event's delivery to one webhook, with every attempt so far."""
+
+    id: int
+    webhook_id: int
+    event_id: str
+    event_type: str
+    status: str
+    next_attempt_at: datetime | None
+    created_at: datetime
+    attempts: tuple[DeliveryAttempt, ...]
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Delivery:
+        return cls(
+            id=int(data["id"]),
+            webhook_id=int(data["webhook_id"]),
+            event_id=data["event_id"],
+            event_type=data["event_type"],
+            status=data["status"],
+            next_attempt_at=_optional_time(data.get("next_attempt_at")),
+            created_at=_time(data["created_at"]),
+            attempts=tuple(
+                DeliveryAttempt(
+                    at=_time(a["at"]),
+                    status_code=a.get("status_code"),
+                    duration_ms=int(a["duration_ms"]),
+                    error=a.get("error"),
+                )
+                for a in data.get("attempts", ())
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SecretState:
+    """Whether a secret (known to the server by its SHA-256 only) opens a valid token of a
+    tenant the caller sees; the token's id and name when it is known there."""
+
+    hash: str
+    live: bool
+    tenant: str | None
+    token_id: int | None
+    name: str | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> SecretState:
+        return cls(
+            hash=data["hash"],
+            live=bool(data["live"]),
+            tenant=data.get("tenant"),
+            token_id=data.get("token_id"),
+            name=data.get("name"),
+        )

@@ -247,6 +247,22 @@ class NoticeRepository(Protocol):
         """The tenant's active tokens last used (or, never used, created) before ``before``."""
 
 
+class RetiredSecretRepository(Protocol):
+    """Rotated-out secrets by hash alone, for reuse detection; the store keeps them as a
+    rotation retires them (``TokenRepository.replace_secret``)."""
+
+    def find(
+        self, secret_hash: str, now: datetime, since: datetime
+    ) -> tuple[int, str, datetime | None] | None:
+        """(token id, its tenant, last reported) for a secret rotated out of a token that
+        retired in [since, now]; None otherwise."""
+        ...
+
+    def mark_reported(self, secret_hash: str, now: datetime) -> None: ...
+
+    def prune(self, before: datetime) -> int: ...
+
+
 #: The key of a row that holds a sealed column, in the order the store pages through them.
 RowId = int | str
 
@@ -346,6 +362,9 @@ class UnitOfWork(Protocol):
 
     @property
     def notices(self) -> NoticeRepository: ...
+
+    @property
+    def retired_secrets(self) -> RetiredSecretRepository: ...
 
     @property
     def sealed(self) -> SealedRepository: ...

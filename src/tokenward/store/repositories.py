@@ -58,8 +58,10 @@ from tokenward.store.controls import (
 from tokenward.store.driver import DriverStatement
 from tokenward.store.notifications import notify_statement
 from tokenward.store.tables import (
+    EpochMillis,
     audit,
     outbox_events,
+    retired_secrets,
     root_credential,
     tenant_policies,
     tenants,
@@ -315,6 +317,7 @@ class SqlTokenRepository:
         # earlier rotation must not outlive this one's (grace 0 is the answer to a leak).
         mine = token_secrets.c.token_id == token_id
         retires_at = token_secrets.c.retires_at
+        _keep_retired(self._conn, token_id, old_retires_at or now)
         if old_retires_at is None:
             self._conn.execute(delete(token_secrets).where(mine))
         else:
@@ -339,6 +342,8 @@ class SqlTokenRepository:
     def delete(self, token_id: int) -> None:
         self._conn.execute(delete(token_credits).where(token_credits.c.token_id == token_id))
         self._conn.execute(delete(token_secrets).where(token_secrets.c.token_id == token_id))
+        # Its retired secrets go with it: an id given again by an import must not inherit them.
+        self._conn.execute(delete(retired_secrets).where(retired_secrets.c.token_id == token_id))
         self._conn.execute(delete(tokens).where(tokens.c.id == token_id))
 
     def lock_name(self, tenant: str, name: str) -> None:
@@ -1208,5 +1213,59 @@ class SqlUsageRepository:
             delete(token_usage).where(
                 token_usage.c.granularity == granularity, token_usage.c.bucket < before
             )
+        )
+        return int(result.rowcount or 0)
+
+
+def _keep_retired(conn: Connection, token_id: int, until: datetime) -> None:
+    """Before a rotation: the token's current secret is kept, by hash, as retiring at
+    ``until``, and any kept one of the token that would retire later now retires then too
+    (a rotation cuts every earlier grace short, as ``replace_secret`` does)."""
+    r = retired_secrets.c
+    conn.execute(
+        update(retired_secrets)
+        .where(r.token_id == token_id, r.retires_at > until)
+        .values(retires_at=until)
+    )
+    current = select(
+        token_secrets.c.secret_hash,
+        token_secrets.c.token_id,
+        bindparam("until", until, EpochMillis()),
+    ).where(token_secrets.c.token_id == token_id, token_secrets.c.retires_at.is_(None))
+    conn.execute(
+        insert(retired_secrets).from_select(["secret_hash", "token_id", "retires_at"], current)
+    )
+
+
+class SqlRetiredSecretRepository:
+    """Rotated-out secrets by hash alone (reuse detection); ``replace_secret`` adds them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def find(
+        self, secret_hash: str, now: datetime, since: datetime
+    ) -> tuple[int, str, datetime | None] | None:
+        """(token id, its tenant, last reported) for a secret rotated out of a token that
+        retired in [since, now]; None for any other hash."""
+        r = retired_secrets.c
+        row = self._conn.execute(
+            select(r.token_id, tokens.c.tenant, r.reported_at)
+            .join(tokens, tokens.c.id == r.token_id)
+            .where(r.secret_hash == secret_hash, r.retires_at <= now, r.retires_at >= since)
+        ).first()
+        return None if row is None else (int(row.token_id), str(row.tenant), row.reported_at)
+
+    def mark_reported(self, secret_hash: str, now: datetime) -> None:
+        self._conn.execute(
+            update(retired_secrets)
+            .where(retired_secrets.c.secret_hash == secret_hash)
+            .values(reported_at=now)
+        )
+
+    def prune(self, before: datetime) -> int:
+        """Forgets secrets that retired before ``before``; returns how many."""
+        result = self._conn.execute(
+            delete(retired_secrets).where(retired_secrets.c.retires_at < before)
         )
         return int(result.rowcount or 0)

@@ -352,3 +352,18 @@ token_usage = Table(
     Index(None, "tenant", "granularity", "bucket"),
     Index(None, "granularity", "bucket"),
 )
+
+# The secrets rotated out of tokens, by hash alone, kept after they stopped working so that
+# one presented again is recognised as a kept copy (reuse detection, docs/lifecycle.md).
+# ``retires_at``: when it stopped opening the token; ``reported_at``: the last report of its
+# reuse, so that a replayed copy is reported once per period, not per request. Migration 0011.
+retired_secrets = Table(
+    "retired_secrets",
+    metadata,
+    Column("secret_hash", String(64), primary_key=True),
+    Column("token_id", Id, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("retires_at", EpochMillis(), nullable=False),
+    Column("reported_at", EpochMillis(), nullable=True),
+    Index(None, "token_id"),
+    Index(None, "retires_at"),
+)

@@ -26,6 +26,7 @@ from tokenward.store.repositories import (
     SqlNoticeRepository,
     SqlOutboxRepository,
     SqlPolicyRepository,
+    SqlRetiredSecretRepository,
     SqlTenantRepository,
     SqlTokenRepository,
     SqlUsageRepository,
@@ -52,6 +53,7 @@ class SqlUnitOfWork:
     dispatch: SqlDispatchRepository
     policies: SqlPolicyRepository
     notices: SqlNoticeRepository
+    retired_secrets: SqlRetiredSecretRepository
     sealed: SqlSealedRepository
     credits: SqlCreditRepository
     usage: SqlUsageRepository
@@ -98,6 +100,7 @@ class SqlUnitOfWork:
         self.dispatch = SqlDispatchRepository(conn)
         self.policies = SqlPolicyRepository(conn)
         self.notices = SqlNoticeRepository(conn)
+        self.retired_secrets = SqlRetiredSecretRepository(conn)
         self.sealed = SqlSealedRepository(conn)
         self.credits = SqlCreditRepository(conn)
         self.usage = SqlUsageRepository(conn)
