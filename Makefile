@@ -44,8 +44,8 @@ test: lint typecheck
 # and the no-escalation property test with 600 examples per backend. Then the PostgreSQL half
 # of every other test that `make test` runs on SQLite alone: the whole backend matrix.
 test-long: install
-	TOKENWARD_TEST_LONG=1 TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging tests/security/test_no_escalation.py
-	TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest -k postgresql --ignore=tests/fuzz --ignore=tests/reliability --ignore=tests/packaging --ignore=tests/security/test_no_escalation.py
+	TOKENWARD_TEST_LONG=1 TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging tests/security/test_no_escalation.py tests/topology
+	TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest -k postgresql --ignore=tests/fuzz --ignore=tests/reliability --ignore=tests/packaging --ignore=tests/security/test_no_escalation.py --ignore=tests/topology
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
