@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +27,7 @@ from tokenward.api.dialects.cedalo.router import router as cedalo_router
 from tokenward.api.dialects.devo.router import router as devo_router
 from tokenward.api.dialects.query.router import router as query_router
 from tokenward.api.middleware import BodyLimitMiddleware
+from tokenward.api.native import draining
 from tokenward.api.native.errors import install_error_handlers
 from tokenward.api.native.fast_verify import VerifyFastPath
 from tokenward.api.native.leaks import router as leaks_router
@@ -154,7 +158,7 @@ def serve_app() -> ASGIApp:
     process's logging configured (tests build apps with ``create_app`` and keep their own)."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
+    app = create_app(settings, drain_on_sigterm=True)
     # The modules, the app and its models are objects that live as long as the process: a
     # full collection walking them all stalled every request in flight (bench/RESULTS.md).
     # Frozen, they are left out of every collection.
@@ -163,7 +167,9 @@ def serve_app() -> ASGIApp:
     return app
 
 
-def create_app(settings: Settings | None = None) -> ASGIApp:
+def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = False) -> ASGIApp:
+    """``drain_on_sigterm``: this process is a server's (``serve_app``), and a ``SIGTERM``
+    drains it before it stops (``_drain_on_sigterm``); tests' apps leave signals alone."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
@@ -243,6 +249,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         if database.dialect.name == "postgresql":
             listener = ChangeListener(settings.resolved_database_url, verifier.sync)
             listener.start()
+        if drain_on_sigterm:
+            _drain_on_sigterm(settings.drain_seconds)
         try:
             yield {
                 "core": core,
@@ -327,6 +335,38 @@ def _mount_console(app: FastAPI, settings: Settings) -> None:
     @app.get(console.PREFIX, include_in_schema=False)
     async def to_console() -> RedirectResponse:
         return RedirectResponse(f"{console.PREFIX}/", status_code=307)
+
+
+def _drain_on_sigterm(seconds: float) -> None:
+    """Puts a drain in front of the server's own ``SIGTERM`` handler (uvicorn's, which stops
+    taking connections, waits for the requests in flight, then runs the lifespan's shutdown
+    that writes the buffers): for ``seconds`` the process keeps serving while ``/readyz``
+    says 503, so that the load balancer stops sending before connections are refused.
+
+    Installed from the lifespan, after uvicorn installed its handler in this worker and on the
+    main thread. A repeated ``SIGTERM`` changes nothing: with several workers the parent sends
+    one to each, and a service manager may send its own to every process as well. ``SIGINT``
+    (Ctrl-C) still stops at once."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        return
+    stop = signal.getsignal(signal.SIGTERM)
+    if not callable(stop):
+        return
+
+    def wait_then_stop(sig: int) -> None:
+        log.info("draining: /readyz answers 503 for %.1f s, then the server stops", seconds)
+        time.sleep(seconds)
+        log.info("drained: no new connections; finishing the requests in flight")
+        stop(sig, None)
+
+    def on_sigterm(sig: int, frame: object) -> None:
+        # Only what is safe in a signal handler here: set a flag, start a thread.
+        if draining.active():
+            return
+        draining.begin()
+        threading.Thread(target=wait_then_stop, args=(sig,), name="drain", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 async def _every(

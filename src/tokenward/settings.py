@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    #: After ``SIGTERM``, ``tokenward serve`` answers ``/readyz`` with 503 for this long while
+    #: it still serves, then stops taking connections, finishes what it has, writes its
+    #: buffers and exits. Longer than the load balancer takes to mark a server down
+    #: (docs/deploy.md); 0 stops at once. A second ``SIGTERM`` or ``SIGINT`` skips the rest.
+    drain_seconds: float = Field(default=5.0, ge=0)
     #: When true, ``POST /v1/verify`` needs a management credential too.
     verify_requires_auth: bool = False
     #: When true, ``GET /metrics`` needs no credential; otherwise it needs root's.

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from tokenward.api.dependencies import ActorDep, CoreDep, CredentialDep, get_core
+from tokenward.api.native import draining
 from tokenward.api.native.errors import error_response, translate
 from tokenward.api.native.schemas import (
     AuditPage,
@@ -564,12 +565,21 @@ def healthz() -> dict[str, str]:
     "/readyz",
     tags=["health"],
     summary="Readiness",
-    description="200 when the database answers, is migrated, and can take writes.",
+    description=(
+        "200 when the database answers, is migrated, and can take writes, and the process is "
+        "not draining before it stops."
+    ),
     responses=_errors(
-        503, notes={503: "`NOT_READY`: the database is unreachable, read-only or out of disk"}
+        503,
+        notes={
+            503: "`NOT_READY`: the database is unreachable, read-only or out of disk, or the "
+            "process is draining after `SIGTERM`"
+        },
     ),
 )
 def readyz(request: Request, core: CoreDep) -> JSONResponse:
+    if draining.active():  # asked first: a draining process must leave rotation regardless
+        return error_response(request, 503, "NOT_READY", "the server is draining to stop")
     reason = health.not_ready(core)
     if reason is None:
         return JSONResponse({"status": "ready"})
