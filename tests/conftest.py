@@ -32,7 +32,7 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from tests.cli.support import Cli
-from tests.helpers import PG_ADMIN_URL, ROOT_TOKEN
+from tests.helpers import PG_ADMIN_URL, ROOT_TOKEN, empty_postgres
 from tokenward.app import build_core, build_verifier, create_app, open_engine
 from tokenward.service.core import Core
 from tokenward.settings import Settings
@@ -49,11 +49,6 @@ PG_START_HINT = (
 #: Directories whose tests run on PostgreSQL too in a plain run: the store's own tests and
 #: the crash and concurrency suites, which exist to exercise the backends.
 _POSTGRES_DIRS = ("integration", "reliability")
-
-_TABLES = (
-    "tokens, token_secrets, tenants, audit, root_credential, token_changes, signing_keys, "
-    "issued_jwts, token_usage, console_sessions"
-)
 
 
 def all_backends() -> bool:
@@ -136,12 +131,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         shutil.copyfile(template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
-        conn.execute(text("INSERT INTO tenants (name, created_at) VALUES ('default', 0)"))
-    engine.dispose()
-    return url
+    return empty_postgres(url)
 
 
 @pytest.fixture

@@ -83,3 +83,25 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+#: Every table a test may leave rows in; the others are emptied by the cascade.
+_TABLES = (
+    "tokens, token_secrets, tenants, audit, root_credential, token_changes, signing_keys, "
+    "issued_jwts, token_usage, console_sessions, outbox_events"
+)
+
+
+def empty_postgres(url: str) -> str:
+    """Empties the shared PostgreSQL test database (but for the ``default`` tenant): what
+    another test sealed with its own key must not stop a server started on it."""
+    from sqlalchemy import text
+
+    from tokenward.store.engine import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO tenants (name, created_at) VALUES ('default', 0)"))
+    engine.dispose()
+    return url

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from tests.exchange.conftest import JWKS_CACHE_SECONDS, Running, start
+from tests.helpers import empty_postgres
 from tokenward.integrations import Identity
 from tokenward.integrations.fastapi import require_token
 from tokenward.integrations.offline import AsyncOfflineVerifier
@@ -105,6 +106,7 @@ def test_jwts_signed_before_a_rotation_keep_verifying(server: Running) -> None:
 
 @pytest.fixture
 def two_servers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Running, Running]]:
+    empty_postgres(postgres_url)  # shared with other tests, whose keys sealed what they left
     first = start(tmp_path / "a", TOKENWARD_DATABASE_URL=postgres_url)
     try:
         second = start(tmp_path / "b", TOKENWARD_DATABASE_URL=postgres_url)
