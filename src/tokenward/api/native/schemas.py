@@ -61,10 +61,6 @@ class RateLimitModel(_Request):
     limit: int = Field(description="At most so many verifications in any span of the window")
     window_seconds: int = Field(description="1 to 86400")
 
-    @classmethod
-    def of(cls, rate: RateLimit) -> RateLimitModel:
-        return cls(name=rate.name, limit=rate.limit, window_seconds=rate.window_seconds)
-
     def domain(self) -> RateLimit:
         return RateLimit(self.name, self.limit, self.window_seconds)
 
@@ -77,18 +73,6 @@ class RefillModel(_Request):
 class CreditsModel(_Request):
     remaining: int = Field(description="Credits left; each verification spends its cost")
     refill: RefillModel | None = None
-
-    @classmethod
-    def of(cls, credits: Credits | None) -> CreditsModel | None:
-        if credits is None:
-            return None
-        refill = credits.refill
-        return cls(
-            remaining=credits.remaining,
-            refill=None
-            if refill is None
-            else RefillModel(amount=refill.amount, interval=refill.interval),
-        )
 
     def domain(self) -> Credits:
         refill = self.refill
