@@ -4,17 +4,16 @@ answer as asking ``reveal`` would give, without a transaction or an audit record
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pytest
 
+from tests.unit.support import token as unit_token
 from tokenward.domain import policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.errors import Forbidden
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import SEALED_COPY_NOT_IMPORTED, Token, TokenType
+from tokenward.domain.tokens import SEALED_COPY_NOT_IMPORTED, Token
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SEALED = b"\x01sealed"
 
 
@@ -32,30 +31,7 @@ def actor(role: Role) -> Actor:
 
 
 def token(role: Role = Role.VIEWER, *, owner: str = "bob", user: str = "bob") -> Token:
-    return Token(
-        id=1,
-        tenant="acme",
-        name="t",
-        description="",
-        type=TokenType.GLOBAL,
-        principal=None,
-        owner=owner,
-        user=user,
-        role=role,
-        scopes=(),
-        audience=(),
-        resources=(),
-        restricted=False,
-        active=True,
-        expires_at=None,
-        created_at=NOW,
-        updated_at=NOW,
-        last_used_at=None,
-        secret_hash="0" * 64,
-        secret_hint="tw_...abcde",
-        sealed_secret=SEALED,
-        metadata={},
-    )
+    return dataclasses.replace(unit_token(role, owner=owner, user=user), sealed_secret=SEALED)
 
 
 def grant(role: Role = Role.VIEWER, *, scopes: tuple[str, ...] = ()) -> Token:
