@@ -710,13 +710,16 @@ def build_router(
                 charts.build(key, title, found.buckets, bucket=bucket, since=since, count=count)
             )
             top = found.top_tokens  # the last, the month's
+        known = await ctx.call(
+            tokens.get_many, tenant=tenant, token_ids=[token_id for token_id, _ in top]
+        )
         named = []
         for token_id, verifications in top:
-            try:
-                found_token = await ctx.call(tokens.get, tenant=tenant, token_id=token_id)
-                name = found_token.name or f"token {token_id}"
-            except NotFound:  # deleted since: its counts stay
+            found_token = known.get(token_id)
+            if found_token is None:  # deleted since: its counts stay
                 name = f"token {token_id} (deleted)"
+            else:
+                name = found_token.name or f"token {token_id}"
             named.append((token_id, name, verifications))
         return {"charts": drawn, "top_tokens": named}
 

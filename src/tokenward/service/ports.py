@@ -33,6 +33,10 @@ class TokenRepository(Protocol):
 
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None: ...
 
+    def get_many(self, tenant: str, ids: Sequence[int]) -> dict[int, Token]:
+        """The tenant's tokens of these ids, in one read; an id not found is left out."""
+        ...
+
     def get_by_secret_hash(
         self, secret_hash: str, *, live_at: datetime | None = None
     ) -> tuple[Token, datetime | None] | None:

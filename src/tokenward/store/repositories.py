@@ -233,6 +233,16 @@ class SqlTokenRepository:
         row = self._conn.execute(stmt).first()
         return None if row is None else _to_token(row)
 
+    def get_many(self, tenant: str, ids: Sequence[int]) -> dict[int, Token]:
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            select(*_WITH_BALANCE)
+            .select_from(_BALANCED)
+            .where(tokens.c.id.in_(list(ids)), _equals(tokens.c.tenant, tenant))
+        )
+        return {row.id: _to_token(row) for row in rows}
+
     def get_by_secret_hash(
         self, secret_hash: str, *, live_at: datetime | None = None
     ) -> tuple[Token, datetime | None] | None:
