@@ -12,6 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.console.conftest import ADMIN, ROOT, Server, sign_in
+from tokenward.console.routes import DELIVERY_PAGE_SIZE
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
@@ -571,3 +572,43 @@ def test_webhooks_created_with_a_secret_shown_once_edited_retried_and_deleted(
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name="Delete the webhook").click()
     expect(page.get_by_text("No webhooks yet.")).to_be_visible()
+
+
+def test_deliveries_come_in_pages_walked_by_links(page: Page, server: Server) -> None:
+    make_tenant(server, "busy")
+    with server.api() as http:
+        hook = http.post(
+            "/v1/tenants/busy/webhooks",
+            json={"url": "http://127.0.0.1:9/busy", "events": ["token.created"]},
+            headers=ROOT,
+        ).json()
+    for n in range(DELIVERY_PAGE_SIZE + 1):
+        server.issue("busy", name=f"busy {n}")
+    deliveries = f"/v1/tenants/busy/webhooks/{hook['id']}/deliveries"
+    deadline = time.monotonic() + 30
+    with server.api() as http:
+        while http.get(deliveries, headers=ROOT).json()["total"] <= DELIVERY_PAGE_SIZE:
+            assert time.monotonic() < deadline, "the dispatcher did not fan the events out"
+            time.sleep(0.2)
+        oldest = http.get(deliveries, params={"limit": 1, "page": DELIVERY_PAGE_SIZE}, headers=ROOT)
+    [oldest_delivery] = oldest.json()["items"]
+
+    sign_in(page, ADMIN)
+    page.goto(f"/console/t/busy/webhooks/{hook['id']}")
+    rows = page.locator("tr[data-delivery]")
+    expect(rows).to_have_count(DELIVERY_PAGE_SIZE)
+    pages = page.get_by_role("navigation", name="Pages of deliveries")
+    expect(pages).to_contain_text("Page 1 of 2")
+    expect(pages.get_by_role("link", name="Newer deliveries")).to_have_count(0)
+    first_page = set(rows.evaluate_all("rows => rows.map(r => r.dataset.delivery)"))
+
+    pages.get_by_role("link", name="Older deliveries").click()
+    expect(pages).to_contain_text("Page 2 of 2")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-delivery", str(oldest_delivery["id"]))
+    assert str(oldest_delivery["id"]) not in first_page
+    expect(pages.get_by_role("link", name="Older deliveries")).to_have_count(0)
+
+    pages.get_by_role("link", name="Newer deliveries").click()
+    expect(rows).to_have_count(DELIVERY_PAGE_SIZE)
+    expect(pages).to_contain_text("Page 1 of 2")

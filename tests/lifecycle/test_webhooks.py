@@ -207,3 +207,20 @@ def test_patch_delete_deliveries_and_retry(client: TestClient, receiver: Receive
     audit = client.get("/v1/audit", headers=ROOT_HEADERS).json()["items"]
     actions = {entry["action"] for entry in audit}
     assert {"webhook.create", "webhook.retry", "webhook.update", "webhook.delete"} <= actions
+
+
+def test_deliveries_come_in_pages_newest_first(client: TestClient, receiver: Receiver) -> None:
+    hook = register(client, receiver.url, events=["token.created"])
+    for _ in range(3):
+        issue(client)
+    receiver.wait_for(lambda got: len(got) >= 3)
+    url = f"{HOOKS}/{hook['id']}/deliveries"
+    first = client.get(url, params={"limit": 2}, headers=ROOT_HEADERS).json()
+    second = client.get(url, params={"limit": 2, "page": 1}, headers=ROOT_HEADERS).json()
+    assert (first["total"], first["page"], first["limit"]) == (3, 0, 2)
+    assert (second["total"], second["page"], len(second["items"])) == (3, 1, 1)
+    ids = [d["id"] for d in first["items"] + second["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 3
+    assert client.get(url, params={"page": 5}, headers=ROOT_HEADERS).json()["items"] == []
+    for bad in ({"page": -1}, {"limit": 0}, {"limit": 101}):
+        assert client.get(url, params=bad, headers=ROOT_HEADERS).status_code == 422

@@ -41,6 +41,7 @@ SIGN_IN_COOKIE = "tw_console_sign_in"
 COOKIE_PATH = "/console"
 PAGE_SIZES = (25, 50, 100)
 AUDIT_PAGE_SIZE = 50
+DELIVERY_PAGE_SIZE = 20
 TRAIL_SIZE = 20
 EVENT_NAMES = [event.value for event in EventType]
 #: The usage charts of the overview and the token page: (id, title, bucket, buckets).
@@ -583,7 +584,8 @@ def build_router(
     async def webhook_page(request: Request, tenant: str, webhook_id: str) -> Response:
         ctx = await context(request)
         webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
-        return await webhook_detail(ctx, tenant, webhook, webhook_fields(webhook))
+        number = max(0, forms.integer(request.query_params.get("page", ""), "the page number"))
+        return await webhook_detail(ctx, tenant, webhook, webhook_fields(webhook), number=number)
 
     async def webhook_detail(
         ctx: Context,
@@ -592,9 +594,15 @@ def build_router(
         form: dict[str, Any],
         *,
         status: int = 200,
+        number: int = 0,
         **values: Any,
     ) -> HTMLResponse:
-        sent = await ctx.call(webhooks.deliveries, tenant=tenant, webhook_id=webhook.id)
+        sent = await ctx.call(
+            webhooks.deliveries,
+            tenant=tenant,
+            webhook_id=webhook.id,
+            page=PageRequest(number, DELIVERY_PAGE_SIZE),
+        )
         return page(
             ctx,
             "webhook.html",

@@ -173,8 +173,8 @@ class WebhookRepository(Protocol):
 
     def delete(self, webhook_id: int) -> None: ...
 
-    def deliveries(self, webhook_id: int, *, limit: int) -> Sequence[Delivery]:
-        """The latest deliveries to the webhook, newest first, with their attempts."""
+    def deliveries(self, webhook_id: int, page: PageRequest) -> Page[Delivery]:
+        """A page of the deliveries to the webhook, newest first, with their attempts."""
         ...
 
     def get_delivery(self, webhook_id: int, delivery_id: int) -> Delivery | None: ...

@@ -724,7 +724,9 @@ class SqlWebhookRepository:
         # Attempts and deliveries go with it (ON DELETE CASCADE on both backends).
         self._conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
 
-    def _deliveries(self, *conditions: ColumnElement[bool], limit: int) -> builtins.list[Delivery]:
+    def _deliveries(
+        self, *conditions: ColumnElement[bool], limit: int, offset: int = 0
+    ) -> builtins.list[Delivery]:
         d, e = webhook_deliveries.c, outbox_events.c
         rows = self._conn.execute(
             select(
@@ -741,6 +743,7 @@ class SqlWebhookRepository:
             .where(*conditions)
             .order_by(d.id.desc())
             .limit(limit)
+            .offset(offset)
         ).all()
         attempts: dict[int, builtins.list[Attempt]] = {row.id: [] for row in rows}
         if rows:
@@ -773,8 +776,14 @@ class SqlWebhookRepository:
             for row in rows
         ]
 
-    def deliveries(self, webhook_id: int, *, limit: int) -> Sequence[Delivery]:
-        return self._deliveries(webhook_deliveries.c.webhook_id == webhook_id, limit=limit)
+    def deliveries(self, webhook_id: int, page: PageRequest) -> Page[Delivery]:
+        assert page.limit is not None  # the service bounds it
+        mine = webhook_deliveries.c.webhook_id == webhook_id
+        total = self._conn.execute(
+            select(func.count()).select_from(webhook_deliveries).where(mine)
+        ).scalar_one()
+        items = self._deliveries(mine, limit=page.limit, offset=page.offset)
+        return Page(items=tuple(items), total=int(total), page=page.page, limit=page.limit)
 
     def get_delivery(self, webhook_id: int, delivery_id: int) -> Delivery | None:
         found = self._deliveries(
