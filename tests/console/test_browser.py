@@ -33,6 +33,16 @@ def create_in_console(page: Page, name: str, **fields: str) -> str:
     return secret
 
 
+def serious_violations(page: Page) -> list[tuple[str, str, list[str]]]:
+    """What axe-core finds serious or critical on the page: (rule, impact, where)."""
+    results = Axe().run(page)
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def csrf_of(page: Page) -> str:
     value = page.locator("input[name=csrf]").first.get_attribute("value")
     assert value
@@ -252,19 +262,13 @@ def test_root_creates_and_deletes_a_tenant_with_confirmation(page: Page) -> None
 def test_every_page_has_no_serious_accessibility_violation(
     page: Page, server: Server, artifacts: Path
 ) -> None:
-    axe = Axe()
     token = server.issue(name="accessible", recoverable=True, metadata={"team": "a11y"})
     pages: dict[str, str] = {}
 
     def check(name: str) -> None:
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-        results = axe.run(page)
-        serious = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
         pages[name] = page.url
+        serious = serious_violations(page)
         assert serious == [], f"{name}: {serious}"
 
     page.goto("/console/")
@@ -305,7 +309,11 @@ def test_every_page_has_no_serious_accessibility_violation(
     page.get_by_role("link", name="Go to the webhook").click()
     check("webhook")
     page.get_by_role("link", name="Delete…").click()
+    check("webhook-delete")
     page.get_by_role("button", name="Delete the webhook").click()  # no events for the others
+    make_tenant(server, "confirmed")
+    page.goto("/console/tenants/confirmed/delete")
+    check("tenant-delete")
 
 
 def test_the_keyboard_alone_signs_in_and_reaches_a_token(page: Page, server: Server) -> None:
@@ -600,6 +608,7 @@ def test_deliveries_come_in_pages_walked_by_links(page: Page, server: Server) ->
     pages = page.get_by_role("navigation", name="Pages of deliveries")
     expect(pages).to_contain_text("Page 1 of 2")
     expect(pages.get_by_role("link", name="Newer deliveries")).to_have_count(0)
+    assert serious_violations(page) == []
     first_page = set(rows.evaluate_all("rows => rows.map(r => r.dataset.delivery)"))
 
     pages.get_by_role("link", name="Older deliveries").click()
