@@ -224,3 +224,37 @@ def test_deliveries_come_in_pages_newest_first(client: TestClient, receiver: Rec
     assert client.get(url, params={"page": 5}, headers=ROOT_HEADERS).json()["items"] == []
     for bad in ({"page": -1}, {"limit": 0}, {"limit": 101}):
         assert client.get(url, params=bad, headers=ROOT_HEADERS).status_code == 422
+
+
+def test_a_payloads_token_is_the_token_as_the_api_shows_it(
+    client: TestClient, receiver: Receiver
+) -> None:
+    hook = register(client, receiver.url, events=["token.created", "token.updated"])
+    token = issue(
+        client,
+        name="shown alike",
+        description="every field set",
+        scopes=["read"],
+        audience=["billing"],
+        resources=["invoices/*"],
+        expires_at="2031-01-02T03:04:05.678Z",
+        recoverable=True,
+        metadata={"team": "a", "n": 1},
+        rate_limits=[{"name": "per-minute", "limit": 60, "window_seconds": 60}],
+        credits={"remaining": 5, "refill": {"amount": 5, "interval": "daily"}},
+        ip_allowlist=["10.0.0.0/8"],
+    )
+    changed = client.patch(
+        f"/v1/tenants/default/tokens/{token['id']}",
+        json={"description": "changed"},
+        headers=ROOT_HEADERS,
+    )
+    assert changed.status_code == 200, changed.text
+    shown = client.get(f"/v1/tenants/default/tokens/{token['id']}", headers=ROOT_HEADERS).json()
+
+    got = receiver.wait_for(lambda got: len(got) >= 2)
+    by_type = {p["type"]: p for p in (verified(hook["secret"], item) for item in got)}
+    # The API's answer to the change and to a read alike: every field, in the same form.
+    assert by_type["token.updated"]["data"]["token"] == shown == changed.json()
+    created = {key: value for key, value in token.items() if key != "secret"}
+    assert by_type["token.created"]["data"]["token"] == created
