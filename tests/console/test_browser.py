@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -621,3 +622,93 @@ def test_deliveries_come_in_pages_walked_by_links(page: Page, server: Server) ->
     pages.get_by_role("link", name="Newer deliveries").click()
     expect(rows).to_have_count(DELIVERY_PAGE_SIZE)
     expect(pages).to_contain_text("Page 1 of 2")
+
+
+def in_days(days: float) -> str:
+    moment = datetime.now(UTC) + timedelta(days=days)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_the_token_list_filters_sorts_and_pages_with_its_total(page: Page, server: Server) -> None:
+    make_tenant(server, "listed")
+    for n in range(26):
+        server.issue("listed", name=f"e {n:02}", role="editor")
+    for n in range(3):
+        server.issue("listed", name=f"a {n}", role="admin")
+    sign_in(page, ADMIN)
+    page.goto("/console/t/listed/tokens")
+    expect(page.locator("#total")).to_have_text("29")
+
+    page.get_by_label("Role").select_option("editor")
+    page.get_by_label("Sort by").select_option("name")
+    page.get_by_label("Order").select_option("asc")
+    page.get_by_label("Per page").select_option("25")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#total")).to_have_text("26")
+    pages = page.get_by_role("navigation", name="Pages", exact=True)
+    expect(pages).to_contain_text("Page 1 of 2")
+    names = page.locator("#results tbody tr td:nth-child(2)")
+    expect(names).to_have_count(25)
+    expect(names.first).to_have_text("e 00")
+
+    pages.get_by_role("link", name="Next page").click()
+    expect(pages).to_contain_text("Page 2 of 2")
+    expect(names).to_have_count(1)
+    expect(names.first).to_have_text("e 25")
+    pages.get_by_role("link", name="Previous page").click()
+    expect(names.first).to_have_text("e 00")
+
+    page.get_by_label("Order").select_option("desc")
+    page.get_by_role("button", name="Apply").click()
+    expect(names.first).to_have_text("e 25")
+
+
+def test_the_overview_counts_by_state_and_the_tokens_expiring_soon(
+    page: Page, server: Server
+) -> None:
+    make_tenant(server, "counted")
+    server.issue("counted", name="forever")
+    server.issue("counted", name="this week", expires_at=in_days(3))
+    server.issue("counted", name="this month", expires_at=in_days(20))
+    off = server.issue("counted", name="switched off")
+    with server.api() as http:
+        disabled = http.post(f"/v1/tenants/counted/tokens/{off['id']}/disable", headers=ROOT)
+        assert disabled.status_code == 200
+    sign_in(page, ADMIN)
+    page.goto("/console/t/counted/")
+    figures = page.locator("dl.figures")
+    for state, count in (("Active", "3"), ("Disabled", "1"), ("Expired", "0"), ("All", "4")):
+        expect(figures.locator("div", has=page.get_by_text(state, exact=True))).to_contain_text(
+            count
+        )
+    week = page.get_by_role("region", name=re.compile("Expiring in the next 7 days"))
+    month = page.get_by_role("region", name=re.compile("Expiring in the next 30 days"))
+    expect(week).to_contain_text("Expiring in the next 7 days: 1")
+    expect(week.get_by_role("link")).to_have_text(["this week"])
+    expect(month).to_contain_text("Expiring in the next 30 days: 2")
+    expect(month.get_by_role("link")).to_have_text(["this week", "this month"])
+
+
+def test_the_token_page_shows_its_last_use_and_audit_trail_and_the_log_filters(
+    page: Page, server: Server
+) -> None:
+    used = server.issue(name="used once")
+    assert server.verify(used["secret"])["valid"] is True
+    sign_in(page, ADMIN)
+    last_used = page.locator("dt:text-is('Last used') + dd")
+    deadline = time.monotonic() + 30
+    page.goto(f"/console/t/default/tokens/{used['id']}")
+    while last_used.text_content() == "never" and time.monotonic() < deadline:
+        time.sleep(0.5)  # last-use times reach the store every second
+        page.reload()
+    expect(last_used).not_to_have_text("never")
+    trail = page.get_by_role("region", name="Audit trail")
+    expect(trail).to_contain_text("token.issue")
+
+    page.goto("/console/audit")
+    page.get_by_label("Action").fill("token.issue")
+    page.get_by_label("Token id").fill(str(used["id"]))
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("token.issue")
