@@ -12,6 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
+from tests.console.support import sign_in
 from tests.helpers import ROOT_TOKEN
 from tokenward.app import create_app
 from tokenward.domain import clock
@@ -66,15 +67,7 @@ def test_the_top_tokens_are_named_in_one_read(settings: Settings, core: Core) ->
     few = verified_tokens(core, "few", 1)
     many = verified_tokens(core, "many", TOP_TOKENS)
     with TestClient(create_app(settings)) as client:
-        form = client.get("/console/sign-in")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf, form.text
-        signed = client.post(
-            "/console/sign-in",
-            data={"csrf": csrf[1], "credential": ROOT_TOKEN},
-            follow_redirects=False,
-        )
-        assert signed.status_code == 303, signed.text
+        sign_in(client, ROOT_TOKEN)
         reads = {}
         for tenant, names in (("few", few), ("many", many)):
             with token_reads() as seen:
