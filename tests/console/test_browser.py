@@ -635,9 +635,10 @@ def test_the_token_list_filters_sorts_and_pages_with_its_total(page: Page, serve
         server.issue("listed", name=f"e {n:02}", role="editor")
     for n in range(3):
         server.issue("listed", name=f"a {n}", role="admin")
+    server.issue("listed", name="carol's", type="user", principal="carol", expires_at=in_days(2))
     sign_in(page, ADMIN)
     page.goto("/console/t/listed/tokens")
-    expect(page.locator("#total")).to_have_text("29")
+    expect(page.locator("#total")).to_have_text("30")
 
     page.get_by_label("Role").select_option("editor")
     page.get_by_label("Sort by").select_option("name")
@@ -661,6 +662,17 @@ def test_the_token_list_filters_sorts_and_pages_with_its_total(page: Page, serve
     page.get_by_label("Order").select_option("desc")
     page.get_by_role("button", name="Apply").click()
     expect(names.first).to_have_text("e 25")
+
+    # The API's other filters: a principal, and a range of expiry.
+    for label, value in (
+        ("Principal", "carol"),
+        ("Expires before (UTC)", in_days(5)[:16]),
+    ):
+        page.goto("/console/t/listed/tokens")
+        page.get_by_label(label).fill(value)
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("#total")).to_have_text("1")
+        expect(names).to_have_text(["carol's"])
 
 
 def test_the_overview_counts_by_state_and_the_tokens_expiring_soon(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -42,6 +42,22 @@ COOKIE_PATH = "/console"
 PAGE_SIZES = (25, 50, 100)
 AUDIT_PAGE_SIZE = 50
 DELIVERY_PAGE_SIZE = 20
+#: The token list's query parameters: the native API's filters and sorts.
+TOKEN_FILTERS = (
+    "q",
+    "type",
+    "principal",
+    "role",
+    "state",
+    "owner",
+    "user",
+    "created_after",
+    "created_before",
+    "expires_after",
+    "expires_before",
+    "sort",
+    "order",
+)
 TRAIL_SIZE = 20
 EVENT_NAMES = [event.value for event in EventType]
 #: The usage charts of the overview and the token page: (id, title, bucket, buckets).
@@ -793,21 +809,29 @@ class Permissions:
 
 
 def token_query(params: Mapping[str, str]) -> tuple[TokenQuery, dict[str, str]]:
-    filters = {
-        key: params.get(key, "").strip()
-        for key in ("q", "type", "role", "state", "owner", "sort", "order")
-    }
+    """The native API's filters of a token listing, as the list page's form sends them."""
+    filters = {key: params.get(key, "").strip() for key in TOKEN_FILTERS}
     state = filters["state"]
+
+    def moment(key: str) -> datetime | None:
+        return forms.instant(filters[key], key.replace("_", " "))
+
     try:
         query = TokenQuery(
             name_contains=filters["q"] or None,
             types=(TokenType(filters["type"]),) if filters["type"] else None,
+            principals=(filters["principal"],) if filters["principal"] else None,
             role=Role(filters["role"]) if filters["role"] else None,
             owner=filters["owner"] or None,
+            user=filters["user"] or None,
             active={"active": True, "disabled": False}.get(state),
             expired={"active": False, "expired": True}.get(state),
             sort=TokenSort(filters["sort"]) if filters["sort"] else TokenSort.CREATED,
             order=SortOrder(filters["order"]) if filters["order"] else SortOrder.DESC,
+            created_after=moment("created_after"),
+            created_before=moment("created_before"),
+            expires_after=moment("expires_after"),
+            expires_before=moment("expires_before"),
         )
     except ValueError:
         raise Invalid("unknown filter value") from None
