@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.console.conftest import ADMIN, ROOT, Server, sign_in
+from tokenward.console.routes import DELIVERY_PAGE_SIZE
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
@@ -30,6 +32,16 @@ def create_in_console(page: Page, name: str, **fields: str) -> str:
     expect(page.get_by_text("Copied.")).to_be_visible()
     secret: str = page.evaluate("navigator.clipboard.readText()")
     return secret
+
+
+def serious_violations(page: Page) -> list[tuple[str, str, list[str]]]:
+    """What axe-core finds serious or critical on the page: (rule, impact, where)."""
+    results = Axe().run(page)
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def csrf_of(page: Page) -> str:
@@ -251,19 +263,13 @@ def test_root_creates_and_deletes_a_tenant_with_confirmation(page: Page) -> None
 def test_every_page_has_no_serious_accessibility_violation(
     page: Page, server: Server, artifacts: Path
 ) -> None:
-    axe = Axe()
     token = server.issue(name="accessible", recoverable=True, metadata={"team": "a11y"})
     pages: dict[str, str] = {}
 
     def check(name: str) -> None:
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-        results = axe.run(page)
-        serious = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
         pages[name] = page.url
+        serious = serious_violations(page)
         assert serious == [], f"{name}: {serious}"
 
     page.goto("/console/")
@@ -304,7 +310,11 @@ def test_every_page_has_no_serious_accessibility_violation(
     page.get_by_role("link", name="Go to the webhook").click()
     check("webhook")
     page.get_by_role("link", name="Delete…").click()
+    check("webhook-delete")
     page.get_by_role("button", name="Delete the webhook").click()  # no events for the others
+    make_tenant(server, "confirmed")
+    page.goto("/console/tenants/confirmed/delete")
+    check("tenant-delete")
 
 
 def test_the_keyboard_alone_signs_in_and_reaches_a_token(page: Page, server: Server) -> None:
@@ -571,3 +581,146 @@ def test_webhooks_created_with_a_secret_shown_once_edited_retried_and_deleted(
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name="Delete the webhook").click()
     expect(page.get_by_text("No webhooks yet.")).to_be_visible()
+
+
+def test_deliveries_come_in_pages_walked_by_links(page: Page, server: Server) -> None:
+    make_tenant(server, "busy")
+    with server.api() as http:
+        hook = http.post(
+            "/v1/tenants/busy/webhooks",
+            json={"url": "http://127.0.0.1:9/busy", "events": ["token.created"]},
+            headers=ROOT,
+        ).json()
+    for n in range(DELIVERY_PAGE_SIZE + 1):
+        server.issue("busy", name=f"busy {n}")
+    deliveries = f"/v1/tenants/busy/webhooks/{hook['id']}/deliveries"
+    deadline = time.monotonic() + 30
+    with server.api() as http:
+        while http.get(deliveries, headers=ROOT).json()["total"] <= DELIVERY_PAGE_SIZE:
+            assert time.monotonic() < deadline, "the dispatcher did not fan the events out"
+            time.sleep(0.2)
+        oldest = http.get(deliveries, params={"limit": 1, "page": DELIVERY_PAGE_SIZE}, headers=ROOT)
+    [oldest_delivery] = oldest.json()["items"]
+
+    sign_in(page, ADMIN)
+    page.goto(f"/console/t/busy/webhooks/{hook['id']}")
+    rows = page.locator("tr[data-delivery]")
+    expect(rows).to_have_count(DELIVERY_PAGE_SIZE)
+    pages = page.get_by_role("navigation", name="Pages of deliveries")
+    expect(pages).to_contain_text("Page 1 of 2")
+    expect(pages.get_by_role("link", name="Newer deliveries")).to_have_count(0)
+    assert serious_violations(page) == []
+    first_page = set(rows.evaluate_all("rows => rows.map(r => r.dataset.delivery)"))
+
+    pages.get_by_role("link", name="Older deliveries").click()
+    expect(pages).to_contain_text("Page 2 of 2")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-delivery", str(oldest_delivery["id"]))
+    assert str(oldest_delivery["id"]) not in first_page
+    expect(pages.get_by_role("link", name="Older deliveries")).to_have_count(0)
+
+    pages.get_by_role("link", name="Newer deliveries").click()
+    expect(rows).to_have_count(DELIVERY_PAGE_SIZE)
+    expect(pages).to_contain_text("Page 1 of 2")
+
+
+def in_days(days: float) -> str:
+    moment = datetime.now(UTC) + timedelta(days=days)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_the_token_list_filters_sorts_and_pages_with_its_total(page: Page, server: Server) -> None:
+    make_tenant(server, "listed")
+    for n in range(26):
+        server.issue("listed", name=f"e {n:02}", role="editor")
+    for n in range(3):
+        server.issue("listed", name=f"a {n}", role="admin")
+    server.issue("listed", name="carol's", type="user", principal="carol", expires_at=in_days(2))
+    sign_in(page, ADMIN)
+    page.goto("/console/t/listed/tokens")
+    expect(page.locator("#total")).to_have_text("30")
+
+    page.get_by_label("Role").select_option("editor")
+    page.get_by_label("Sort by").select_option("name")
+    page.get_by_label("Order").select_option("asc")
+    page.get_by_label("Per page").select_option("25")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#total")).to_have_text("26")
+    pages = page.get_by_role("navigation", name="Pages", exact=True)
+    expect(pages).to_contain_text("Page 1 of 2")
+    names = page.locator("#results tbody tr td:nth-child(2)")
+    expect(names).to_have_count(25)
+    expect(names.first).to_have_text("e 00")
+
+    pages.get_by_role("link", name="Next page").click()
+    expect(pages).to_contain_text("Page 2 of 2")
+    expect(names).to_have_count(1)
+    expect(names.first).to_have_text("e 25")
+    pages.get_by_role("link", name="Previous page").click()
+    expect(names.first).to_have_text("e 00")
+
+    page.get_by_label("Order").select_option("desc")
+    page.get_by_role("button", name="Apply").click()
+    expect(names.first).to_have_text("e 25")
+
+    # The API's other filters: a principal, and a range of expiry.
+    for label, value in (
+        ("Principal", "carol"),
+        ("Expires before (UTC)", in_days(5)[:16]),
+    ):
+        page.goto("/console/t/listed/tokens")
+        page.get_by_label(label).fill(value)
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("#total")).to_have_text("1")
+        expect(names).to_have_text(["carol's"])
+
+
+def test_the_overview_counts_by_state_and_the_tokens_expiring_soon(
+    page: Page, server: Server
+) -> None:
+    make_tenant(server, "counted")
+    server.issue("counted", name="forever")
+    server.issue("counted", name="this week", expires_at=in_days(3))
+    server.issue("counted", name="this month", expires_at=in_days(20))
+    off = server.issue("counted", name="switched off")
+    with server.api() as http:
+        disabled = http.post(f"/v1/tenants/counted/tokens/{off['id']}/disable", headers=ROOT)
+        assert disabled.status_code == 200
+    sign_in(page, ADMIN)
+    page.goto("/console/t/counted/")
+    figures = page.locator("dl.figures")
+    for state, count in (("Active", "3"), ("Disabled", "1"), ("Expired", "0"), ("All", "4")):
+        expect(figures.locator("div", has=page.get_by_text(state, exact=True))).to_contain_text(
+            count
+        )
+    week = page.get_by_role("region", name=re.compile("Expiring in the next 7 days"))
+    month = page.get_by_role("region", name=re.compile("Expiring in the next 30 days"))
+    expect(week).to_contain_text("Expiring in the next 7 days: 1")
+    expect(week.get_by_role("link")).to_have_text(["this week"])
+    expect(month).to_contain_text("Expiring in the next 30 days: 2")
+    expect(month.get_by_role("link")).to_have_text(["this week", "this month"])
+
+
+def test_the_token_page_shows_its_last_use_and_audit_trail_and_the_log_filters(
+    page: Page, server: Server
+) -> None:
+    used = server.issue(name="used once")
+    assert server.verify(used["secret"])["valid"] is True
+    sign_in(page, ADMIN)
+    last_used = page.locator("dt:text-is('Last used') + dd")
+    deadline = time.monotonic() + 30
+    page.goto(f"/console/t/default/tokens/{used['id']}")
+    while last_used.text_content() == "never" and time.monotonic() < deadline:
+        time.sleep(0.5)  # last-use times reach the store every second
+        page.reload()
+    expect(last_used).not_to_have_text("never")
+    trail = page.get_by_role("region", name="Audit trail")
+    expect(trail).to_contain_text("token.issue")
+
+    page.goto("/console/audit")
+    page.get_by_label("Action").fill("token.issue")
+    page.get_by_label("Token id").fill(str(used["id"]))
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("token.issue")

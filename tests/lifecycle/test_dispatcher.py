@@ -85,7 +85,7 @@ def test_retries_keep_the_webhook_id_until_delivered(core: Core, receiver: Recei
     assert len({r.body for r in receiver.received}) == 1
     for item in receiver.received:
         verified(secret, item)
-    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id)
+    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id).items
     assert delivery.status is DeliveryStatus.DELIVERED
     assert [a.status_code for a in delivery.attempts] == [500, 500, 200]
     assert delivery.attempts[0].error == "HTTP 500"
@@ -115,7 +115,7 @@ def test_a_day_of_failures_fails_the_delivery_and_five_days_disable_the_endpoint
     attempts = 0
     while True:
         attempts += tick(d)
-        [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id)
+        [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id).items
         if delivery.status is not DeliveryStatus.PENDING:
             break
         assert delivery.next_attempt_at is not None
@@ -156,7 +156,7 @@ def test_redirects_are_not_followed(core: Core, receiver: Receiver) -> None:
         hook_id, _ = hook(core, receiver.url)
         create_token(core)
         tick(d)
-        [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id)
+        [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id).items
         assert delivery.status is DeliveryStatus.PENDING
         assert delivery.attempts[0].status_code == 307
         assert delivery.attempts[0].error == "redirect not followed"
@@ -175,8 +175,8 @@ def test_a_slow_receiver_is_cut_off_and_stalls_no_other(core: Core, receiver: Re
         fast_id, _ = hook(core, receiver.url)
         create_token(core)
         tick(d)
-        [late] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=slow_id)
-        [on_time] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=fast_id)
+        [late] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=slow_id).items
+        [on_time] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=fast_id).items
         assert on_time.status is DeliveryStatus.DELIVERED
         assert late.status is DeliveryStatus.PENDING
         assert late.attempts[0].error is not None and "timed out" in late.attempts[0].error
@@ -191,7 +191,7 @@ def test_private_addresses_are_refused_unless_allowed(core: Core, receiver: Rece
     hook_id, _ = hook(core, receiver.url)
     create_token(core)
     tick(d)
-    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id)
+    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook_id).items
     assert receiver.received == []
     assert delivery.attempts[0].status_code is None
     assert (delivery.attempts[0].error or "").startswith("refused")

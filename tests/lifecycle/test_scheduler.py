@@ -78,7 +78,7 @@ def test_inactive_tokens_are_disabled_audited_and_announced(core: Core) -> None:
     with core.uow(write=True) as uow:
         uow.dispatch.fan_out(now + timedelta(seconds=3700), limit=100)
         uow.commit()
-    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook.id)
+    [delivery] = webhooks.deliveries(core, ROOT, tenant="default", webhook_id=hook.id).items
     assert delivery.event_type == "token.auto_disabled"
     # The used token goes too once it has been idle for the period.
     assert events.announce_time_driven(core.uow, now + timedelta(seconds=6700)) == 1

@@ -207,3 +207,54 @@ def test_patch_delete_deliveries_and_retry(client: TestClient, receiver: Receive
     audit = client.get("/v1/audit", headers=ROOT_HEADERS).json()["items"]
     actions = {entry["action"] for entry in audit}
     assert {"webhook.create", "webhook.retry", "webhook.update", "webhook.delete"} <= actions
+
+
+def test_deliveries_come_in_pages_newest_first(client: TestClient, receiver: Receiver) -> None:
+    hook = register(client, receiver.url, events=["token.created"])
+    for _ in range(3):
+        issue(client)
+    receiver.wait_for(lambda got: len(got) >= 3)
+    url = f"{HOOKS}/{hook['id']}/deliveries"
+    first = client.get(url, params={"limit": 2}, headers=ROOT_HEADERS).json()
+    second = client.get(url, params={"limit": 2, "page": 1}, headers=ROOT_HEADERS).json()
+    assert (first["total"], first["page"], first["limit"]) == (3, 0, 2)
+    assert (second["total"], second["page"], len(second["items"])) == (3, 1, 1)
+    ids = [d["id"] for d in first["items"] + second["items"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 3
+    assert client.get(url, params={"page": 5}, headers=ROOT_HEADERS).json()["items"] == []
+    for bad in ({"page": -1}, {"limit": 0}, {"limit": 101}):
+        assert client.get(url, params=bad, headers=ROOT_HEADERS).status_code == 422
+
+
+def test_a_payloads_token_is_the_token_as_the_api_shows_it(
+    client: TestClient, receiver: Receiver
+) -> None:
+    hook = register(client, receiver.url, events=["token.created", "token.updated"])
+    token = issue(
+        client,
+        name="shown alike",
+        description="every field set",
+        scopes=["read"],
+        audience=["billing"],
+        resources=["invoices/*"],
+        expires_at="2031-01-02T03:04:05.678Z",
+        recoverable=True,
+        metadata={"team": "a", "n": 1},
+        rate_limits=[{"name": "per-minute", "limit": 60, "window_seconds": 60}],
+        credits={"remaining": 5, "refill": {"amount": 5, "interval": "daily"}},
+        ip_allowlist=["10.0.0.0/8"],
+    )
+    changed = client.patch(
+        f"/v1/tenants/default/tokens/{token['id']}",
+        json={"description": "changed"},
+        headers=ROOT_HEADERS,
+    )
+    assert changed.status_code == 200, changed.text
+    shown = client.get(f"/v1/tenants/default/tokens/{token['id']}", headers=ROOT_HEADERS).json()
+
+    got = receiver.wait_for(lambda got: len(got) >= 2)
+    by_type = {p["type"]: p for p in (verified(hook["secret"], item) for item in got)}
+    # The API's answer to the change and to a read alike: every field, in the same form.
+    assert by_type["token.updated"]["data"]["token"] == shown == changed.json()
+    created = {key: value for key, value in token.items() if key != "secret"}
+    assert by_type["token.created"]["data"]["token"] == created

@@ -501,7 +501,7 @@ def _hook(cell: Cell, *, delivery: bool = False) -> int:
         found = webhooks.deliveries(
             cell.core, Actor.root(), tenant=cell.tenant, webhook_id=cell.extra["hook"]
         )
-        cell.extra["delivery"] = found[0].id
+        cell.extra["delivery"] = found.items[0].id
     return int(cell.extra["hook"])
 
 

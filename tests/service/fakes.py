@@ -99,6 +99,9 @@ class FakeTokenRepository:
         token = self._s.tokens.get(token_id)
         return token if token is not None and token.tenant == tenant else None
 
+    def get_many(self, tenant: str, ids: Sequence[int]) -> dict[int, Token]:
+        return {i: t for i in ids if (t := self.get(tenant, i)) is not None}
+
     def get_by_secret_hash(
         self, secret_hash: str, *, live_at: datetime | None = None
     ) -> tuple[Token, datetime | None] | None:

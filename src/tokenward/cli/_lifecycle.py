@@ -160,12 +160,17 @@ class _Operator:
         webhooks.delete(self._op.core, self._op.actor, tenant=tenant, webhook_id=webhook_id)
 
     def list_deliveries(self, tenant: str, webhook_id: int, limit: int) -> list[client.Delivery]:
+        from tokenward.domain.tokens import PageRequest
         from tokenward.service import webhooks
 
         found = webhooks.deliveries(
-            self._op.core, self._op.actor, tenant=tenant, webhook_id=webhook_id, limit=limit
+            self._op.core,
+            self._op.actor,
+            tenant=tenant,
+            webhook_id=webhook_id,
+            page=PageRequest(0, limit),
         )
-        return [_delivery(d) for d in found]
+        return [_delivery(d) for d in found.items]
 
     def retry_delivery(self, tenant: str, webhook_id: int, delivery_id: int) -> client.Delivery:
         from tokenward.service import webhooks

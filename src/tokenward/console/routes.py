@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -41,6 +41,23 @@ SIGN_IN_COOKIE = "tw_console_sign_in"
 COOKIE_PATH = "/console"
 PAGE_SIZES = (25, 50, 100)
 AUDIT_PAGE_SIZE = 50
+DELIVERY_PAGE_SIZE = 20
+#: The token list's query parameters: the native API's filters and sorts.
+TOKEN_FILTERS = (
+    "q",
+    "type",
+    "principal",
+    "role",
+    "state",
+    "owner",
+    "user",
+    "created_after",
+    "created_before",
+    "expires_after",
+    "expires_before",
+    "sort",
+    "order",
+)
 TRAIL_SIZE = 20
 EVENT_NAMES = [event.value for event in EventType]
 #: The usage charts of the overview and the token page: (id, title, bucket, buckets).
@@ -583,7 +600,8 @@ def build_router(
     async def webhook_page(request: Request, tenant: str, webhook_id: str) -> Response:
         ctx = await context(request)
         webhook = await ctx.call(webhooks.get, tenant=tenant, webhook_id=parse_id(webhook_id))
-        return await webhook_detail(ctx, tenant, webhook, webhook_fields(webhook))
+        number = max(0, forms.integer(request.query_params.get("page", ""), "the page number"))
+        return await webhook_detail(ctx, tenant, webhook, webhook_fields(webhook), number=number)
 
     async def webhook_detail(
         ctx: Context,
@@ -592,9 +610,15 @@ def build_router(
         form: dict[str, Any],
         *,
         status: int = 200,
+        number: int = 0,
         **values: Any,
     ) -> HTMLResponse:
-        sent = await ctx.call(webhooks.deliveries, tenant=tenant, webhook_id=webhook.id)
+        sent = await ctx.call(
+            webhooks.deliveries,
+            tenant=tenant,
+            webhook_id=webhook.id,
+            page=PageRequest(number, DELIVERY_PAGE_SIZE),
+        )
         return page(
             ctx,
             "webhook.html",
@@ -710,13 +734,16 @@ def build_router(
                 charts.build(key, title, found.buckets, bucket=bucket, since=since, count=count)
             )
             top = found.top_tokens  # the last, the month's
+        known = await ctx.call(
+            tokens.get_many, tenant=tenant, token_ids=[token_id for token_id, _ in top]
+        )
         named = []
         for token_id, verifications in top:
-            try:
-                found_token = await ctx.call(tokens.get, tenant=tenant, token_id=token_id)
-                name = found_token.name or f"token {token_id}"
-            except NotFound:  # deleted since: its counts stay
+            found_token = known.get(token_id)
+            if found_token is None:  # deleted since: its counts stay
                 name = f"token {token_id} (deleted)"
+            else:
+                name = found_token.name or f"token {token_id}"
             named.append((token_id, name, verifications))
         return {"charts": drawn, "top_tokens": named}
 
@@ -782,21 +809,29 @@ class Permissions:
 
 
 def token_query(params: Mapping[str, str]) -> tuple[TokenQuery, dict[str, str]]:
-    filters = {
-        key: params.get(key, "").strip()
-        for key in ("q", "type", "role", "state", "owner", "sort", "order")
-    }
+    """The native API's filters of a token listing, as the list page's form sends them."""
+    filters = {key: params.get(key, "").strip() for key in TOKEN_FILTERS}
     state = filters["state"]
+
+    def moment(key: str) -> datetime | None:
+        return forms.instant(filters[key], key.replace("_", " "))
+
     try:
         query = TokenQuery(
             name_contains=filters["q"] or None,
             types=(TokenType(filters["type"]),) if filters["type"] else None,
+            principals=(filters["principal"],) if filters["principal"] else None,
             role=Role(filters["role"]) if filters["role"] else None,
             owner=filters["owner"] or None,
+            user=filters["user"] or None,
             active={"active": True, "disabled": False}.get(state),
             expired={"active": False, "expired": True}.get(state),
             sort=TokenSort(filters["sort"]) if filters["sort"] else TokenSort.CREATED,
             order=SortOrder(filters["order"]) if filters["order"] else SortOrder.DESC,
+            created_after=moment("created_after"),
+            created_before=moment("created_before"),
+            expires_after=moment("expires_after"),
+            expires_before=moment("expires_before"),
         )
     except ValueError:
         raise Invalid("unknown filter value") from None

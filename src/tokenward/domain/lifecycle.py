@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tokenward.domain import limits
+from tokenward.domain.documents import instant, token_document
 from tokenward.domain.errors import Invalid
 from tokenward.domain.tokens import Token
 
@@ -162,43 +163,6 @@ def is_public_address(address: str) -> bool:
         if embedded is not None and not embedded.is_global:
             return False
     return ip.is_global and not ip.is_multicast
-
-
-def token_document(token: Token, now: datetime) -> dict[str, Any]:
-    """The token as the native API shows it (``TokenPublic``), never a secret.
-
-    The same shape as ``api/native/fast_verify.token_document``, which the service may not
-    import; the two are to be merged into this one.
-    """
-    return {
-        "id": token.id,
-        "tenant": token.tenant,
-        "name": token.name,
-        "description": token.description,
-        "type": token.type.value,
-        "principal": token.principal,
-        "owner": token.owner,
-        "user": token.user,
-        "role": token.role.value,
-        "scopes": list(token.scopes),
-        "audience": list(token.audience),
-        "resources": list(token.resources),
-        "restricted": token.restricted,
-        "active": token.active,
-        "expired": token.is_expired(now),
-        "expires_at": instant(token.expires_at),
-        "created_at": instant(token.created_at),
-        "updated_at": instant(token.updated_at),
-        "last_used_at": instant(token.last_used_at),
-        "secret_hint": token.secret_hint,
-        "recoverable": token.recoverable,
-        "metadata": dict(limits.answerable_metadata(token.metadata)),
-    }
-
-
-def instant(moment: datetime | None) -> str | None:
-    """As the native API writes an instant: ``...T18:57:14.133000Z``."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def event_data(tenant: str, token: Token | None, now: datetime, **extra: Any) -> dict[str, Any]:

@@ -33,6 +33,10 @@ class TokenRepository(Protocol):
 
     def get(self, tenant: str, token_id: int, *, for_update: bool = False) -> Token | None: ...
 
+    def get_many(self, tenant: str, ids: Sequence[int]) -> dict[int, Token]:
+        """The tenant's tokens of these ids, in one read; an id not found is left out."""
+        ...
+
     def get_by_secret_hash(
         self, secret_hash: str, *, live_at: datetime | None = None
     ) -> tuple[Token, datetime | None] | None:
@@ -169,8 +173,8 @@ class WebhookRepository(Protocol):
 
     def delete(self, webhook_id: int) -> None: ...
 
-    def deliveries(self, webhook_id: int, *, limit: int) -> Sequence[Delivery]:
-        """The latest deliveries to the webhook, newest first, with their attempts."""
+    def deliveries(self, webhook_id: int, page: PageRequest) -> Page[Delivery]:
+        """A page of the deliveries to the webhook, newest first, with their attempts."""
         ...
 
     def get_delivery(self, webhook_id: int, delivery_id: int) -> Delivery | None: ...

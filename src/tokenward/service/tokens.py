@@ -108,6 +108,18 @@ def get(core: Core, actor: Actor, *, tenant: str, token_id: int) -> Token:
         return _load(uow, tenant, token_id)
 
 
+def get_many(
+    core: Core, actor: Actor, *, tenant: str, token_ids: Sequence[int]
+) -> dict[int, Token]:
+    """The tenant's tokens of these ids, in one read (a list that names many tokens, such as
+    the most verified ones, must not read them one by one); an id not found is left out."""
+    policy.require_tenant(actor, tenant)
+    if len(token_ids) > limits.MAX_PAGE_SIZE:
+        raise Invalid(f"at most {limits.MAX_PAGE_SIZE} ids", field="token_ids")
+    with core.uow() as uow:
+        return uow.tokens.get_many(tenant, token_ids)
+
+
 def search(
     core: Core,
     actor: Actor,

@@ -11,14 +11,14 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from tokenward.domain import lifecycle, policy
+from tokenward.domain import lifecycle, limits, policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
-from tokenward.domain.errors import Conflict, ErrorCode, NotFound
+from tokenward.domain.errors import Conflict, ErrorCode, Invalid, NotFound
 from tokenward.domain.lifecycle import Delivery, Webhook
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import UNSET, Unset
+from tokenward.domain.tokens import UNSET, Page, PageRequest, Unset
 from tokenward.service import tenants
 from tokenward.service.core import Core
 from tokenward.service.ports import UnitOfWork
@@ -27,6 +27,7 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix, not a secret)
 #: 256 bits, as the Standard Webhooks specification recommends (24 to 64 bytes).
 SECRET_BYTES = 32
 MAX_DELIVERIES = 100
+DELIVERY_PAGE = 50
 
 
 def _require_admin(actor: Actor, tenant: str) -> None:
@@ -139,13 +140,22 @@ def delete(core: Core, actor: Actor, *, tenant: str, webhook_id: int) -> None:
 
 
 def deliveries(
-    core: Core, actor: Actor, *, tenant: str, webhook_id: int, limit: int = MAX_DELIVERIES
-) -> list[Delivery]:
-    """The latest deliveries, newest first, each with its attempts."""
+    core: Core,
+    actor: Actor,
+    *,
+    tenant: str,
+    webhook_id: int,
+    page: PageRequest = PageRequest(0, DELIVERY_PAGE),
+) -> Page[Delivery]:
+    """A page of the deliveries, newest first, each with its attempts. A page holds at most
+    ``MAX_DELIVERIES``: each delivery brings every attempt with it."""
     _require_admin(actor, tenant)
+    if page.limit is None or not 1 <= page.limit <= MAX_DELIVERIES:
+        raise Invalid(f"must be between 1 and {MAX_DELIVERIES}", field="limit")
+    limits.check_page(page)
     with core.uow() as uow:
         webhook = _load(uow, tenant, webhook_id)
-        return list(uow.webhooks.deliveries(webhook.id, limit=max(1, min(limit, MAX_DELIVERIES))))
+        return uow.webhooks.deliveries(webhook.id, page)
 
 
 def retry(core: Core, actor: Actor, *, tenant: str, webhook_id: int, delivery_id: int) -> Delivery:

@@ -233,6 +233,16 @@ class SqlTokenRepository:
         row = self._conn.execute(stmt).first()
         return None if row is None else _to_token(row)
 
+    def get_many(self, tenant: str, ids: Sequence[int]) -> dict[int, Token]:
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            select(*_WITH_BALANCE)
+            .select_from(_BALANCED)
+            .where(tokens.c.id.in_(list(ids)), _equals(tokens.c.tenant, tenant))
+        )
+        return {row.id: _to_token(row) for row in rows}
+
     def get_by_secret_hash(
         self, secret_hash: str, *, live_at: datetime | None = None
     ) -> tuple[Token, datetime | None] | None:
@@ -714,7 +724,9 @@ class SqlWebhookRepository:
         # Attempts and deliveries go with it (ON DELETE CASCADE on both backends).
         self._conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
 
-    def _deliveries(self, *conditions: ColumnElement[bool], limit: int) -> builtins.list[Delivery]:
+    def _deliveries(
+        self, *conditions: ColumnElement[bool], limit: int, offset: int = 0
+    ) -> builtins.list[Delivery]:
         d, e = webhook_deliveries.c, outbox_events.c
         rows = self._conn.execute(
             select(
@@ -731,6 +743,7 @@ class SqlWebhookRepository:
             .where(*conditions)
             .order_by(d.id.desc())
             .limit(limit)
+            .offset(offset)
         ).all()
         attempts: dict[int, builtins.list[Attempt]] = {row.id: [] for row in rows}
         if rows:
@@ -763,8 +776,14 @@ class SqlWebhookRepository:
             for row in rows
         ]
 
-    def deliveries(self, webhook_id: int, *, limit: int) -> Sequence[Delivery]:
-        return self._deliveries(webhook_deliveries.c.webhook_id == webhook_id, limit=limit)
+    def deliveries(self, webhook_id: int, page: PageRequest) -> Page[Delivery]:
+        assert page.limit is not None  # the service bounds it
+        mine = webhook_deliveries.c.webhook_id == webhook_id
+        total = self._conn.execute(
+            select(func.count()).select_from(webhook_deliveries).where(mine)
+        ).scalar_one()
+        items = self._deliveries(mine, limit=page.limit, offset=page.offset)
+        return Page(items=tuple(items), total=int(total), page=page.page, limit=page.limit)
 
     def get_delivery(self, webhook_id: int, delivery_id: int) -> Delivery | None:
         found = self._deliveries(

@@ -19,10 +19,19 @@ from tokenward.api.native import fast_verify
 from tokenward.api.native.fast_verify import token_document
 from tokenward.api.native.schemas import TokenPublic, VerifyResponse
 from tokenward.app import create_app
+from tokenward.domain import documents
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import Token, TokenSpec, TokenType
+from tokenward.domain.tokens import (
+    Credits,
+    RateLimit,
+    Refill,
+    RefillInterval,
+    Token,
+    TokenSpec,
+    TokenType,
+)
 from tokenward.service import tokens
 from tokenward.settings import Settings
 from tokenward.verification.cache import CachedSecret
@@ -61,9 +70,18 @@ def test_token_document_matches_the_schema() -> None:
         base,
         dataclasses.replace(base, expires_at=None, principal=None, type=TokenType.GLOBAL),
         dataclasses.replace(base, expires_at=now, last_used_at=now, sealed_secret=b"x"),
+        dataclasses.replace(
+            base,
+            rate_limits=(RateLimit("per-minute", 60, 60),),
+            credits=Credits(5, Refill(5, RefillInterval.MONTHLY)),
+            ip_allowlist=("10.0.0.0/8",),
+        ),
     ]:
         # Byte for byte: every field, its order, and how each value is written.
-        assert token_document(token, now) == TokenPublic.of(token, now).model_dump_json().encode()
+        answer = TokenPublic.of(token, now).model_dump_json().encode()
+        assert token_document(token, now) == answer
+        # A webhook payload's token, as JSON values, is the same document.
+        assert orjson.dumps(documents.token_document(token, now)) == answer
 
 
 def test_http_answer_validates_against_the_schema(client: TestClient) -> None:

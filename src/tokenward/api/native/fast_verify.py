@@ -5,8 +5,8 @@ verification of a cached token, so this ASGI wrapper answers that one route itse
 the FastAPI app declares the route for the OpenAPI document only (``api/native/router.py``).
 It shares every piece of the native face rather than copying it: the body's schema
 (``VerifyRequest``) and its validation messages, the error translation (``errors.translate``:
-one status table, one error body), the token's shape (``schemas.token_fields``), the reading
-of the Bearer header (``routing.bearer_credential``), authentication
+one status table, one error body), the token's shape (``domain.documents.token_fields``),
+the reading of the Bearer header (``routing.bearer_credential``), authentication
 (``dependencies.authenticate``) and the request's log line (``observability.record_request``).
 
 Cached verdicts are computed on the event loop, and so are SQLite store reads (cheaper than a
@@ -31,9 +31,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tokenward.api.dependencies import authenticate
 from tokenward.api.middleware import REQUEST_ID_HEADER, BodyTooLarge, read_body, request_id_of
 from tokenward.api.native.errors import translate
-from tokenward.api.native.schemas import VerifyRequest, token_fields
+from tokenward.api.native.schemas import VerifyRequest
 from tokenward.api.observability import record_request
 from tokenward.api.routing import bearer_credential
+from tokenward.domain.documents import token_fields
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import VALID, Verification, VerifyCode
 from tokenward.verification import Engine
@@ -186,8 +187,8 @@ def _controlled_bytes(result: Verification, token: Token, now: datetime) -> byte
 
 def token_document(token: Token, now: datetime) -> bytes:
     """The native ``TokenPublic`` document of a token, as JSON, without building the model:
-    its fields from ``schemas.token_fields``, written as pydantic writes them (enums by
-    value, instants in UTC with ``Z``)."""
+    its fields from ``domain.documents.token_fields``, written as pydantic writes them (enums
+    by value, instants in UTC with ``Z``)."""
     return orjson.dumps(token_fields(token, now), option=orjson.OPT_UTC_Z)
 
 

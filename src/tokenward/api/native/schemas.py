@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from tokenward.domain import limits
 from tokenward.domain.audit import AuditRecord
+from tokenward.domain.documents import token_fields
 from tokenward.domain.roles import TOKEN_ROLES, Role
 from tokenward.domain.tenants import Tenant
 from tokenward.domain.tokens import (
@@ -171,54 +172,6 @@ class TokenPublic(BaseModel):
     @classmethod
     def of(cls, token: Token, now: datetime) -> TokenPublic:
         return cls(**token_fields(token, now))
-
-
-def token_fields(token: Token, now: datetime) -> dict[str, Any]:
-    """``TokenPublic``'s fields of a token, in the schema's order: the one definition of the
-    shape, which ``TokenPublic.of`` validates and ``/v1/verify``'s fast path writes with
-    orjson directly (``api/native/fast_verify.py``), without building the model."""
-    return {
-        "id": token.id,
-        "tenant": token.tenant,
-        "name": token.name,
-        "description": token.description,
-        "type": token.type,
-        "principal": token.principal,
-        "owner": token.owner,
-        "user": token.user,
-        "role": token.role,
-        "scopes": list(token.scopes),
-        "audience": list(token.audience),
-        "resources": list(token.resources),
-        "restricted": token.restricted,
-        "active": token.active,
-        "expired": token.is_expired(now),
-        "expires_at": token.expires_at,
-        "created_at": token.created_at,
-        "updated_at": token.updated_at,
-        "last_used_at": token.last_used_at,
-        "secret_hint": token.secret_hint,
-        "recoverable": token.recoverable,
-        "metadata": dict(limits.answerable_metadata(token.metadata)),
-        "rate_limits": [
-            {"name": rate.name, "limit": rate.limit, "window_seconds": rate.window_seconds}
-            for rate in token.rate_limits
-        ],
-        "credits": _credits_fields(token.credits),
-        "ip_allowlist": list(token.ip_allowlist),
-    }
-
-
-def _credits_fields(credits: Credits | None) -> dict[str, Any] | None:
-    if credits is None:
-        return None
-    refill = credits.refill
-    return {
-        "remaining": credits.remaining,
-        "refill": None
-        if refill is None
-        else {"amount": refill.amount, "interval": refill.interval.value},
-    }
 
 
 class TokenWithSecret(TokenPublic):

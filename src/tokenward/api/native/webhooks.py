@@ -16,7 +16,7 @@ from tokenward.api.native.schemas import ErrorBody
 from tokenward.api.routing import face_route
 from tokenward.domain import limits
 from tokenward.domain.lifecycle import Delivery, DeliveryStatus, EventType, Webhook
-from tokenward.domain.tokens import UNSET
+from tokenward.domain.tokens import UNSET, PageRequest
 from tokenward.service import webhooks
 
 router = APIRouter(route_class=face_route(translate))
@@ -118,6 +118,9 @@ class DeliveryPublic(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryPublic]
+    total: int
+    page: int
+    limit: int
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -224,7 +227,8 @@ def delete_webhook(tenant: str, webhook_id: Id, core: CoreDep, actor: ActorDep) 
     _BASE + "/{webhook_id}/deliveries",
     tags=["webhooks"],
     summary="List a webhook's deliveries",
-    description="The latest deliveries, newest first, each with every attempt.",
+    description="A page of the deliveries, newest first, each with every attempt; `page` "
+    "counts from 0, `total` is how many there are.",
     responses=_errors(*_COMMON),
 )
 def list_deliveries(
@@ -232,10 +236,18 @@ def list_deliveries(
     webhook_id: Id,
     core: CoreDep,
     actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=webhooks.MAX_DELIVERIES)] = 50,
+    page: Annotated[int, Query(ge=0, le=limits.MAX_PAGE)] = 0,
+    limit: Annotated[int, Query(ge=1, le=webhooks.MAX_DELIVERIES)] = webhooks.DELIVERY_PAGE,
 ) -> DeliveryList:
-    found = webhooks.deliveries(core, actor, tenant=tenant, webhook_id=webhook_id, limit=limit)
-    return DeliveryList(items=[DeliveryPublic.of(d) for d in found])
+    found = webhooks.deliveries(
+        core, actor, tenant=tenant, webhook_id=webhook_id, page=PageRequest(page, limit)
+    )
+    return DeliveryList(
+        items=[DeliveryPublic.of(d) for d in found.items],
+        total=found.total,
+        page=found.page,
+        limit=limit,
+    )
 
 
 @router.post(
