@@ -113,7 +113,9 @@ def test_rotate_with_grace_then_the_old_secret_is_refused(page: Page, server: Se
     old = create_in_console(page, "to be rotated")
     page.get_by_role("link", name="Go to the token").click()
     page.get_by_label("Old secret keeps working for (seconds)").fill("2")
-    page.get_by_role("button", name="Rotate the secret").click()
+    with page.expect_response(re.compile(r"/rotate$")) as shown:
+        page.get_by_role("button", name="Rotate the secret").click()
+    assert shown.value.headers["cache-control"] == "no-store"  # the page shows a secret
     expect(page.get_by_role("heading", name=re.compile("Secret rotated"))).to_be_visible()
     new = page.get_by_label("Secret", exact=True).input_value()
     assert new != old and server.verify(new)["valid"] is True
@@ -379,7 +381,9 @@ def test_create_with_every_field_then_edit_reveal_and_delete(page: Page, server:
     assert body["name"] == "renamed in the console" and body["scopes"] == ["read"]
     assert body["metadata"] == {"team": "billing"} and body["audience"] == ["billing"]
 
-    page.get_by_role("button", name="Reveal the secret").click()
+    with page.expect_response(re.compile(r"/reveal$")) as shown:
+        page.get_by_role("button", name="Reveal the secret").click()
+    assert shown.value.headers["cache-control"] == "no-store"  # the page shows a secret
     expect(page.get_by_label("Secret", exact=True)).to_have_value(secret)
     page.get_by_role("link", name="Go to the token").click()
     page.get_by_role("link", name="Delete…").click()
@@ -724,3 +728,17 @@ def test_the_token_page_shows_its_last_use_and_audit_trail_and_the_log_filters(
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("token.issue")
+
+
+def test_expiry_given_as_a_date_is_the_token_expires_at(page: Page, server: Server) -> None:
+    sign_in(page, ADMIN)
+    page.goto("/console/t/default/tokens/new")
+    page.get_by_label("Name", exact=True).fill("dated")
+    page.get_by_label("On a date").check()
+    page.get_by_label("Expires at (UTC)").fill("2031-05-17T08:30")
+    page.get_by_role("button", name="Create the token").click()
+    secret = page.get_by_label("Secret", exact=True).input_value()
+    with server.api() as http:
+        body = http.get(f"/v1/tenants/default/tokens/{token_id_of(page)}", headers=ROOT).json()
+    assert body["expires_at"] == "2031-05-17T08:30:00Z"
+    assert server.verify(secret)["token"]["expires_at"] == "2031-05-17T08:30:00Z"
