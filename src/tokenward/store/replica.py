@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from tokenward.domain.errors import Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.store.engine import make_engine, normalise_url
+from tokenward.store.errors import unavailable
 from tokenward.store.lookup import SqlSecretLookup
 
 log = logging.getLogger("tokenward.store.replica")
@@ -178,8 +179,10 @@ class ReplicaLookup:
         bound = self._inserted() if unknown else _UNKNOWN
         try:
             replayed = self.replica.replayed()
-        except DBAPIError:
-            return  # the lookups meet the outage and say so
+        except DBAPIError as exc:
+            self.replica.failed(unavailable(exc).message)
+            return
+        self.replica.worked()
         with self._lock:
             if bound != _UNKNOWN:
                 for token_id, lsn in self._pending.items():
