@@ -20,6 +20,7 @@ from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenSpec
 from tokenward.service import tokens
 from tokenward.settings import Settings
+from tokenward.store.engine import make_engine
 from tokenward.store.replica import LAGGING, UNAVAILABLE, Replica, ReplicaLookup
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
@@ -109,3 +110,18 @@ def test_a_replica_that_does_not_answer_sends_the_reads_to_the_primary(
     assert float(line.split()[-1]) >= 4
     downs = [r for r in caplog.records if "read replica is not available" in r.getMessage()]
     assert len(downs) == 1
+
+
+def test_a_change_whose_position_is_unknown_stays_on_the_primary_until_bounded(
+    reads: ReplicaLookup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads.replica.position = 1 << 60  # type: ignore[attr-defined]  # replayed "everything"
+    primary = reads._primary_engine
+    unreachable = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    monkeypatch.setattr(reads, "_primary_engine", unreachable)
+    reads.changed([42])  # committed, but the primary's position cannot be read now
+    assert 42 in reads._pending
+    monkeypatch.setattr(reads, "_primary_engine", primary)
+    reads.changed([])  # the position read now bounds that change: replayed past it
+    assert reads._pending == {}
+    unreachable.dispose()

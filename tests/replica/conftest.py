@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+
 from tests.helpers import free_port
 
 _HERE = Path(__file__).parent

@@ -19,6 +19,7 @@ read inside a write, stays on the primary. Two things keep that safe:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -45,7 +46,8 @@ CONNECT_TIMEOUT_SECONDS = 2
 #: Reads that went to the primary instead, by reason (``/metrics``).
 UNAVAILABLE = "unavailable"
 LAGGING = "lagging"
-#: An LSN not known yet (the primary could not be asked): later than any replay position.
+#: Above any LSN: a change whose position is not known yet (the primary could not be asked),
+#: numbered by when that was noticed (``_UNKNOWN + mark``). Later than any replay position.
 _UNKNOWN = 1 << 64
 _REPLAYED = text("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
 _INSERTED = text("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
@@ -122,6 +124,7 @@ class ReplicaLookup:
         self._on_replica = SqlSecretLookup(replica.engine)
         self._primary_engine = database
         self._lock = threading.Lock()
+        self._marks = itertools.count(1)
         #: Changed tokens the replica may not have replayed yet: token id -> primary LSN.
         self._pending: dict[int, int] = {}
         #: Every token changed (a process's start, a change of all tokens): the primary LSN.
@@ -169,14 +172,14 @@ class ReplicaLookup:
             with self._primary_engine.connect() as conn:
                 return int(conn.execute(_INSERTED).scalar_one())
         except DBAPIError:
-            return _UNKNOWN  # read on the primary until a later change names a position
+            return _UNKNOWN + next(self._marks)  # on the primary until ``_catch_up`` bounds it
 
     def _catch_up(self) -> None:
-        unknown = any(lsn == _UNKNOWN for lsn in self._pending.values()) or (
-            self._barrier == _UNKNOWN
-        )
-        # Their commits came before this read of the position: it bounds them all.
-        bound = self._inserted() if unknown else _UNKNOWN
+        # A change whose position was not known, noticed before this mark, committed before
+        # the read of the position that follows: that position bounds it.
+        limit = _UNKNOWN + next(self._marks)
+        latest = max([self._barrier or 0, *list(self._pending.values())])
+        bound = self._inserted() if latest > _UNKNOWN else _UNKNOWN
         try:
             replayed = self.replica.replayed()
         except DBAPIError as exc:
@@ -184,11 +187,11 @@ class ReplicaLookup:
             return
         self.replica.worked()
         with self._lock:
-            if bound != _UNKNOWN:
+            if bound < _UNKNOWN:
                 for token_id, lsn in self._pending.items():
-                    if lsn == _UNKNOWN:
+                    if _UNKNOWN < lsn < limit:
                         self._pending[token_id] = bound
-                if self._barrier == _UNKNOWN:
+                if _UNKNOWN < (self._barrier or 0) < limit:
                     self._barrier = bound
             if replayed is None:  # not in recovery: it serves its own latest state
                 self._pending.clear()
