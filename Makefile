@@ -41,11 +41,12 @@ test: lint typecheck
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
 # operation and property, more kill points, more concurrent writes; and the packaging test's
 # server half (builds the wheel, installs it with the server extra in a fresh environment);
-# and the no-escalation property test with 600 examples per backend. Then the PostgreSQL half
+# the no-escalation property test with 600 examples per backend; and issue 21's read replica
+# (starts its own primary and streaming replica, about a minute). Then the PostgreSQL half
 # of every other test that `make test` runs on SQLite alone: the whole backend matrix.
 test-long: install
-	TOKENWARD_TEST_LONG=1 TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging tests/security/test_no_escalation.py
-	TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest -k postgresql --ignore=tests/fuzz --ignore=tests/reliability --ignore=tests/packaging --ignore=tests/security/test_no_escalation.py --ignore=tests/topology
+	TOKENWARD_TEST_LONG=1 TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging tests/security/test_no_escalation.py tests/replica
+	TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest -k postgresql --ignore=tests/fuzz --ignore=tests/reliability --ignore=tests/packaging --ignore=tests/security/test_no_escalation.py --ignore=tests/topology --ignore=tests/replica
 
 # Issue 21's topology: three servers behind HAProxy on PostgreSQL and Redis, kill -9 and a
 # rolling restart under load (about 5 minutes). Not yet in test-long: its first runs were on a

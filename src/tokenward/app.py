@@ -55,6 +55,7 @@ from tokenward.store.dispatch_lock import dispatch_lock
 from tokenward.store.engine import ensure_sqlite_dir, make_engine, secure_sqlite_files
 from tokenward.store.lookup import SqlSecretLookup
 from tokenward.store.notifications import ChangeListener
+from tokenward.store.replica import Replica, ReplicaLookup
 from tokenward.store.unit_of_work import SqlUnitOfWorkFactory
 from tokenward.verification import Engine
 from tokenward.verification.cache import VerificationCache
@@ -68,11 +69,14 @@ log = logging.getLogger("tokenward")
 CHANGE_LOG_KEEP_SECONDS = 600.0
 
 
-def build_verifier(settings: Settings, database: DatabaseEngine) -> Engine:
-    """The verification engine on ``database``: one per process, closed by its builder."""
+def build_verifier(
+    settings: Settings, database: DatabaseEngine, reads: ReplicaLookup | None = None
+) -> Engine:
+    """The verification engine on ``database``, its lookups on a read replica with ``reads``:
+    one per process, closed by its builder."""
     return Engine(
         uow=SqlUnitOfWorkFactory(database),
-        lookup=SqlSecretLookup(database),
+        lookup=reads or SqlSecretLookup(database),
         cache=VerificationCache(positive_size=settings.cache_size),
         observer=metrics.STATS,
         controls=_controls(settings, database),
@@ -123,20 +127,25 @@ def build_dispatcher(settings: Settings, core: Core, database: DatabaseEngine) -
 
 
 def build_core(
-    settings: Settings, database: DatabaseEngine, verifier: Engine | None = None
+    settings: Settings,
+    database: DatabaseEngine,
+    verifier: Engine | None = None,
+    reads: ReplicaLookup | None = None,
 ) -> Core:
     """The management use cases' dependencies, shared by the HTTP app and the CLI's operator
     mode; ``verifier`` is told of their changes and reads their credentials. Without one, a
     verifier of its own: for a one-off command that verifies nothing, whose store reads open
-    no connection until asked and end with ``database``."""
+    no connection until asked and end with ``database``. With ``reads`` (the verifier's
+    replica lookup) the lists read from the replica; credentials stay on the primary, where
+    a revoked one stops working at once."""
     if verifier is None:
         verifier = build_verifier(settings, database)
-    uow = SqlUnitOfWorkFactory(database)
+    uow = SqlUnitOfWorkFactory(database, replica=None if reads is None else reads.replica)
     return Core(
         uow=uow,
         sealer=sealer_for_store(uow, secret_key=settings.secret_key, data_dir=settings.data_dir),
         changes=verifier,
-        secrets=verifier,
+        secrets=verifier if reads is None else reads.primary,
         admin_token_hash=(
             secret_format.hash_secret(settings.admin_token) if settings.admin_token else None
         ),
@@ -175,8 +184,12 @@ def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = Fal
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         database = open_engine(settings)
-        verifier = build_verifier(settings, database)
-        core = build_core(settings, database, verifier)
+        reads = None
+        if settings.database_replica_url:
+            reads = ReplicaLookup(database, Replica(settings.database_replica_url))
+            metrics.watch_replica(reads.replica)
+        verifier = build_verifier(settings, database, reads)
+        core = build_core(settings, database, verifier, reads)
         await run_in_threadpool(verifier.start)
         ring = KeyRing(signing_schedule(settings), core.clock)
         algorithm = settings.signing_algorithm
@@ -274,6 +287,8 @@ def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = Fal
             # The engine's connections first: the verifier's last act releases the WAL
             # index's descriptor, which must outlive this process's SQLite connections.
             database.dispose()
+            if reads is not None:
+                reads.replica.close()
             verifier.close()
 
     app = FastAPI(

@@ -338,6 +338,38 @@ def watch_redis(counters: Any) -> None:
     REDIS_HEALTH.counters = counters
 
 
+class ReplicaReads(Collector):
+    """Reads meant for the read replica (``TOKENWARD_DATABASE_REPLICA_URL``) that went to the
+    primary instead: ``unavailable`` (the replica was down or failing: each such read counts,
+    the outage is logged once) and ``lagging`` (the lag rule sent a recently changed token's
+    read there; docs/deploy.md). Per process."""
+
+    def __init__(self) -> None:
+        self.replica: Any = None
+
+    def collect(self) -> Iterator[Metric]:
+        replica = self.replica
+        if replica is None:
+            return
+        family = CounterMetricFamily(
+            "tokenward_replica_primary_reads",
+            "Reads meant for the read replica that went to the primary, by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(replica.primary_reads.items()):
+            family.add_metric([reason], count)
+        yield family
+
+
+REPLICA_READS = ReplicaReads()
+REGISTRY.register(REPLICA_READS)
+
+
+def watch_replica(replica: Any) -> None:
+    """Exports the read replica's fallbacks to the primary on ``/metrics``."""
+    REPLICA_READS.replica = replica
+
+
 class SharedCounts:
     """The counts of a server's other worker processes, through a directory they share.
 

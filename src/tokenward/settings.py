@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("tokenward-data"))
     #: Default: ``tokenward.db`` in the data directory.
     database_url: str | None = None
+    #: A PostgreSQL streaming replica of ``database_url`` (``postgresql://...``): verification
+    #: lookups and the management lists read there, never a revocation's stale copy (the
+    #: lag rule, docs/deploy.md); a replica that is down or failing costs the primary's read.
+    database_replica_url: str | None = Field(default=None, repr=False)
     #: The root credential; without it the first start generates one and prints it once.
     admin_token: str | None = Field(default=None, repr=False)
     #: Key-encryption key for recoverable secrets; without it a key file in the data dir.
@@ -118,6 +122,20 @@ class Settings(BaseSettings):
     log_level: str = "info"
     #: ``json`` (one object a line), ``text``, or ``auto``: text on a terminal, else JSON.
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @model_validator(mode="after")
+    def _replica_of_postgresql(self) -> Settings:
+        if self.database_replica_url is not None:
+            schemes = ("postgresql://", "postgres://", "postgresql+psycopg://")
+            if not all(
+                url and url.startswith(schemes)
+                for url in (self.database_url, self.database_replica_url)
+            ):
+                raise ValueError(
+                    "TOKENWARD_DATABASE_REPLICA_URL needs a PostgreSQL TOKENWARD_DATABASE_URL, "
+                    "and must itself be a postgresql:// URL"
+                )
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

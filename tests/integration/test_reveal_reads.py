@@ -21,9 +21,9 @@ class Recording:
     inner: UnitOfWorkFactory
     writes: list[bool] = field(default_factory=list)
 
-    def __call__(self, *, write: bool = False) -> UnitOfWork:
+    def __call__(self, *, write: bool = False, may_lag: bool = False) -> UnitOfWork:
         self.writes.append(write)
-        return self.inner(write=write)
+        return self.inner(write=write, may_lag=may_lag)
 
     def write_problem(self) -> str | None:
         return self.inner.write_problem()

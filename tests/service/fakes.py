@@ -372,7 +372,7 @@ class FakeUnitOfWorkFactory:
         #: What ``write_problem`` answers: a test sets it to play a read-only store.
         self.problem: str | None = None
 
-    def __call__(self, *, write: bool = False) -> FakeUnitOfWork:
+    def __call__(self, *, write: bool = False, may_lag: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self._store, write=write)
 
     def write_problem(self) -> str | None:
@@ -402,6 +402,9 @@ class FakeSecretLookup:
 
     def version(self) -> Hashable | None:
         return self._store.version
+
+    def changed(self, token_ids: Sequence[int | None]) -> None:
+        pass
 
     @property
     def reads_locally(self) -> bool:

@@ -23,5 +23,5 @@ def search(
         # belong to someone else.
         query = dataclasses.replace(query, tenant=actor.tenant, deleted_tenants=False)
     limits.check_page(page)
-    with core.uow() as uow:
+    with core.uow(may_lag=True) as uow:
         return uow.audit.search(query, page)

@@ -392,7 +392,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = False) -> UnitOfWork: ...
+    def __call__(self, *, write: bool = False, may_lag: bool = False) -> UnitOfWork:
+        """``may_lag``: a read that may see the store as it was a moment ago (a read
+        replica's; docs/deploy.md): the lists. Never a write, nor a read that a write
+        depends on."""
+        ...
 
     def write_problem(self) -> str | None:
         """Why the store would refuse a write now (read-only, disk full), or None."""

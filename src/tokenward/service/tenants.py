@@ -31,7 +31,7 @@ def create(core: Core, actor: Actor, *, name: str) -> Tenant:
 
 def list_all(core: Core, actor: Actor) -> list[Tenant]:
     """Root sees every tenant; a token sees only its own."""
-    with core.uow() as uow:
+    with core.uow(may_lag=True) as uow:
         tenants = list(uow.tenants.list())
     return [t for t in tenants if policy.sees_tenant(actor, t.name)]
 

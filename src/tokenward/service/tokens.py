@@ -130,7 +130,7 @@ def search(
 ) -> Page[Token]:
     policy.require_tenant(actor, tenant)
     limits.check_page(page, whole=True)
-    with core.uow() as uow:
+    with core.uow(may_lag=True) as uow:
         tenants.existing(uow, tenant)
         return uow.tokens.search(tenant, query, page, core.clock())
 

@@ -83,7 +83,7 @@ def create(
 
 def list_all(core: Core, actor: Actor, *, tenant: str) -> list[Webhook]:
     _require_admin(actor, tenant)
-    with core.uow() as uow:
+    with core.uow(may_lag=True) as uow:
         tenants.existing(uow, tenant)
         return list(uow.webhooks.list(tenant))
 

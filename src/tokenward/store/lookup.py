@@ -152,6 +152,9 @@ class SqlSecretLookup:
     def reads_locally(self) -> bool:
         return self._sqlite_path is not None
 
+    def changed(self, token_ids: Sequence[int | None]) -> None:
+        """Nothing to do: these reads see every commit (``ReplicaLookup`` has work here)."""
+
     def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
         """Every stored secret hash (``None``), or those of the given tokens, in batches."""
         if token_ids is not None and not token_ids:

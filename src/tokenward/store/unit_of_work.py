@@ -17,6 +17,7 @@ from tokenward.domain.errors import Conflict
 from tokenward.store.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_file
 from tokenward.store.errors import unavailable
 from tokenward.store.group_commit import SqliteWriters, _Batch
+from tokenward.store.replica import UNAVAILABLE, Replica
 from tokenward.store.repositories import (
     SqlAuditRepository,
     SqlChangeLog,
@@ -59,11 +60,18 @@ class SqlUnitOfWork:
     usage: SqlUsageRepository
 
     def __init__(
-        self, engine: Engine, *, write: bool = False, writers: SqliteWriters | None = None
+        self,
+        engine: Engine,
+        *,
+        write: bool = False,
+        writers: SqliteWriters | None = None,
+        replica: Replica | None = None,
     ) -> None:
+        """``replica``: a read that may lag reads there, or on ``engine`` when it fails."""
         self._engine = engine
         self._write = write
         self._writers = writers if write else None
+        self._replica = None if write else replica
         self._conn: Connection | None = None
         self._batch: _Batch | None = None
 
@@ -73,7 +81,7 @@ class SqlUnitOfWork:
             self._bind(self._batch.conn)
             return self
         try:
-            conn = self._engine.connect()
+            conn = self._connect()
         except OperationalError as exc:
             raise unavailable(exc) from exc
         if self._write:
@@ -85,6 +93,25 @@ class SqlUnitOfWork:
             raise unavailable(exc) from exc
         self._bind(conn)
         return self
+
+    def _connect(self) -> Connection:
+        replica, self._replica = self._replica, None
+        if replica is None:
+            return self._engine.connect()
+        if replica.usable():
+            try:
+                # The pool's pre-ping proves the connection: a replica that dies later in
+                # this unit of work fails this read (``__exit__``), and the next goes to the
+                # primary.
+                conn = replica.engine.connect()
+            except OperationalError as exc:
+                replica.failed(unavailable(exc).message)
+            else:
+                replica.worked()
+                self._replica = replica
+                return conn
+        replica.to_primary(UNAVAILABLE)
+        return self._engine.connect()
 
     def _bind(self, conn: Connection) -> None:
         self._conn = conn
@@ -125,6 +152,8 @@ class SqlUnitOfWork:
         if isinstance(exc, IntegrityError):
             raise Conflict("the change conflicts with the stored state") from exc
         if isinstance(exc, OperationalError):
+            if self._replica is not None:
+                self._replica.failed(unavailable(exc).message)
             raise unavailable(exc) from exc
 
     def commit(self) -> None:
@@ -146,17 +175,24 @@ class SqlUnitOfWork:
 
 class SqlUnitOfWorkFactory:
     def __init__(
-        self, engine: Engine, *, write_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000
+        self,
+        engine: Engine,
+        *,
+        write_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
+        replica: Replica | None = None,
     ) -> None:
+        """``replica``: where reads that may lag go (lists), falling back to ``engine``."""
         self.engine = engine
+        self._replica = replica
         self._writers = (
             SqliteWriters(engine, timeout=write_timeout)
             if engine.dialect.name == "sqlite"
             else None
         )
 
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, writers=self._writers)
+    def __call__(self, *, write: bool = False, may_lag: bool = False) -> SqlUnitOfWork:
+        replica = self._replica if may_lag else None
+        return SqlUnitOfWork(self.engine, write=write, writers=self._writers, replica=replica)
 
     def write_problem(self) -> str | None:
         """Why a write would fail now, or None. Asks the file system (SQLite) or the server

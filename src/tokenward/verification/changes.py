@@ -41,7 +41,9 @@ class ChangeFeed:
         self._lock = threading.Lock()
 
     def forget(self, token_ids: Sequence[int | None]) -> None:
-        """Drops the cached copies of these tokens (None: of every token)."""
+        """Drops the cached copies of these tokens (None: of every token), once the lookup
+        knows of their change: a re-read must not come from a replica behind it."""
+        self._lookup.changed(token_ids)
         if None in token_ids:
             self._cache.clear()
         elif token_ids:
@@ -89,6 +91,9 @@ class ChangeFeed:
             version = self._lookup.version()
             with self._uow() as uow:
                 self.applied = uow.changes.latest()
+            # What changed before the log's end is not read: to a lookup that may lag (a
+            # read replica), every token changed then.
+            self._lookup.changed([None])
             self._synced_version = version
             self._known_secrets.load()
 

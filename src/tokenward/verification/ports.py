@@ -31,6 +31,13 @@ class SecretLookup(Protocol):
         """Changes whenever anything is committed to the store; None where not cheap."""
         ...
 
+    def changed(self, token_ids: Sequence[int | None]) -> None:
+        """These tokens' changes are committed (None: every token), and the change feed is
+        about to drop their cached copies: from now on ``find`` must not answer from a state
+        older than these changes (a read replica that lags behind the store; docs/deploy.md).
+        Also called with none, at every sync of the change feed."""
+        ...
+
     @property
     def reads_locally(self) -> bool:
         """``find`` reads a local file and waits for no lock, server or pool (SQLite): cheap
