@@ -16,6 +16,7 @@ from tokenward.service.ports import UnitOfWorkFactory
 from tokenward.verification.cache import VerificationCache
 from tokenward.verification.known_secrets import KnownSecrets
 from tokenward.verification.ports import SecretLookup
+from tokenward.verification.reuse import RetiredSecrets
 
 
 class ChangeFeed:
@@ -25,12 +26,14 @@ class ChangeFeed:
         lookup: SecretLookup,
         cache: VerificationCache,
         known_secrets: KnownSecrets,
+        retired: RetiredSecrets,
         clock: Callable[[], datetime],
     ) -> None:
         self._uow = uow
         self._lookup = lookup
         self._cache = cache
         self._known_secrets = known_secrets
+        self._retired = retired
         self._clock = clock
         #: The last entry of the change log that this process's cache has applied.
         self.applied = 0
@@ -49,7 +52,8 @@ class ChangeFeed:
 
     def sync(self, *, wait: bool = True) -> int:
         """Drops from the cache what other processes changed since the last call, and adds
-        the secrets they created to the known-secrets filter.
+        the secrets they created to the known-secrets filter and those their rotations
+        retired to the filter of retired secrets.
 
         Returns how many changes were applied. Together with the cache's time-to-live this
         bounds how long another process's revocation can go unseen here. With ``wait``
@@ -61,6 +65,15 @@ class ChangeFeed:
             version = self._lookup.version()  # before the log: never claim an unseen commit
             with self._uow() as uow:
                 changed, self.applied = uow.changes.since(self.applied)
+                # Read with the log: a rotation is among the changes it lists. Any change
+                # to every token (None) reloads the filter whole.
+                kept = uow.retired_secrets
+                if None in changed:
+                    self._retired.load(kept.hashes())
+                elif changed:
+                    self._retired.add(kept.hashes([t for t in changed if t is not None]))
+                    if wait and self._retired.needs_reload:
+                        self._retired.load(kept.hashes())
             self._synced_version = version
             self._known_secrets.add_tokens(version, [tid for tid in changed if tid is not None])
             # Before a reload of the filter (seconds at 1M tokens): a revocation in this
@@ -89,6 +102,7 @@ class ChangeFeed:
             version = self._lookup.version()
             with self._uow() as uow:
                 self.applied = uow.changes.latest()
+                self._retired.load(uow.retired_secrets.hashes())
             self._synced_version = version
             self._known_secrets.load()
 
