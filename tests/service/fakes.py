@@ -411,9 +411,12 @@ class FakeSecretLookup:
         for secret_hash, (token_id, _) in list(self._store.state.secrets.items()):
             if wanted is None or token_id in wanted:
                 yield secret_hash
+        for secret_hash, token_id in list(self._store.state.retired.items()):  # kept ones too
+            if wanted is None or token_id in wanted:
+                yield secret_hash
 
     def count_hashes(self) -> int:
-        return len(self._store.state.secrets)
+        return len(self._store.state.secrets) + len(self._store.state.retired)
 
     def version(self) -> Hashable | None:
         return self._store.version

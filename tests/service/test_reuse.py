@@ -97,3 +97,13 @@ def test_what_a_failing_report_leaves_is_tried_again(fc: FakeCore) -> None:
     with pytest.raises(RuntimeError):
         fc.engine.report_reuses(failing)
     assert sorted(queued(fc)) == sorted(secret_format.hash_secret(s) for s in (made.secret, second))
+
+
+def test_a_kept_copy_is_caught_after_the_known_secrets_filter_is_rebuilt(fc: FakeCore) -> None:
+    """A rebuilt known-secrets filter (a restart, a saturated filter) holds the kept hashes
+    too: the copy reaches the store read, not a refusal by the filter alone."""
+    made = issued(fc.core)
+    rotate(fc, made.token.id)
+    fc.engine.known_secrets.load()
+    assert verify_code(fc.core, made.secret) is VerifyCode.NOT_FOUND
+    assert queued(fc) == [secret_format.hash_secret(made.secret)]

@@ -74,7 +74,8 @@ class Engine:
         #: Read by tests and the metrics endpoint (its sizes); written by the engine only.
         self.cache = cache if cache is not None else VerificationCache()
         self.known_secrets = KnownSecrets(lookup, min_capacity=filter_min_capacity)
-        #: Rotated-out secrets, asked on ``NOT_FOUND`` answers only (reuse detection).
+        #: Rotated-out secrets, asked on the ``NOT_FOUND`` answers that the known-secrets
+        #: filter did not give (it holds the rotated-out hashes too): reuse detection.
         self.retired = RetiredSecrets(clock)
         self.observer: VerificationObserver = observer if observer is not None else NoObserver()
         self.controls = controls if controls is not None else Controls(StoreCreditLedger(uow))
@@ -262,12 +263,11 @@ class Engine:
                 return _MALFORMED, None, secret_hash, False
             presence = self.known_secrets.presence(secret_hash)
             if presence is _ABSENT:
-                # Only a refused secret meets the filter of retired ones (reuse detection).
-                self.retired.suspect(secret_hash)
+                # Not a kept copy either: the filter holds the rotated-out hashes too.
                 return _NOT_FOUND, _FILTERED, secret_hash, False
             return None, None, secret_hash, presence is _OUTDATED
         if cached is MISSING:
-            self.retired.suspect(secret_hash)
+            self.retired.suspect(secret_hash)  # reuse detection: a kept copy replayed
             return _NOT_FOUND, _HIT, secret_hash, False
         result = self._conclude(cached, audience, scopes, resource, asked)
         if result is _NOT_FOUND:  # a secret rotated out, its grace over
@@ -289,14 +289,13 @@ class Engine:
             # of the change log, and may spare this and the following unknown secrets theirs.
             self._feed.sync(wait=False)
             if self.known_secrets.presence(secret_hash) is _ABSENT:
-                self.retired.suspect(secret_hash)
                 return _NOT_FOUND, _FILTERED
         cache = self.cache
         generation = cache.begin()
         found = self._lookup.find(secret_hash)
         if found is None:
             cache.put_missing(secret_hash, generation)
-            self.retired.suspect(secret_hash)
+            self.retired.suspect(secret_hash)  # reuse detection: a kept copy presented
             return _NOT_FOUND, _MISS
         token, retires_at = found
         entry = cache.put(secret_hash, token, retires_at, generation)

@@ -23,7 +23,8 @@ class SecretLookup(Protocol):
         ...
 
     def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
-        """Every stored secret hash (``None``), or those of the given tokens."""
+        """Every stored secret hash (``None``), or those of the given tokens: those that open
+        a token and those kept after a rotation retired them (reuse detection)."""
         ...
 
     def count_hashes(self) -> int: ...

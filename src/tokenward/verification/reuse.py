@@ -4,11 +4,14 @@ docs/lifecycle.md#reuse-detection), told apart on the verification path without 
 A rotated-out secret presented after its grace is answered ``NOT_FOUND`` like any unknown
 one; only the store's ``retired_secrets`` can tell it apart, and a read of it for every
 refused secret would let a flood of random ones cost a read each, the very cost the
-known-secrets filter spares. So a second Bloom filter, of the kept hashes (the same
-``SecretFilter``), is asked on the ``NOT_FOUND`` answers alone; a valid token never meets it.
-A probable hit is only queued: the composition root hands the queue to the service
-(``Engine.report_reuses`` with ``reuse.report_reuse``), off the request's path, where one
-indexed read tells a real reuse from the filter's false positive.
+known-secrets filter spares. The known-secrets filter holds the kept hashes too, so what it
+rules out is no kept copy and pays nothing more. The rest of the ``NOT_FOUND`` answers (no
+token for a hash the store was asked about, a negative cache entry, a secret past its grace)
+ask a second Bloom filter, of the kept hashes alone (the same ``SecretFilter``); a valid
+token never meets it. On PostgreSQL, which has no known-secrets filter, every unknown secret
+is a store read and then this test. A probable hit is only queued: the composition root
+hands the queue to the service (``Engine.report_reuses`` with ``reuse.report_reuse``), off
+the request's path, where one indexed read tells a real reuse from a false positive.
 
 What a replay loop or a flood of false positives can cost is bounded here: a hash is queued
 at most once per ``REPORT_EVERY`` in a process, and at most ``BUDGET`` hashes a minute.
