@@ -9,6 +9,7 @@ import pytest
 from tests.service.fakes import FakeCore, fake_core, verify_code
 from tests.service.support import ROOT, issued
 from tokenward.domain import secrets as secret_format
+from tokenward.domain.errors import Unavailable
 from tokenward.domain.verification import VerifyCode
 from tokenward.service import tokens
 from tokenward.verification import reuse as engine_reuse
@@ -84,19 +85,31 @@ def test_a_flood_of_hits_is_queued_within_the_budget(fc: FakeCore) -> None:
     assert len(queued(fc)) == 5
 
 
-def test_what_a_failing_report_leaves_is_tried_again(fc: FakeCore) -> None:
+def test_what_an_unavailable_store_leaves_is_tried_again(fc: FakeCore) -> None:
     made = issued(fc.core)
     second = rotate(fc, made.token.id)
     rotate(fc, made.token.id)
     verify_code(fc.core, made.secret)
     verify_code(fc.core, second)
 
-    def failing(secret_hash: str) -> bool:
-        raise RuntimeError("the store is down")
+    def unavailable(secret_hash: str) -> bool:
+        raise Unavailable("the store is down")
 
+    with pytest.raises(Unavailable):
+        fc.engine.report_reuses(unavailable)
+    kept = [secret_format.hash_secret(s) for s in (made.secret, second)]
+    assert queued(fc) == kept
+
+    fc.clock.advance(3600)  # queued again once the hour is over
+
+    def broken(secret_hash: str) -> bool:
+        raise RuntimeError("a bug")
+
+    verify_code(fc.core, made.secret)
+    verify_code(fc.core, second)
     with pytest.raises(RuntimeError):
-        fc.engine.report_reuses(failing)
-    assert sorted(queued(fc)) == sorted(secret_format.hash_secret(s) for s in (made.secret, second))
+        fc.engine.report_reuses(broken)
+    assert queued(fc) == kept[1:]  # the hash that broke it is not retried forever
 
 
 def test_a_kept_copy_is_caught_after_the_known_secrets_filter_is_rebuilt(fc: FakeCore) -> None:

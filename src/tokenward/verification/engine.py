@@ -12,6 +12,7 @@ from tokenward.domain import clock as domain_clock
 from tokenward.domain import policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
+from tokenward.domain.errors import Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import (
     VALID,
@@ -190,14 +191,18 @@ class Engine:
     def report_reuses(self, report: ReuseReporter) -> int:
         """Hands the secrets that verifications refused and that may be rotated-out copies to
         ``report`` (the service decides, with one read each), off the requests' path;
-        returns how many it reported. What a failing store leaves is tried again next time."""
+        returns how many it reported. What an unavailable store leaves is tried again next
+        time; a hash whose report fails otherwise is dropped, not retried forever."""
         taken = self.retired.take()
         reported = 0
         for done, secret_hash in enumerate(taken):
             try:
                 reported += bool(report(secret_hash))
-            except BaseException:
+            except Unavailable:
                 self.retired.requeue(taken[done:])
+                raise
+            except Exception:
+                self.retired.requeue(taken[done + 1 :])
                 raise
         return reported
 
