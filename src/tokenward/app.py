@@ -43,7 +43,7 @@ from tokenward.domain.errors import Unavailable
 from tokenward.keys import sealer_for_store, secure_data_dir
 from tokenward.lifecycle import Dispatcher, DispatchSettings
 from tokenward.log_config import configure_logging
-from tokenward.service import exchange, signing_keys, usage
+from tokenward.service import exchange, reuse, signing_keys, usage
 from tokenward.service.core import Core
 from tokenward.service.ratelimit import AuthFailureLimiter
 from tokenward.service.statistics import Census
@@ -67,6 +67,9 @@ log = logging.getLogger("tokenward")
 
 #: Longer than the cache's time-to-live: older entries of the change log can matter to no one.
 CHANGE_LOG_KEEP_SECONDS = 600.0
+#: How often the secrets that verifications queued as probable reuses are reported: a
+#: reuse's report comes within about this of the replay (docs/lifecycle.md).
+REUSE_REPORT_SECONDS = 0.5
 
 
 def build_verifier(
@@ -249,6 +252,24 @@ def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = Fal
                         daily_days=settings.usage_daily_days,
                     ),
                     "prune usage counts",
+                )
+            ),
+        ]
+        keep_retired = timedelta(days=settings.reuse_keep_days)
+        tasks += [
+            asyncio.create_task(
+                _every(
+                    REUSE_REPORT_SECONDS,
+                    lambda: verifier.report_reuses(
+                        lambda secret_hash: reuse.report_reuse(core, secret_hash, keep=keep_retired)
+                    ),
+                    "report reused secrets",
+                    when=verifier.reuses_pending,
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    3600.0, lambda: reuse.prune(core, keep=keep_retired), "prune retired secrets"
                 )
             ),
         ]

@@ -1,6 +1,7 @@
 """Reuse detection's store and service side: rotated-out secrets kept by hash, and
-``reuse.report_reuse`` acting per the tenant's ``on_reuse`` (the verification engine calls
-it on a ``NOT_FOUND``), on a real database behind a real app."""
+``reuse.report_reuse`` acting per the tenant's ``on_reuse`` (the server reports what the
+verification engine queued on a ``NOT_FOUND``), on a real database behind a real app. The
+whole path in a served process: test_reuse_served.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import ROOT_HEADERS, issue, tenant
 from tests.lifecycle.receiver import Receiver, verified
-from tokenward.app import build_core, open_engine
+from tokenward import metrics
+from tokenward.app import build_core, build_verifier, open_engine
+from tokenward.domain import secrets as secret_format
 from tokenward.service import reuse
 from tokenward.service.core import Core
 from tokenward.settings import Settings
@@ -121,3 +124,38 @@ def test_kept_for_the_period_only_and_gone_with_the_token(client: TestClient, co
     client.delete(f"/v1/tenants/default/tokens/{other['id']}", headers=ROOT_HEADERS)
     assert reuse.report_reuse(core, _hash(other["secret"])) is False
     assert reuse.prune(core, keep=timedelta(0)) == 0  # deleted with its token
+
+
+@pytest.mark.postgres
+def test_the_engine_queues_kept_copies_and_never_unknown_secrets(
+    client: TestClient, settings: Settings
+) -> None:
+    """The engine's own counters, on a real store: an unknown secret costs no report (so no
+    read of the kept hashes), and on SQLite no read at all, as before reuse detection."""
+    database = open_engine(settings)
+    verifier = build_verifier(settings, database)
+    verifier.start()
+    mine = build_core(settings, database, verifier)
+    try:
+        token = issue(client, name="rotated")
+        current = rotate(client, token)
+        verifier.sync()  # what the server's change-log timer does
+        misses = metrics.STATS.lookups()[metrics.Lookup.MISS]
+        for _ in range(500):
+            assert verifier.verify(secret_format.generate()).code == "NOT_FOUND"
+        assert verifier.retired.queued == 0 and not verifier.reuses_pending()
+        if database.dialect.name == "sqlite":  # PostgreSQL has no known-secrets filter
+            assert metrics.STATS.lookups()[metrics.Lookup.MISS] == misses
+
+        # Rebuilt as at a restart, the known-secrets filter still lets the kept copy through
+        # to the store read that recognises it.
+        verifier.known_secrets.load()
+        for _ in range(3):
+            assert verifier.verify(token["secret"]).code == "NOT_FOUND"
+        assert verifier.retired.queued == 1
+        report = verifier.report_reuses
+        assert report(lambda secret_hash: reuse.report_reuse(mine, secret_hash)) == 1
+        assert code_of(client, current) == "DISABLED"
+    finally:
+        database.dispose()
+        verifier.close()

@@ -48,6 +48,8 @@ class State:
     audit: list[tuple[AuditRecord, datetime | None]] = field(default_factory=list)
     root_hash: str | None = None
     changes: list[tuple[int, int | None, datetime]] = field(default_factory=list)
+    #: Rotated-out secrets kept for reuse detection: hash -> token id.
+    retired: dict[str, int] = field(default_factory=dict)
     next_token_id: int = 1
     next_audit_id: int = 1
     next_change_seq: int = 1
@@ -60,6 +62,7 @@ class State:
             tenants=dict(self.tenants),
             audit=list(self.audit),
             changes=list(self.changes),
+            retired=dict(self.retired),
         )
 
 
@@ -153,6 +156,7 @@ class FakeTokenRepository:
         for old, (owner, retires_at) in list(self._s.secrets.items()):
             if owner != token_id:
                 continue
+            self._s.retired[old] = owner
             if old_retires_at is None or (retires_at is not None and retires_at <= now):
                 del self._s.secrets[old]
             elif retires_at is None or retires_at > old_retires_at:
@@ -173,6 +177,7 @@ class FakeTokenRepository:
         for secret_hash, (owner, _) in list(self._s.secrets.items()):
             if owner == token_id:
                 del self._s.secrets[secret_hash]
+        self._s.retired = {h: o for h, o in self._s.retired.items() if o != token_id}
 
     def record_use(self, uses: Mapping[int, datetime]) -> None:
         for token_id, at in uses.items():
@@ -334,6 +339,18 @@ class FakeUsage:
         self.rows.extend(rows)
 
 
+class FakeRetiredSecrets:
+    """The kept hashes, for the engine's filter; reporting a reuse is tested on the real
+    store (tests/lifecycle/test_reuse*.py)."""
+
+    def __init__(self, state: State) -> None:
+        self._s = state
+
+    def hashes(self, token_ids: Sequence[int] | None = None) -> list[str]:
+        wanted = None if token_ids is None else set(token_ids)
+        return [h for h, owner in self._s.retired.items() if wanted is None or owner in wanted]
+
+
 class FakeUnitOfWork:
     """One transaction on a copy of the store's state; ``commit`` makes the copy the state."""
 
@@ -349,6 +366,7 @@ class FakeUnitOfWork:
         self.webhooks = FakeWebhooks()
         self.policies = FakePolicies()
         self.usage = FakeUsage()
+        self.retired_secrets = FakeRetiredSecrets(self._state)
 
     def __enter__(self) -> FakeUnitOfWork:
         return self
@@ -396,9 +414,12 @@ class FakeSecretLookup:
         for secret_hash, (token_id, _) in list(self._store.state.secrets.items()):
             if wanted is None or token_id in wanted:
                 yield secret_hash
+        for secret_hash, token_id in list(self._store.state.retired.items()):  # kept ones too
+            if wanted is None or token_id in wanted:
+                yield secret_hash
 
     def count_hashes(self) -> int:
-        return len(self._store.state.secrets)
+        return len(self._store.state.secrets) + len(self._store.state.retired)
 
     def version(self) -> Hashable | None:
         return self._store.version

@@ -266,6 +266,11 @@ class RetiredSecretRepository(Protocol):
 
     def prune(self, before: datetime) -> int: ...
 
+    def hashes(self, token_ids: Sequence[int] | None = None) -> list[str]:
+        """Every kept hash (``None``), or those of the given tokens: the verification engine
+        loads them into its filter of retired secrets (``verification/reuse.py``)."""
+        ...
+
 
 #: The key of a row that holds a sealed column, in the order the store pages through them.
 RowId = int | str

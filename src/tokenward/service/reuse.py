@@ -46,11 +46,17 @@ def report_reuse(core: Core, secret_hash: str, *, keep: timedelta = DEFAULT_KEEP
         found = uow.retired_secrets.find(secret_hash, now, now - keep)
         if found is None:
             return False
-        token_id, tenant, reported_at = found
-        if reported_at is not None and now - reported_at < REPORT_EVERY:
-            return False
+        token_id, tenant, _ = found
         token = uow.tokens.get(tenant, token_id, for_update=True)
         if token is None:
+            return False
+        # Read again under the token's lock: another process (each worker reports what its
+        # own verifications queued) may have reported this copy while this one waited.
+        found = uow.retired_secrets.find(secret_hash, now, now - keep)
+        if found is None:
+            return False
+        reported_at = found[2]
+        if reported_at is not None and now - reported_at < REPORT_EVERY:
             return False
         rules = policies.of(uow, token.tenant)
         disable = rules.on_reuse == "disable" and token.active

@@ -30,7 +30,7 @@ from tokenward.domain.tokens import Token, TokenType
 from tokenward.store.controls import credits_of, rate_limits_of
 from tokenward.store.engine import make_engine
 from tokenward.store.errors import unavailable
-from tokenward.store.tables import token_secrets, tokens
+from tokenward.store.tables import retired_secrets, token_secrets, tokens
 from tokenward.store.wal_index import WalIndex
 
 _FIELDS = Token.__dataclass_fields__
@@ -61,9 +61,22 @@ _SQLITE_SQL = (
     + _BY_HASH
     + "?"
 )
-_ALL_HASHES = f"SELECT secret_hash FROM {token_secrets.name}"  # noqa: S608
-_HASHES_OF = _ALL_HASHES + " WHERE token_id IN ({params})"
-_COUNT_HASHES = f"SELECT count(*) FROM {token_secrets.name}"  # noqa: S608
+# The hashes for the known-secrets filter: those that open a token and those kept after a
+# rotation retired them (reuse detection), so that a kept copy presented again is never
+# refused by the filter alone but reaches the verification path that can recognise it.
+_KEPT = f"SELECT secret_hash FROM {retired_secrets.name}"  # noqa: S608
+_ALL_HASHES = (
+    f"SELECT secret_hash FROM {token_secrets.name} UNION ALL {_KEPT} r WHERE NOT EXISTS"  # noqa: S608
+    f" (SELECT 1 FROM {token_secrets.name} s WHERE s.secret_hash = r.secret_hash)"
+)
+_HASHES_OF = (
+    f"SELECT secret_hash FROM {token_secrets.name} WHERE token_id IN ({{params}})"  # noqa: S608
+    f" UNION ALL {_KEPT} WHERE token_id IN ({{params}})"
+)
+_COUNT_HASHES = (
+    f"SELECT (SELECT count(*) FROM {token_secrets.name})"  # noqa: S608
+    f" + (SELECT count(*) FROM {retired_secrets.name})"
+)
 _TYPES = {member.value: member for member in TokenType}
 _ROLES = {member.value: member for member in Role}
 _BATCH = 10_000
@@ -156,7 +169,8 @@ class SqlSecretLookup:
         """Nothing to do: these reads see every commit (``ReplicaLookup`` has work here)."""
 
     def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
-        """Every stored secret hash (``None``), or those of the given tokens, in batches."""
+        """Every stored secret hash, kept rotated-out ones included (``None``), or those of
+        the given tokens, in batches."""
         if token_ids is not None and not token_ids:
             return
         connection = self._engine.raw_connection()
@@ -166,7 +180,7 @@ class SqlSecretLookup:
                 cursor.execute(_ALL_HASHES)
             else:
                 params = ", ".join([self._param] * len(token_ids))
-                cursor.execute(_HASHES_OF.format(params=params), tuple(token_ids))
+                cursor.execute(_HASHES_OF.format(params=params), (*token_ids, *token_ids))
             while rows := cursor.fetchmany(_BATCH):
                 for (secret_hash,) in rows:
                     yield secret_hash

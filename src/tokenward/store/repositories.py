@@ -1288,3 +1288,14 @@ class SqlRetiredSecretRepository:
             delete(retired_secrets).where(retired_secrets.c.retires_at < before)
         )
         return int(result.rowcount or 0)
+
+    def hashes(self, token_ids: Sequence[int] | None = None) -> list[str]:
+        query = select(retired_secrets.c.secret_hash)
+        if token_ids is None:
+            return [str(row[0]) for row in self._conn.execute(query)]
+        found: list[str] = []
+        ids = list(token_ids)
+        for start in range(0, len(ids), 10_000):  # within every database's parameter limit
+            batch = query.where(retired_secrets.c.token_id.in_(ids[start : start + 10_000]))
+            found.extend(str(row[0]) for row in self._conn.execute(batch))
+        return found

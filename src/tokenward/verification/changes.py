@@ -16,6 +16,7 @@ from tokenward.service.ports import UnitOfWorkFactory
 from tokenward.verification.cache import VerificationCache
 from tokenward.verification.known_secrets import KnownSecrets
 from tokenward.verification.ports import SecretLookup
+from tokenward.verification.reuse import RetiredSecrets
 
 
 class ChangeFeed:
@@ -25,12 +26,14 @@ class ChangeFeed:
         lookup: SecretLookup,
         cache: VerificationCache,
         known_secrets: KnownSecrets,
+        retired: RetiredSecrets,
         clock: Callable[[], datetime],
     ) -> None:
         self._uow = uow
         self._lookup = lookup
         self._cache = cache
         self._known_secrets = known_secrets
+        self._retired = retired
         self._clock = clock
         #: The last entry of the change log that this process's cache has applied.
         self.applied = 0
@@ -51,7 +54,8 @@ class ChangeFeed:
 
     def sync(self, *, wait: bool = True) -> int:
         """Drops from the cache what other processes changed since the last call, and adds
-        the secrets they created to the known-secrets filter.
+        the secrets they created to the known-secrets filter and those their rotations
+        retired to the filter of retired secrets.
 
         Returns how many changes were applied. Together with the cache's time-to-live this
         bounds how long another process's revocation can go unseen here. With ``wait``
@@ -63,6 +67,15 @@ class ChangeFeed:
             version = self._lookup.version()  # before the log: never claim an unseen commit
             with self._uow() as uow:
                 changed, self.applied = uow.changes.since(self.applied)
+                # Read with the log: a rotation is among the changes it lists. Any change
+                # to every token (None) reloads the filter whole.
+                kept = uow.retired_secrets
+                if None in changed:
+                    self._retired.load(kept.hashes())
+                elif changed:
+                    self._retired.add(kept.hashes([t for t in changed if t is not None]))
+                    if wait and self._retired.needs_reload:
+                        self._retired.load(kept.hashes())
             self._synced_version = version
             self._known_secrets.add_tokens(version, [tid for tid in changed if tid is not None])
             # Before a reload of the filter (seconds at 1M tokens): a revocation in this
@@ -91,6 +104,7 @@ class ChangeFeed:
             version = self._lookup.version()
             with self._uow() as uow:
                 self.applied = uow.changes.latest()
+                self._retired.load(uow.retired_secrets.hashes())
             # What changed before the log's end is not read: to a lookup that may lag (a
             # read replica), every token changed then.
             self._lookup.changed([None])

@@ -12,6 +12,7 @@ from tokenward.domain import clock as domain_clock
 from tokenward.domain import policy
 from tokenward.domain import secrets as secret_format
 from tokenward.domain.actors import Actor
+from tokenward.domain.errors import Unavailable
 from tokenward.domain.tokens import Token
 from tokenward.domain.verification import (
     VALID,
@@ -28,7 +29,14 @@ from tokenward.verification.changes import ChangeFeed
 from tokenward.verification.controls import Controls
 from tokenward.verification.credits import StoreCreditLedger
 from tokenward.verification.known_secrets import MIN_CAPACITY, KnownSecrets, Presence
-from tokenward.verification.ports import Lookup, NoObserver, SecretLookup, VerificationObserver
+from tokenward.verification.ports import (
+    Lookup,
+    NoObserver,
+    ReuseReporter,
+    SecretLookup,
+    VerificationObserver,
+)
+from tokenward.verification.reuse import RetiredSecrets
 
 _MAX_SECRET_LENGTH = 256
 _MALFORMED = Verification(VerifyCode.MALFORMED)
@@ -67,6 +75,9 @@ class Engine:
         #: Read by tests and the metrics endpoint (its sizes); written by the engine only.
         self.cache = cache if cache is not None else VerificationCache()
         self.known_secrets = KnownSecrets(lookup, min_capacity=filter_min_capacity)
+        #: Rotated-out secrets, asked on the ``NOT_FOUND`` answers that the known-secrets
+        #: filter did not give (it holds the rotated-out hashes too): reuse detection.
+        self.retired = RetiredSecrets(clock)
         self.observer: VerificationObserver = observer if observer is not None else NoObserver()
         self.controls = controls if controls is not None else Controls(StoreCreditLedger(uow))
         self.last_use = LastUseBuffer()
@@ -74,7 +85,7 @@ class Engine:
         self.usage = UsageBuffer()
         self._writers = BufferedWriters(uow, [self.last_use, self.usage])
         self._usage_writer = BufferedWriters(uow, [self.usage])
-        self._feed = ChangeFeed(uow, lookup, self.cache, self.known_secrets, clock)
+        self._feed = ChangeFeed(uow, lookup, self.cache, self.known_secrets, self.retired, clock)
 
     # ---------------------------------------------------------------- verification
 
@@ -171,6 +182,30 @@ class Engine:
         """The last entry of the change log that this process has applied."""
         return self._feed.applied
 
+    # ---------------------------------------------------------------- reuse
+
+    def reuses_pending(self) -> bool:
+        """Cheap enough for the event loop: whether ``report_reuses`` has anything to do."""
+        return self.retired.pending()
+
+    def report_reuses(self, report: ReuseReporter) -> int:
+        """Hands the secrets that verifications refused and that may be rotated-out copies to
+        ``report`` (the service decides, with one read each), off the requests' path;
+        returns how many it reported. What an unavailable store leaves is tried again next
+        time; a hash whose report fails otherwise is dropped, not retried forever."""
+        taken = self.retired.take()
+        reported = 0
+        for done, secret_hash in enumerate(taken):
+            try:
+                reported += bool(report(secret_hash))
+            except Unavailable:
+                self.retired.requeue(taken[done:])
+                raise
+            except Exception:
+                self.retired.requeue(taken[done + 1 :])
+                raise
+        return reported
+
     # ---------------------------------------------------------------- life
 
     def start(self) -> None:
@@ -233,11 +268,15 @@ class Engine:
                 return _MALFORMED, None, secret_hash, False
             presence = self.known_secrets.presence(secret_hash)
             if presence is _ABSENT:
+                # Not a kept copy either: the filter holds the rotated-out hashes too.
                 return _NOT_FOUND, _FILTERED, secret_hash, False
             return None, None, secret_hash, presence is _OUTDATED
         if cached is MISSING:
+            self.retired.suspect(secret_hash)  # reuse detection: a kept copy replayed
             return _NOT_FOUND, _HIT, secret_hash, False
         result = self._conclude(cached, audience, scopes, resource, asked)
+        if result is _NOT_FOUND:  # a secret rotated out, its grace over
+            self.retired.suspect(secret_hash)
         # None: the controls must wait on the store; "outdated" sends the caller to a thread.
         return result, _HIT, secret_hash, result is None
 
@@ -261,10 +300,14 @@ class Engine:
         found = self._lookup.find(secret_hash)
         if found is None:
             cache.put_missing(secret_hash, generation)
+            self.retired.suspect(secret_hash)  # reuse detection: a kept copy presented
             return _NOT_FOUND, _MISS
         token, retires_at = found
         entry = cache.put(secret_hash, token, retires_at, generation)
-        return self._conclude(entry, audience, scopes, resource, asked), _MISS
+        result = self._conclude(entry, audience, scopes, resource, asked)
+        if result is _NOT_FOUND:  # a secret rotated out, its grace over
+            self.retired.suspect(secret_hash)
+        return result, _MISS
 
     def _conclude(
         self,

@@ -2,7 +2,10 @@
 
 Without it every unknown secret costs a store read, so a flood of random well-formed secrets
 would run far slower than valid ones. A Bloom filter of every stored hash says "surely
-absent" for all but a small fraction of them (the rates are in bench/RESULTS.md).
+absent" for all but a small fraction of them (the rates are in bench/RESULTS.md). "Stored"
+includes the hashes kept after a rotation retired them: a kept copy presented again goes on
+to the store read, where reuse detection can see it (``verification/reuse.py``), and an
+unknown secret that the filter rules out needs no further test.
 
 "Surely" needs the filter to be current: a token created by another process a moment ago
 must not be refused. The filter records the store's change version (``SecretLookup.version``)

@@ -1,7 +1,8 @@
 """What the verification engine needs from outside, besides the service's unit of work: the
-store's hot-path reads (``tokenward.store.lookup`` provides them for SQL databases) and an
-observer of verifications (``tokenward.metrics`` counts them for Prometheus), so that the
-engine imports neither SQL nor a metrics library."""
+store's hot-path reads (``tokenward.store.lookup`` provides them for SQL databases), an
+observer of verifications (``tokenward.metrics`` counts them for Prometheus), and the reporter
+of reused secrets (the service's), so that the engine imports neither SQL nor a metrics
+library nor a use case."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class SecretLookup(Protocol):
         ...
 
     def hashes(self, token_ids: Sequence[int] | None = None) -> Iterator[str]:
-        """Every stored secret hash (``None``), or those of the given tokens."""
+        """Every stored secret hash (``None``), or those of the given tokens: those that open
+        a token and those kept after a rotation retired them (reuse detection)."""
         ...
 
     def count_hashes(self) -> int: ...
@@ -45,6 +47,14 @@ class SecretLookup(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ReuseReporter(Protocol):
+    """Acts on a secret hash that may be a kept copy of a rotated-out secret (the service's
+    ``reuse.report_reuse``, bound by the composition root): called off the request's path,
+    with the hashes ``Engine.verify`` queued; returns whether it was a reuse it reported."""
+
+    def __call__(self, secret_hash: str) -> bool: ...
 
 
 class Lookup(StrEnum):
