@@ -43,7 +43,10 @@ BENCH = Path(__file__).resolve().parent
 ROOT_DIR = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+from controls_speed import controls_http  # noqa: E402
+from kit import Kit  # noqa: E402
 from offline import offline_checks  # noqa: E402
+from offline_http import offline_against_online  # noqa: E402
 from seed import Seeded, fast_secrets, seed_postgres, seed_sqlite  # noqa: E402
 
 from tokenward.app import build_core, build_verifier, open_engine  # noqa: E402
@@ -1460,6 +1463,73 @@ def cli_start(runs: int = 9) -> None:
         stub.shutdown()
 
 
+def kit() -> Kit:
+    """run.py's own functions, for the measurement modules beside it."""
+    return Kit(
+        add=R.add,
+        log=log,
+        wrk=wrk,
+        fmt_http=fmt_http,
+        tokenward_server=tokenward_server,
+        hello_server=hello_server,
+        server=Server,
+        free_port=free_port,
+        postgres_database=postgres_database,
+        work=WORK,
+        venv_bin=VENV_BIN,
+        bench=BENCH,
+        auth=AUTH,
+        commands=COMMANDS,
+    )
+
+
+def issue_17_and_20_http(store: Store) -> list[str]:
+    """The HTTP phases of issues 17 (controls at verification) and 20 (offline JWTs in the
+    FastAPI integration), on the 1M-token SQLite store; returns the phases that failed."""
+    failed = []
+    log("phase: controls at verification over HTTP (issue 17)")
+    try:
+        controls_http(kit(), store.url, store.kept[0][1])
+    except Exception as exc:
+        failed.append(f"controls over HTTP: {exc!r}")
+        log(f"FAILED: {exc!r}")
+    log("phase: FastAPI endpoint, offline JWT against /v1/verify (issue 20)")
+    try:
+        offline_against_online(kit(), store.url)
+    except Exception as exc:
+        failed.append(f"offline JWT over HTTP: {exc!r}")
+        log(f"FAILED: {exc!r}")
+    return failed
+
+
+def extras() -> None:
+    """``python bench/run.py extras``: issue 17's and issue 20's rows alone (RESULTS.md is not
+    written): the offline checks in process, then, on a seeded 1M-token SQLite store (kept
+    between runs with ``BENCH_WORK``, as for ``verify``), the controls and the FastAPI endpoint
+    over HTTP, each beside the raw ASGI hello."""
+    keep = "BENCH_WORK" in os.environ
+    path = WORK / "store-sqlite.db"
+    url = f"sqlite+pysqlite:///{path}"
+    store = Store("SQLite", url, lambda start, n: seed_sqlite(str(path), start, n))
+    if not (keep and (WORK / "extras.json").exists()):
+        shutil.rmtree(WORK, ignore_errors=True)
+        WORK.mkdir(parents=True)
+        migrate(url)
+        store.grow_to(1_000_000)
+        (WORK / "extras.json").write_text(json.dumps({"kept": store.kept[:1000]}))
+    store.kept = [tuple(k) for k in json.loads((WORK / "extras.json").read_text())["kept"]]
+    t0 = time.monotonic()
+    try:
+        offline_checks(R.add, pct)
+        for failure in issue_17_and_20_http(store):
+            print(f"bench: phase did not complete: {failure}")
+    finally:
+        if not keep:
+            shutil.rmtree(WORK, ignore_errors=True)
+    print(R.table())
+    print(f"\nbench extras: {time.monotonic() - t0:.0f} s; load average now {loadavg()}")
+
+
 def main() -> int:
     started = dt.datetime.now(dt.UTC)
     LOADAVG.append(loadavg())
@@ -1500,6 +1570,8 @@ def main() -> int:
         except Exception as exc:
             failed.append(f"HTTP: {exc!r}")
             log(f"FAILED: {exc!r}")
+        if store is not None:
+            failed += issue_17_and_20_http(store)
     finally:
         seconds = time.monotonic() - t0
         write_results(started, seconds, failed)
@@ -1609,6 +1681,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["offline"]:  # issue 20's in-process figure alone; nor is it here
         offline_checks(R.add, pct)
         print(R.table())
+        raise SystemExit(0)
+    if sys.argv[1:] == ["extras"]:  # issue 17's and 20's rows alone; nor is it here
+        extras()
         raise SystemExit(0)
     if sys.argv[1:] == ["verify"]:  # the verification targets alone (issue 15)
         verify_targets()
