@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kit import Kit, median_ratio, median_run, round_ratios
+from kit import Kit, median_ratio, median_run, round_ratios, started
 
 ROUNDS, SECONDS = 3, 4
 #: Far above any run's verifications: the runs measure admitted verifications.
@@ -123,21 +123,35 @@ def controls_http(kit: Kit, sqlite_url: str, plain_secret: str) -> None:
     with (
         private_redis(kit) as redis_url,
         kit.postgres_database() as pg_url,
-        kit.hello_server() as hello,
-        kit.tokenward_server(
-            "tokenward-controls", {"TOKENWARD_DATABASE_URL": sqlite_url, **env}
-        ) as local,
-        kit.tokenward_server(
-            "tokenward-controls-redis",
-            {"TOKENWARD_DATABASE_URL": sqlite_url, "TOKENWARD_REDIS_URL": redis_url, **env},
-        ) as on_redis,
-        kit.tokenward_server(
-            "tokenward-controls-pg", {"TOKENWARD_DATABASE_URL": pg_url, **env}
-        ) as on_pg,
-        httpx.Client(base_url=local.url, headers=kit.auth, timeout=30) as to_local,
-        httpx.Client(base_url=on_redis.url, headers=kit.auth, timeout=30) as to_redis,
-        httpx.Client(base_url=on_pg.url, headers=kit.auth, timeout=30) as to_pg,
+        contextlib.ExitStack() as stack,
     ):
+        hello = started(stack, kit.hello_server())
+        local = started(
+            stack,
+            kit.tokenward_server(
+                "tokenward-controls", {"TOKENWARD_DATABASE_URL": sqlite_url, **env}
+            ),
+        )
+        on_redis = started(
+            stack,
+            kit.tokenward_server(
+                "tokenward-controls-redis",
+                {"TOKENWARD_DATABASE_URL": sqlite_url, "TOKENWARD_REDIS_URL": redis_url, **env},
+            ),
+        )
+        on_pg = started(
+            stack,
+            kit.tokenward_server(
+                "tokenward-controls-pg", {"TOKENWARD_DATABASE_URL": pg_url, **env}
+            ),
+        )
+        to_local = stack.enter_context(
+            httpx.Client(base_url=local.url, headers=kit.auth, timeout=30)
+        )
+        to_redis = stack.enter_context(
+            httpx.Client(base_url=on_redis.url, headers=kit.auth, timeout=30)
+        )
+        to_pg = stack.enter_context(httpx.Client(base_url=on_pg.url, headers=kit.auth, timeout=30))
         rate = {"rate_limits": [{"name": "bench", "limit": HIGH_LIMIT, "window_seconds": 60}]}
         credits = {"credits": {"remaining": HIGH_CREDITS, "refill": None}}
         made = {
@@ -234,7 +248,7 @@ def report(
             "controls",
             f"POST /v1/verify, token with {label} (median of {ROUNDS}x{SECONDS} s)",
             f"{kit.fmt_http(middle)}; the rounds' usage counts {counts}, wrk's answers "
-            f"{answered:,}",
+            f"{answered:,}" + (f", {errors:,} errors or timeouts in wrk" if errors else ""),
             "every answer VALID",
             admitted,
         )

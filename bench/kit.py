@@ -3,6 +3,7 @@ own functions, so that a module needs no import of run.py (which runs as ``__mai
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,18 @@ class Kit:
     auth: dict[str, str]
     #: Commands shown in RESULTS.md.
     commands: list[str]
+
+
+#: A loaded machine can take minutes to start a server (seen: over 60 s at a load average of 30
+#: on 2 cores); no figure rests on the start.
+START_TIMEOUT = 300.0
+
+
+def started(stack: contextlib.ExitStack, server: Any) -> Any:
+    """``server`` started (with ``START_TIMEOUT``) and stopped when ``stack`` closes."""
+    stack.callback(server.stop)
+    server.start(timeout=START_TIMEOUT)
+    return server
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,11 +12,12 @@ verdict cache, informative). Each ratio is the median of the rounds'. Every answ
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from typing import Any
 
 import httpx
-from kit import Kit, median_ratio, median_run, round_ratios
+from kit import Kit, median_ratio, median_run, round_ratios, started
 
 ROUNDS, SECONDS = 3, 4
 AUDIENCE, SCOPE = "billing", "invoices:read"
@@ -78,7 +79,9 @@ def subject_and_jwt(tokenward: httpx.Client, auth: dict[str, str]) -> tuple[str,
 def offline_against_online(kit: Kit, sqlite_url: str) -> None:
     # The JWT lives an hour: the rounds must not outlast it.
     env = {"TOKENWARD_DATABASE_URL": sqlite_url, "TOKENWARD_EXCHANGE_LIFETIME_SECONDS": "3600"}
-    with kit.tokenward_server("tokenward-offline", env) as tokenward, kit.hello_server() as hello:
+    with contextlib.ExitStack() as stack:
+        tokenward = started(stack, kit.tokenward_server("tokenward-offline", env))
+        hello = started(stack, kit.hello_server())
         with httpx.Client(base_url=tokenward.url, timeout=30) as client:
             secret, jwt = subject_and_jwt(client, kit.auth)
         secret_file, jwt_file = kit.work / "offline-secret.txt", kit.work / "offline-jwt.txt"
@@ -89,28 +92,28 @@ def offline_against_online(kit: Kit, sqlite_url: str) -> None:
             "online": ("/online", secret_file),
             "online-cached": ("/online-cached", secret_file),
         }
-        with fastapi_server(kit, tokenward.url) as app:
-            for path, bearer in kinds.values():  # each works, before any load
-                with httpx.Client(base_url=app.url, timeout=30) as client:
-                    r = client.get(
-                        path, headers={"Authorization": f"Bearer {bearer.read_text().strip()}"}
-                    )
-                    if r.status_code != 200:
-                        raise RuntimeError(f"{path}: {r.status_code} {r.text[:200]}")
+        app = started(stack, fastapi_server(kit, tokenward.url))
+        for path, bearer in kinds.values():  # each works, before any load
+            with httpx.Client(base_url=app.url, timeout=30) as client:
+                r = client.get(
+                    path, headers={"Authorization": f"Bearer {bearer.read_text().strip()}"}
+                )
+                if r.status_code != 200:
+                    raise RuntimeError(f"{path}: {r.status_code} {r.text[:200]}")
 
-            def run(kind: str, seconds: int = SECONDS) -> dict[str, Any]:
-                path, bearer = kinds[kind]
-                env = {"BENCH_PATH": path, "BENCH_BEARER": str(bearer)}
-                return kit.wrk(app.url, "bearer.lua", seconds, env=env)
+        def run(kind: str, seconds: int = SECONDS) -> dict[str, Any]:
+            path, bearer = kinds[kind]
+            env = {"BENCH_PATH": path, "BENCH_BEARER": str(bearer)}
+            return kit.wrk(app.url, "bearer.lua", seconds, env=env)
 
-            for kind in kinds:  # warm up: keys fetched, connections open
-                run(kind, 1)
-            hellos: list[dict[str, Any]] = []
-            runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
-            for _ in range(ROUNDS):
-                hellos.append(kit.wrk(hello.url, "hello.lua", SECONDS))
-                for kind in kinds:
-                    runs[kind].append(run(kind))
+        for kind in kinds:  # warm up: keys fetched, connections open
+            run(kind, 1)
+        hellos: list[dict[str, Any]] = []
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+        for _ in range(ROUNDS):
+            hellos.append(kit.wrk(hello.url, "hello.lua", SECONDS))
+            for kind in kinds:
+                runs[kind].append(run(kind))
     report(kit, hellos, runs)
 
 
