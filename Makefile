@@ -57,11 +57,13 @@ test-topology: install
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# The benchmark suite of issue 4: installs wrk and the DRF reference, runs every measurement
-# (under 10 minutes, load to 127.0.0.1 only), prints the table, writes bench/RESULTS.md.
+# The benchmark suite of issue 4: installs wrk, redis-server (issue 17's Redis figures run on a
+# Redis of their own) and the DRF reference, runs every measurement (under 15 minutes, load to
+# 127.0.0.1 only), prints the table, writes bench/RESULTS.md.
 # Then the console's token list at 1M tokens (issue 19), one line.
 bench: install
 	command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	command -v redis-server >/dev/null || { apt-get update && apt-get install -y redis-server; }
 	bash bench/drf_venv.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/console_list.py

@@ -1,10 +1,12 @@
 """tokenward's benchmark suite: ``make bench`` runs this with .venv/bin/python.
 
-Every measurement of issue 4 in one bounded run (under 10 minutes on a 2-core machine):
+Every measurement of issue 4 in one bounded run (under 15 minutes on a 2-core machine):
 in-process verification on SQLite and PostgreSQL at 10k and 1M tokens, HTTP verification
 against a raw ASGI hello and the Django REST framework API-key reference, an invalid-token
 flood, management list/search at 10k/100k/1M, create throughput, worker memory,
-revocation propagation, and the CLI's start time (issue 16). It prints a table of figures
+revocation propagation, and the CLI's start time (issue 16); the controls at verification
+(issue 17: bench/controls_speed.py) and offline JWTs in the FastAPI integration (issue 20:
+bench/offline.py, bench/offline_http.py). It prints a table of figures
 and ratios against the targets and writes bench/RESULTS.md. A missed target is a FAIL row,
 not a non-zero exit: the table is the result. Load goes to 127.0.0.1 only; every server
 started here is stopped in ``finally``.
@@ -43,7 +45,10 @@ BENCH = Path(__file__).resolve().parent
 ROOT_DIR = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
+from controls_speed import controls_http  # noqa: E402
+from kit import Kit  # noqa: E402
 from offline import offline_checks  # noqa: E402
+from offline_http import offline_against_online  # noqa: E402
 from seed import Seeded, fast_secrets, seed_postgres, seed_sqlite  # noqa: E402
 
 from tokenward.app import build_core, build_verifier, open_engine  # noqa: E402
@@ -69,7 +74,7 @@ WORKERS = 2
 CONNECTIONS = 32
 ROOT_TOKEN = "tw_bench_root_" + secrets.token_hex(16)
 AUTH = {"Authorization": f"Bearer {ROOT_TOKEN}"}
-DEADLINE = time.monotonic() + 9 * 60  # the whole run stays under 10 minutes
+DEADLINE = time.monotonic() + 9 * 60  # the phases before issue 17's and 20's stay under 10 minutes
 
 COMMANDS: list[str] = []
 
@@ -1356,7 +1361,7 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
         "## Results",
         "",
         "Each ratio is measured within this one run. PASS/FAIL compare with the targets of",
-        "issue 4; a FAIL is a finding, not an error of the benchmark.",
+        "issues 4, 16, 17 and 20; a FAIL is a finding, not an error of the benchmark.",
         "",
         R.table(),
         "",
@@ -1390,6 +1395,19 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
         "- Flood: random well-formed secrets from `tokenward.domain.secrets.generate()`, a",
         "  different one per request. Mixed run: 16 connections of valid tokens and 16 of",
         "  flood at once (one wrk thread each).",
+        "- Controls (issue 17, `bench/controls_speed.py`): the hello, a token without controls,",
+        "  a rate-limited token counted in process and one counted in Redis (a `redis-server`",
+        "  the bench starts, so that only tokenward's commands are counted), a token with",
+        "  credits on SQLite and one on PostgreSQL, in 3 rounds of 4 s (one `tokenward serve",
+        "  --workers 2` per store and Redis setting). Limits and balances are far above what",
+        "  a run uses, and the tokens' usage counts must show `VALID` only. Redis round trips:",
+        "  MONITOR over a 2 s run after the rounds, the commands tokenward sent (not those",
+        "  its script ran) over the verifications counted.",
+        "- Offline JWTs (issue 20): in process, the FastAPI guard as FastAPI calls it",
+        "  (`bench/offline.py`); over HTTP, `bench/fastapi_app.py` under uvicorn (2 workers)",
+        "  with the same endpoint protected offline, online with no verdict cache (a",
+        "  `/v1/verify` per request) and online with its default 5 s cache, in 3 rounds of",
+        "  4 s beside the hello (`bench/offline_http.py`).",
         "- Revocation: time from the disable/delete being acknowledged to the first refusal",
         "  (alternately disable and delete). Between SQLite workers: fresh connections, the",
         "  token warmed through 8 connections, the time to the first refusal that 10 more",
@@ -1398,8 +1416,8 @@ def write_results(started: dt.datetime, seconds: float, failed: list[str]) -> No
         "## Commands",
         "",
         "```",
-        "make bench   # = make install; apt-get install wrk if missing; bench/drf_venv.sh;",
-        "             #   .venv/bin/python bench/run.py",
+        "make bench   # = make install; apt-get install wrk, redis-server if missing;",
+        "             #   bench/drf_venv.sh; .venv/bin/python bench/run.py",
         *dict.fromkeys(c.replace(str(ROOT_DIR) + "/", "") for c in COMMANDS),
         "```",
         "",
@@ -1460,6 +1478,73 @@ def cli_start(runs: int = 9) -> None:
         stub.shutdown()
 
 
+def kit() -> Kit:
+    """run.py's own functions, for the measurement modules beside it."""
+    return Kit(
+        add=R.add,
+        log=log,
+        wrk=wrk,
+        fmt_http=fmt_http,
+        tokenward_server=tokenward_server,
+        hello_server=hello_server,
+        server=Server,
+        free_port=free_port,
+        postgres_database=postgres_database,
+        work=WORK,
+        venv_bin=VENV_BIN,
+        bench=BENCH,
+        auth=AUTH,
+        commands=COMMANDS,
+    )
+
+
+def issue_17_and_20_http(store: Store) -> list[str]:
+    """The HTTP phases of issues 17 (controls at verification) and 20 (offline JWTs in the
+    FastAPI integration), on the 1M-token SQLite store; returns the phases that failed."""
+    failed = []
+    log("phase: controls at verification over HTTP (issue 17)")
+    try:
+        controls_http(kit(), store.url, store.kept[0][1])
+    except Exception as exc:
+        failed.append(f"controls over HTTP: {exc!r}")
+        log(f"FAILED: {exc!r}")
+    log("phase: FastAPI endpoint, offline JWT against /v1/verify (issue 20)")
+    try:
+        offline_against_online(kit(), store.url)
+    except Exception as exc:
+        failed.append(f"offline JWT over HTTP: {exc!r}")
+        log(f"FAILED: {exc!r}")
+    return failed
+
+
+def extras() -> None:
+    """``python bench/run.py extras``: issue 17's and issue 20's rows alone (RESULTS.md is not
+    written): the offline checks in process, then, on a seeded 1M-token SQLite store (kept
+    between runs with ``BENCH_WORK``, as for ``verify``), the controls and the FastAPI endpoint
+    over HTTP, each beside the raw ASGI hello."""
+    keep = "BENCH_WORK" in os.environ
+    path = WORK / "store-sqlite.db"
+    url = f"sqlite+pysqlite:///{path}"
+    store = Store("SQLite", url, lambda start, n: seed_sqlite(str(path), start, n))
+    if not (keep and (WORK / "extras.json").exists()):
+        shutil.rmtree(WORK, ignore_errors=True)
+        WORK.mkdir(parents=True)
+        migrate(url)
+        store.grow_to(1_000_000)
+        (WORK / "extras.json").write_text(json.dumps({"kept": store.kept[:1000]}))
+    store.kept = [tuple(k) for k in json.loads((WORK / "extras.json").read_text())["kept"]]
+    t0 = time.monotonic()
+    try:
+        offline_checks(R.add, pct)
+        for failure in issue_17_and_20_http(store):
+            print(f"bench: phase did not complete: {failure}")
+    finally:
+        if not keep:
+            shutil.rmtree(WORK, ignore_errors=True)
+    print(R.table())
+    print(f"\nbench extras: {time.monotonic() - t0:.0f} s; load average now {loadavg()}")
+
+
 def main() -> int:
     started = dt.datetime.now(dt.UTC)
     LOADAVG.append(loadavg())
@@ -1500,6 +1585,8 @@ def main() -> int:
         except Exception as exc:
             failed.append(f"HTTP: {exc!r}")
             log(f"FAILED: {exc!r}")
+        if store is not None:
+            failed += issue_17_and_20_http(store)
     finally:
         seconds = time.monotonic() - t0
         write_results(started, seconds, failed)
@@ -1609,6 +1696,9 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["offline"]:  # issue 20's in-process figure alone; nor is it here
         offline_checks(R.add, pct)
         print(R.table())
+        raise SystemExit(0)
+    if sys.argv[1:] == ["extras"]:  # issue 17's and 20's rows alone; nor is it here
+        extras()
         raise SystemExit(0)
     if sys.argv[1:] == ["verify"]:  # the verification targets alone (issue 15)
         verify_targets()
