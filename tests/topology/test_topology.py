@@ -163,6 +163,14 @@ class Tracked:
     secret: str
     revoked: bool = False
     busy: bool = False
+    #: A rotation or revocation failed without an answer: it may or may not have applied, so
+    #: the token is left out of the load and of the final check's verdicts.
+    uncertain: bool = False
+
+    @property
+    def usable(self) -> bool:
+        """Verifies, and may be picked: not revoked, not in a write, not uncertain."""
+        return not (self.revoked or self.busy or self.uncertain)
 
 
 @dataclass
@@ -193,7 +201,7 @@ class Load:
         with httpx.Client(base_url=self.url, timeout=10) as http:
             while not self.stop.is_set():
                 with self.lock:
-                    live = [t for t in self.tokens if not t.revoked and not t.busy]
+                    live = [t for t in self.tokens if t.usable]
                     token = rng.choice(live)
                     secret = token.secret
                 try:
@@ -208,7 +216,7 @@ class Load:
                     self.verifications += 1
                     # A token picked while live may have been rotated or revoked since, or be
                     # in a write whose answer its writer has not yet recorded.
-                    changed = token.revoked or token.busy or token.secret != secret
+                    changed = not token.usable or token.secret != secret
                     if not ok or (not valid and not changed):
                         self.verify_failures.append((time.monotonic(), answer_text))
 
@@ -218,7 +226,7 @@ class Load:
             while not self.stop.is_set():
                 op = rng.choice(["create", "create", "rotate", "revoke"])
                 with self.lock:
-                    idle = [t for t in self.tokens if not t.revoked and not t.busy]
+                    idle = [t for t in self.tokens if t.usable]
                     token = rng.choice(idle) if op != "create" and len(idle) > 20 else None
                     if token is not None:
                         token.busy = True
@@ -229,6 +237,8 @@ class Load:
                 except (httpx.HTTPError, AssertionError) as exc:
                     with self.lock:
                         self.write_failures.append((time.monotonic(), f"{op}: {exc!r}"))
+                        if token is not None:
+                            token.uncertain = True
                 finally:
                     if token is not None:
                         token.busy = False
@@ -378,11 +388,14 @@ def _measure_revocations(nodes: list[Node], samples: int) -> list[float]:
 
 def _check_acknowledged(url: str, tokens: list[Tracked]) -> None:
     """Every acknowledged create exists, its last acknowledged secret verifies unless it was
-    revoked, and every acknowledged revocation holds."""
+    revoked, and every acknowledged revocation holds (of a token whose last write failed, only
+    that it exists)."""
     with httpx.Client(base_url=url, headers=ROOT_HEADERS, timeout=10) as http:
         for token in tokens:
             found = http.get(f"{TOKENS}/{token.id}")
             assert found.status_code == 200, f"token {token.id} lost"
+            if token.uncertain:
+                continue
             verdict = http.post("/v1/verify", json={"token": token.secret}).json()
             assert verdict["valid"] is not token.revoked, f"token {token.id}: {verdict}"
 
@@ -519,7 +532,9 @@ def test_kill_rolling_restart_and_revocation(
         f" under the load: {_summary(revocations)}"
         f"\n  PostgreSQL connections under load: {connections} for 3 servers of 2 workers"
         f" (and the test's own)"
-        f"\n  failures: {load.verify_failures[:5]} {load.write_failures[:5]}"
+        f"\n  failures (s after the kill, answer): verifications"
+        f" {[(round(t - killed, 2), a[:90]) for t, a in load.verify_failures[:20]]};"
+        f" writes {[(round(t - killed, 2), a[:90]) for t, a in load.write_failures[:20]]}"
     )
     assert after_marked[0] == 0 and after_rejoin[0] == 0, load.verify_failures
     assert after_rejoin == (0, 0), (load.verify_failures, load.write_failures)
