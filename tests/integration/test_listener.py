@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import text
 
+from tokenward import app
 from tokenward.domain.actors import Actor
 from tokenward.domain.tokens import TokenSpec
 from tokenward.service import tokens
@@ -19,6 +22,7 @@ from tokenward.store.notifications import (
     changed_tokens,
     notify_statement,
 )
+from tokenward.verification import Engine
 
 ROOT = Actor.root()
 
@@ -84,3 +88,24 @@ def test_the_payload_names_the_changed_tokens(
 def test_a_foreign_payload_names_nothing() -> None:
     assert changed_tokens("hello") == []
     assert changed_tokens("") == []
+
+
+def test_the_poll_only_backs_up_a_connected_listener(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the listener is connected the change-log poll runs once a
+    ``LISTENING_POLL_SECONDS``; without it, whenever changes may be pending."""
+    now = [100.0]
+    monkeypatch.setattr(app, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    pending = threading.Event()
+    verifier = SimpleNamespace(changes_may_be_pending=pending.is_set)
+    listener = SimpleNamespace(connected=threading.Event())
+    due = app._sync_due(cast(Engine, verifier), cast(ChangeListener, listener))
+    assert not due()
+    pending.set()
+    assert due() and due()  # not connected: every tick that may find something
+    listener.connected.set()
+    assert not due()  # connected: the notifications do the work
+    now[0] += app.LISTENING_POLL_SECONDS
+    assert due()
+    assert not due()
+    listener.connected.clear()
+    assert due()  # lost: back to every tick
