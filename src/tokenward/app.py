@@ -70,6 +70,10 @@ CHANGE_LOG_KEEP_SECONDS = 600.0
 #: How often the secrets that verifications queued as probable reuses are reported: a
 #: reuse's report comes within about this of the replay (docs/lifecycle.md).
 REUSE_REPORT_SECONDS = 0.5
+#: The change-log poll's interval while a PostgreSQL listener is connected (``_sync_due``):
+#: what bounds a revocation's reach if a notification's connection died without a word,
+#: until TCP keepalive (``ChangeListener``) notices and the poll resumes its own interval.
+LISTENING_POLL_SECONDS = 1.0
 
 
 def build_verifier(
@@ -97,6 +101,42 @@ def _controls(settings: Settings, database: DatabaseEngine) -> Controls:
     )
     metrics.watch_redis(counters)
     return Controls(ledger, counters)
+
+
+def _sync_due(verifier: Engine, listener: ChangeListener | None) -> Callable[[], bool]:
+    """Whether the change-log poll should run now (asked on the event loop every
+    ``TOKENWARD_CACHE_SYNC_SECONDS``).
+
+    While a PostgreSQL listener is connected, a ``NOTIFY`` at commit already makes this
+    process sync at once, so the poll is only a backstop, every ``LISTENING_POLL_SECONDS``:
+    polling every 50 ms in every worker cost the processes and the database a share of a
+    core for nothing (docs/operations.md). Without a listener, or while it reconnects, the
+    poll runs at its own interval (on SQLite only when the store shows a commit)."""
+    last = time.monotonic()
+
+    def due() -> bool:
+        nonlocal last
+        if listener is None or not listener.connected.is_set():
+            return verifier.changes_may_be_pending()
+        now = time.monotonic()
+        if now - last < LISTENING_POLL_SECONDS:
+            return False
+        last = now
+        return True
+
+    return due
+
+
+def _on_notify(verifier: Engine) -> Callable[[list[int | None]], object]:
+    """A notification's tokens are dropped from the cache at once, before the read of the
+    change log that brings the rest (new secrets, the log's position) up to date."""
+
+    def on_notify(token_ids: list[int | None]) -> None:
+        if token_ids:
+            verifier.changed(token_ids)
+        verifier.sync()
+
+    return on_notify
 
 
 def signing_schedule(settings: Settings) -> Schedule:
@@ -203,6 +243,10 @@ def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = Fal
             lifetime=timedelta(seconds=settings.exchange_lifetime_seconds),
             requires_credential=settings.verify_requires_auth,
         )
+        listener = None
+        if database.dialect.name == "postgresql":
+            listener = ChangeListener(settings.resolved_database_url, _on_notify(verifier))
+            listener.start()
         tasks = [
             asyncio.create_task(
                 _every(
@@ -217,7 +261,7 @@ def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = Fal
                     settings.cache_sync_seconds,
                     verifier.sync,
                     "read the change log",
-                    when=verifier.changes_may_be_pending,
+                    when=_sync_due(verifier, listener),
                 )
             ),
             asyncio.create_task(
@@ -279,10 +323,6 @@ def create_app(settings: Settings | None = None, *, drain_on_sigterm: bool = Fal
         if settings.metrics_dir is not None:
             shared = metrics.share_counts(settings.metrics_dir)
             tasks.append(asyncio.create_task(_every(1.0, shared.publish, "publish metrics")))
-        listener = None
-        if database.dialect.name == "postgresql":
-            listener = ChangeListener(settings.resolved_database_url, verifier.sync)
-            listener.start()
         if drain_on_sigterm:
             _drain_on_sigterm(settings.drain_seconds)
         try:

@@ -616,7 +616,7 @@ class SqlChangeLog:
             self._conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7032)")
         _INSERT_CHANGE.execute_many(self._conn, [{"token_id": tid, "at": now} for tid in token_ids])
         if self._conn.dialect.name == "postgresql":
-            self._conn.exec_driver_sql(notify_statement())
+            self._conn.exec_driver_sql(notify_statement(token_ids))
 
     def latest(self) -> int:
         latest: int | None = self._conn.execute(select(func.max(token_changes.c.seq))).scalar()
