@@ -302,6 +302,8 @@ class CreditRepository(Protocol):
 
     def refund(self, token_id: int, cost: int, period: int) -> None: ...
 
+    def balance(self, token_id: int, period: int, amount: int) -> int: ...
+
 
 class UsageRepository(Protocol):
     """Verification counts per token, per hour ("h") and day ("d"), per code."""

@@ -1106,14 +1106,19 @@ class SqlCreditRepository:
         ).first()
         if row is not None:
             return True, int(row[0])
+        return False, self.balance(token_id, period, amount)
+
+    def balance(self, token_id: int, period: int, amount: int) -> int:
+        """The balance a spend would find: ``amount`` once a later refill period has begun; 0
+        for a token without a balance (as ``spend`` answers it)."""
         found = self._conn.execute(
             select(token_credits.c.remaining, token_credits.c.period).where(
                 token_credits.c.token_id == token_id
             )
         ).first()
         if found is None:
-            return False, 0
-        return False, amount if found.period < period else int(found.remaining)
+            return 0
+        return amount if found.period < period else int(found.remaining)
 
     def refund(self, token_id: int, cost: int, period: int) -> None:
         """Gives back a spend that a later check refused; not across a refill (it is moot)."""
