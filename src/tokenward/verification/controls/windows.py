@@ -18,7 +18,8 @@ The algorithm (the Redis script in ``redis_counters.py`` is the same, step for s
 * ``retry_after``: when enough of the oldest buckets will have left for one more to fit.
 
 Memory: at most ``SUB_BUCKETS + 1`` numbers per limit of each token that was verified
-within its window; older entries are swept.
+within its window; older entries are swept. ``shared_counters.py`` keeps the same buckets in
+a file the workers of one server share, ``redis_counters.py`` in Redis.
 """
 
 from __future__ import annotations
