@@ -179,7 +179,7 @@ class SqlTokenRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add(self, token: Token) -> Token:
+    def add(self, token: Token, *, now: datetime) -> Token:
         inserted = _INSERT_TOKEN.first(self._conn, _token_values(token))
         assert inserted is not None  # RETURNING gives the row it inserted
         token_id = inserted[0]
@@ -188,10 +188,10 @@ class SqlTokenRepository:
             {"secret_hash": token.secret_hash, "token_id": token_id, "retires_at": None},
         )
         if token.credits is not None:
-            SqlCreditRepository(self._conn).set(token_id, token.credits, token.created_at)
+            SqlCreditRepository(self._conn).set(token_id, token.credits, now)
         return Token(**{**_as_fields(token), "id": token_id})
 
-    def add_with_id(self, token: Token) -> Token:
+    def add_with_id(self, token: Token, *, now: datetime) -> Token:
         """Stores a token under its own ``id`` (an import that keeps ids). On PostgreSQL the
         id sequence is moved past it, so that the next new token does not collide with it;
         SQLite's AUTOINCREMENT moves by itself."""
@@ -201,7 +201,7 @@ class SqlTokenRepository:
             {"secret_hash": token.secret_hash, "token_id": token.id, "retires_at": None},
         )
         if token.credits is not None:
-            SqlCreditRepository(self._conn).set(token.id, token.credits, token.created_at)
+            SqlCreditRepository(self._conn).set(token.id, token.credits, now)
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(
                 text(
