@@ -68,7 +68,8 @@ _RING = SUB_BUCKETS + 1
 _KEY = struct.Struct("<qqq")  # token id, bucket milliseconds (0: never used), name hash
 _BUCKETS = struct.Struct("<" + "qq" * _RING)  # (bucket number, count) per ring position
 _PAIR = struct.Struct("<qq")
-SLOT = _KEY.size + _BUCKETS.size
+_SLOT = struct.Struct("<qqq" + "qq" * _RING)  # the key and the ring, read at once
+SLOT = _SLOT.size
 _EMPTY_BUCKETS = bytes(_BUCKETS.size)
 _GOLDEN = 0x9E3779B97F4A7C15  # Fibonacci hashing: consecutive ids spread over the table
 #: Seconds between two warnings of a full chain.
@@ -140,20 +141,18 @@ class SharedCounters:
         for rate in limits:
             size = bucket_ms(rate)
             key = (token_id, size, _name_hash(rate.name))
-            offset = self._find(start, key, now_ms, places)
+            offset, values = self._find(start, key, now_ms, places)
             buckets: dict[int, int] = {}
             if offset is None:
                 return self._full(limits, now_ms)
-            if offset >= 0:
-                values = _BUCKETS.unpack_from(memory, offset + _KEY.size)
+            if values is not None:
                 oldest = now_ms // size - SUB_BUCKETS
                 buckets = {
-                    values[j]: values[j + 1]
-                    for j in range(0, 2 * _RING, 2)
-                    if values[j + 1] and values[j] >= oldest
+                    n: c
+                    for n, c in zip(values[3::2], values[4::2], strict=True)
+                    if c and n >= oldest
                 }
             elif count:  # a free slot: taken now, so that the token's next limit sees it
-                offset = -offset - 1
                 memory[offset + _KEY.size : offset + SLOT] = _EMPTY_BUCKETS
                 _KEY.pack_into(memory, offset, *key)
             fits, counted, reset_at, wait = judge_buckets(buckets, rate.limit, size, now_ms)
@@ -172,27 +171,26 @@ class SharedCounters:
 
     def _find(
         self, start: int, key: tuple[int, int, int], now_ms: int, taken: list[int]
-    ) -> int | None:
-        """The offset of ``key``'s slot in the chain at ``start``; else ``-1 - offset`` of a
-        free slot, not one of those ``taken`` by this verification's other limits (new,
-        they hold no count yet); None when the chain has neither."""
+    ) -> tuple[int | None, tuple[int, ...] | None]:
+        """``key``'s slot in the chain at ``start``: its offset and what it holds; else a
+        free slot's offset and None (not one of those ``taken`` by this verification's other
+        limits: new, they hold no count yet); None, None when the chain has neither."""
         memory = self._map
         free = None
         for offset in range(start, start + CHAIN * SLOT, SLOT):
-            stored = _KEY.unpack_from(memory, offset)
-            if stored == key:
-                return offset
-            if stored[1] == 0:  # never used: nothing was placed past it
-                return -1 - (offset if free is None else free)
-            if free is None and offset not in taken and self._spent(offset, stored[1], now_ms):
-                free = offset
-        return None if free is None else -1 - free
-
-    def _spent(self, offset: int, size: int, now_ms: int) -> bool:
-        """Whether none of the slot's counts is within its window any more."""
-        values = _BUCKETS.unpack_from(self._map, offset + _KEY.size)
-        oldest = now_ms // size - SUB_BUCKETS
-        return not any(values[j + 1] and values[j] >= oldest for j in range(0, 2 * _RING, 2))
+            values = _SLOT.unpack_from(memory, offset)
+            if values[:3] == key:
+                return offset, values
+            size = values[1]
+            if size == 0:  # never used: nothing was placed past it
+                return (offset if free is None else free), None
+            if free is None and offset not in taken:
+                oldest = now_ms // size - SUB_BUCKETS
+                if not any(
+                    c and n >= oldest for n, c in zip(values[3::2], values[4::2], strict=True)
+                ):
+                    free = offset  # spent: none of its counts is within its window
+        return free, None
 
     def _full(self, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
         self.overflows += 1
