@@ -1599,13 +1599,91 @@ def main() -> int:
     return 0
 
 
+def rate_limiter_rows(server_url: str, hello_url: str) -> None:
+    """Issue 17's rate limits counted without Redis. In process: one cached verification of
+    a token with a rate limit over one of a plain token, with the one-process counters (one
+    worker) and with the file the workers of a server share. Over HTTP (``WORKERS`` workers,
+    so the shared file): one rate-limited token against the raw ASGI hello, alternating."""
+    from tokenward.domain.tokens import RateLimit, TokenSpec
+    from tokenward.verification.controls import Controls, MemoryCounters
+    from tokenward.verification.controls.shared_counters import SharedCounters
+
+    url = f"sqlite+pysqlite:///{WORK / 'limiter.db'}"
+    migrate(url)
+    never = (RateLimit("bench", 2_000_000_000, 60),)  # counted, never refused
+    with core_for(url) as opened:
+        engine, root = opened.engine, Actor.root()
+
+        def issued(**spec: Any) -> str:
+            made = TokenSpec(name=f"limiter-{len(spec)}", **spec)
+            return token_service.issue(opened.core, root, tenant="default", spec=made).secret
+
+        plain, limited = issued(), issued(rate_limits=never)
+        ledger = engine.controls.ledger
+        counters = {"one-process": MemoryCounters(), "shared": SharedCounters(WORK / "rates")}
+
+        def ns_per(secret: str) -> float:
+            verify, n = engine.verify, 20_000
+            runs = []
+            for _ in range(5):
+                t0 = time.perf_counter_ns()
+                for _ in range(n):
+                    verify(secret)
+                runs.append((time.perf_counter_ns() - t0) / n)
+            return statistics.median(runs)
+
+        for name, kind in counters.items():
+            engine.controls = Controls(ledger, kind)
+            ns_per(limited)  # warm
+            base, with_limit = ns_per(plain), ns_per(limited)
+            R.add(
+                "in-process",
+                f"verify, a rate-limited token / a plain one ({name} counters)",
+                f"{with_limit / base:.2f}x ({us(with_limit)} / {us(base)})",
+            )
+
+    def secret_file(name: str, **fields: Any) -> Path:
+        made = httpx.post(
+            f"{server_url}/v1/tenants/default/tokens",
+            json={"name": name, **fields},
+            headers={"Authorization": f"Bearer {ROOT_TOKEN}"},
+        )
+        made.raise_for_status()
+        return write_lines(WORK / f"{name}.txt", [made.json()["secret"]])
+
+    limit = {"name": "bench", "limit": never[0].limit, "window_seconds": 60}
+    files = {"plain": secret_file("plain"), "limited": secret_file("limited", rate_limits=[limit])}
+    runs: dict[str, list[dict[str, Any]]] = {"hello": [], "plain": [], "limited": []}
+    for path in files.values():
+        wrk(server_url, "verify_one.lua", 2, env={"BENCH_SECRETS": str(path)})  # warm
+    for _ in range(3):
+        runs["hello"].append(wrk(hello_url, "hello.lua", 5))
+        for name, path in files.items():
+            runs[name].append(
+                wrk(server_url, "verify_one.lua", 5, env={"BENCH_SECRETS": str(path)})
+            )
+    R.add(
+        "http",
+        "POST /v1/verify, one rate-limited token, shared counters (median of 3x5 s)",
+        fmt_http(median_run(runs["limited"])),
+    )
+    for other in ("hello", "plain"):
+        ratios = _ratios(runs["limited"], runs[other], "rps")
+        R.add(
+            "http",
+            f"rate-limited verify (shared counters) / {other} throughput, alternating",
+            f"{statistics.median(ratios):.2f}x (median of 3 rounds: {_listed(ratios)})",
+        )
+
+
 def verify_targets() -> None:
     """``python bench/run.py verify``: the verification targets alone, in a few minutes, for a
     before/after comparison of a change to the verification path (RESULTS.md is not written).
 
     In process on SQLite at 10k and 1M tokens (cached hit, miss, their ratios), then over
     HTTP on the 1M store: one valid token against the raw ASGI hello in alternating rounds,
-    1k valid tokens rotating, and a flood of random secrets against the hello."""
+    1k valid tokens rotating, and a flood of random secrets against the hello; then the rate
+    limiters that count without Redis (``rate_limiter_rows``)."""
     keep = "BENCH_WORK" in os.environ
     path = WORK / "store-sqlite.db"
     url = f"sqlite+pysqlite:///{path}"
@@ -1682,6 +1760,7 @@ def verify_targets() -> None:
             R.add(
                 "http", "invalid verify / hello throughput", f"{invalid['rps'] / hello['rps']:.2f}x"
             )
+            rate_limiter_rows(server.url, hello_app.url)
     finally:
         if not keep:
             shutil.rmtree(WORK, ignore_errors=True)

@@ -61,6 +61,7 @@ from tokenward.verification import Engine
 from tokenward.verification.cache import VerificationCache
 from tokenward.verification.controls import Controls
 from tokenward.verification.controls.redis_counters import RedisCounters
+from tokenward.verification.controls.shared_counters import SharedCounters
 from tokenward.verification.credits import StoreCreditLedger
 
 log = logging.getLogger("tokenward")
@@ -92,9 +93,12 @@ def build_verifier(
 
 def _controls(settings: Settings, database: DatabaseEngine) -> Controls:
     """Rate limits counted in Redis when it is configured, shared by every worker and server;
-    else in this process. Credits are the store's either way."""
+    else in the file the workers of this server share (``rate_limit_dir``, which ``serve``
+    sets for several workers); else in this process. Credits are the store's either way."""
     ledger = StoreCreditLedger(SqlUnitOfWorkFactory(database))
     if not settings.redis_url:
+        if settings.rate_limit_dir is not None:
+            return Controls(ledger, SharedCounters(settings.rate_limit_dir))
         return Controls(ledger)
     counters = RedisCounters(
         settings.redis_url, prefix=settings.redis_prefix, failure_mode=settings.redis_failure

@@ -107,8 +107,12 @@ class Settings(BaseSettings):
     console_idle_seconds: int = Field(default=30 * 60, ge=60)
     console_max_age_seconds: int = Field(default=12 * 3600, ge=60)
     #: Controls at verification (issue 17). Redis for the rate-limit counters, shared by every
-    #: worker and server (``redis://host:6379/0``); without it each process counts its own.
+    #: worker and server (``redis://host:6379/0``); without it the workers of one server
+    #: count together in ``rate_limit_dir`` when it is set, else each process counts alone.
     redis_url: str | None = Field(default=None, repr=False)
+    #: Where the workers of one server share their rate-limit counts without Redis (a
+    #: memory-mapped file); ``tokenward serve`` makes one when it runs several workers.
+    rate_limit_dir: Path | None = None
     #: Prepended to every Redis key, so that installations can share one Redis.
     redis_prefix: str = "tokenward:"
     #: While Redis does not answer: ``closed`` refuses rate-limited tokens (``RATE_LIMITED``),

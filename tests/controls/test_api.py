@@ -130,10 +130,14 @@ def test_codes_their_order_and_what_each_spends(client: TestClient) -> None:
     # IP first: a missing or outside address, whatever else is asked.
     assert _verify(client, secret)["code"] == "IP_DENIED"
     assert _verify(client, secret, client_ip="11.0.0.1", scopes=["write"])["code"] == "IP_DENIED"
-    # The request's checks: they fail before anything is spent.
+    # Within its credits and limits, the request's own refusals answer, and spend and count
+    # nothing (the token's answer shows both untouched).
     assert _verify(client, secret, client_ip="10.0.0.1", scopes=["write"])["code"] == (
         "INSUFFICIENT_SCOPE"
     )
+    wrong = _verify(client, secret, client_ip="10.0.0.1", audience="elsewhere")
+    assert wrong["code"] == "AUDIENCE_MISMATCH" and wrong["limits"] is None
+    assert wrong["token"]["credits"]["remaining"] == 5
     first = _verify(client, secret, client_ip="::ffff:10.0.0.1")
     assert first["code"] == "VALID" and first["valid"] is True
     assert first["limits"]["credits_remaining"] == 4
@@ -149,8 +153,17 @@ def test_codes_their_order_and_what_each_spends(client: TestClient) -> None:
     limited = _verify(client, secret, client_ip="10.0.0.1")
     assert limited["code"] == "RATE_LIMITED" and limited["retry_after_ms"] > 0
     assert limited["limits"]["credits_remaining"] == 2
+    # Over its limit, the token says so whatever the request asks: the rate limit ranks
+    # before the audience and the scopes, and nothing is spent or counted either.
+    for asked in ({"audience": "elsewhere"}, {"scopes": ["write"]}):
+        over = _verify(client, secret, client_ip="10.0.0.1", **asked)
+        assert over["code"] == "RATE_LIMITED" and over["retry_after_ms"] > 0
+        assert over["limits"]["credits_remaining"] == 2
+        assert over["limits"]["rate_limits"][0]["remaining"] == 0
     # Not enough credits comes before the rate limit, and spends nothing.
     exceeded = _verify(client, secret, client_ip="10.0.0.1", cost=3)
+    assert exceeded["code"] == "USAGE_EXCEEDED" and exceeded["limits"]["credits_remaining"] == 2
+    exceeded = _verify(client, secret, client_ip="10.0.0.1", cost=3, audience="elsewhere")
     assert exceeded["code"] == "USAGE_EXCEEDED" and exceeded["limits"]["credits_remaining"] == 2
     got = client.get(_path(token), headers=ROOT_HEADERS).json()
     assert got["credits"]["remaining"] == 2

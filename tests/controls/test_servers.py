@@ -131,6 +131,53 @@ def test_a_rate_limit_holds_across_workers_and_servers_with_redis(
         _stop(servers)
 
 
+def test_a_rate_limit_holds_across_the_workers_of_one_server_without_redis(
+    tmp_path: Path,
+) -> None:
+    """Two workers, no Redis: eight clients verify a token of 40 per 2 s for 5 s. No span of
+    2 s holds more than the limit plus 10 % (counted from what was surely admitted within
+    it: sent and answered inside it), and the clients are not starved either: about a limit
+    per 1.1 windows is admitted (each worker counting alone would admit up to twice)."""
+    [server] = _servers(tmp_path, 1, 2, {})
+    limit, window, clients = 40, 2.0, 8
+    try:
+        rate = {"name": "two", "limit": limit, "window_seconds": int(window)}
+        token = _token(server, "default", rate_limits=[rate])
+        admitted: list[tuple[float, float]] = []
+        refused = 0
+        start = time.monotonic() + 0.5
+        stop = start + 2.5 * window
+
+        def load() -> None:
+            nonlocal refused
+            with httpx.Client(base_url=server.url, timeout=30) as http:
+                while time.monotonic() < start:
+                    time.sleep(0.005)
+                while (sent := time.monotonic()) < stop:
+                    answer = http.post("/v1/verify", json={"token": token["secret"]})
+                    code = answer.json()["code"]
+                    if code == "VALID":
+                        admitted.append((sent, time.monotonic()))
+                    else:
+                        assert code == "RATE_LIMITED", answer.text
+                        refused += 1
+
+        with ThreadPoolExecutor(clients) as pool:
+            for done in [pool.submit(load) for _ in range(clients)]:
+                done.result()
+        assert refused > 0
+        for first, _ in admitted:
+            within = [
+                1 for sent, answered in admitted if sent >= first and answered < first + window
+            ]
+            assert len(within) <= limit * 1.1, (len(within), sorted(admitted))
+        # 2.5 windows from a fresh start: a limit at once, another after 1.1 windows, and a
+        # third after 2.2 (windows.py); at least two of those however loaded the machine is.
+        assert 2 * limit <= len(admitted) <= 3 * limit
+    finally:
+        _stop([server])
+
+
 class RedisServer:
     """A Redis of this test's own, on a free port, that the test may kill and restart."""
 

@@ -323,7 +323,7 @@ def test_a_driver_error_is_a_conflict_like_any_other(core: Core) -> None:
     issued = tokens.issue(core, ROOT, tenant="default", spec=TokenSpec(name="first"))
     twin = dataclasses.replace(issued.token, name="twin")
     with pytest.raises(Conflict) as refused, core.uow(write=True) as uow:
-        uow.tokens.add(twin)
+        uow.tokens.add(twin, now=issued.token.created_at)
         uow.commit()
     # The driver's error, as SQLAlchemy's, is chained and may be logged: without parameters
     # (PostgreSQL's own text still names the duplicate key, a hash and not a secret).

@@ -84,11 +84,11 @@ class FakeTokenRepository:
     def __init__(self, state: State) -> None:
         self._s = state
 
-    def add(self, token: Token) -> Token:
+    def add(self, token: Token, *, now: datetime) -> Token:
         stored = dataclasses.replace(token, id=self._s.next_token_id)
-        return self.add_with_id(stored)
+        return self.add_with_id(stored, now=now)
 
-    def add_with_id(self, token: Token) -> Token:
+    def add_with_id(self, token: Token, *, now: datetime) -> Token:
         assert token.id not in self._s.tokens, "the id must be free"
         self._s.tokens[token.id] = token
         self._s.secrets[token.secret_hash] = (token.id, None)

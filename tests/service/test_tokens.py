@@ -13,7 +13,7 @@ from tokenward.domain import secrets as secret_format
 from tokenward.domain.audit import AuditQuery
 from tokenward.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from tokenward.domain.roles import Role
-from tokenward.domain.tokens import PageRequest, TokenChanges, TokenQuery, TokenSpec
+from tokenward.domain.tokens import PageRequest, RateLimit, TokenChanges, TokenQuery, TokenSpec
 from tokenward.domain.verification import VerifyCode
 from tokenward.service import audit, tenants, tokens
 
@@ -301,3 +301,23 @@ def test_restore_is_root_only_and_refuses_a_stored_secret(fc: FakeCore) -> None:
         tokens.restore(fc.core, ROOT, token=made)
     assert refused.value.code == "ALREADY_STORED"
     assert audit.search(fc.core, ROOT, query=AuditQuery(action="token.import")).total == 0
+
+
+def test_a_rate_limit_ranks_before_the_request_yet_only_what_passes_all_counts(
+    fc: FakeCore,
+) -> None:
+    """Codes rank disabled/expired, then the controls, then the audience and scopes; but a
+    verification the audience refuses counts against no limit."""
+    made = issued(
+        fc.core, name="limited", audience=("api",), rate_limits=(RateLimit("hour", 2, 3600),)
+    )
+    wrong = {"audience": "elsewhere"}
+    for _ in range(5):  # refused by the audience: none of these counts
+        assert verify_code(fc.core, made.secret, **wrong) is VerifyCode.AUDIENCE_MISMATCH
+    assert verify_code(fc.core, made.secret, audience="api") is VerifyCode.VALID
+    assert verify_code(fc.core, made.secret, audience="api") is VerifyCode.VALID
+    # Over the limit: its code, whatever the request asks.
+    assert verify_code(fc.core, made.secret, **wrong) is VerifyCode.RATE_LIMITED
+    assert verify_code(fc.core, made.secret, audience="api") is VerifyCode.RATE_LIMITED
+    tokens.disable(fc.core, ROOT, tenant="default", token_id=made.token.id)
+    assert verify_code(fc.core, made.secret, **wrong) is VerifyCode.DISABLED

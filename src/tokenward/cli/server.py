@@ -77,6 +77,12 @@ def serve(
         # Each worker counts its own requests; here they add up each other's for /metrics.
         shared_counts = tempfile.mkdtemp(prefix="tokenward-metrics-")
         os.environ["TOKENWARD_METRICS_DIR"] = shared_counts
+    rate_counts = None
+    if worker_count > 1 and not settings.redis_url and settings.rate_limit_dir is None:
+        # Without Redis the workers count rate limits together, in a file of this server's
+        # (verification/controls/shared_counters.py); removed at exit, like the metrics'.
+        rate_counts = tempfile.mkdtemp(prefix="tokenward-rates-")
+        os.environ["TOKENWARD_RATE_LIMIT_DIR"] = rate_counts
     try:
         uvicorn.run(
             "tokenward.app:serve_app",
@@ -96,6 +102,8 @@ def serve(
     finally:
         if shared_counts is not None:
             shutil.rmtree(shared_counts, ignore_errors=True)
+        if rate_counts is not None:
+            shutil.rmtree(rate_counts, ignore_errors=True)
 
 
 def migrate(

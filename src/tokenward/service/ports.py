@@ -18,13 +18,15 @@ from tokenward.signing.keys import StoredKey
 
 
 class TokenRepository(Protocol):
-    def add(self, token: Token) -> Token:
+    def add(self, token: Token, *, now: datetime) -> Token:
         """Stores a token (its ``id`` is ignored) and its current secret hash; returns it
-        with the id the store assigned."""
+        with the id the store assigned. ``now``: the credit balance, if any, is of the
+        refill period ``now`` is in (an imported token's ``created_at`` may be long past)."""
         ...
 
-    def add_with_id(self, token: Token) -> Token:
-        """Stores a token under its own ``id``, which must be free; later ids follow it."""
+    def add_with_id(self, token: Token, *, now: datetime) -> Token:
+        """Stores a token under its own ``id``, which must be free; later ids follow it.
+        ``now`` as for ``add``."""
         ...
 
     def secret_hashes_of(self, ids: Sequence[int]) -> dict[int, str]:
@@ -310,6 +312,8 @@ class CreditRepository(Protocol):
     def spend(self, token_id: int, cost: int, period: int, amount: int) -> tuple[bool, int]: ...
 
     def refund(self, token_id: int, cost: int, period: int) -> None: ...
+
+    def balance(self, token_id: int, period: int, amount: int) -> int: ...
 
 
 class UsageRepository(Protocol):

@@ -95,7 +95,7 @@ def issue(
         if unique_name and _named(uow, tenant, spec.name, now, excluding_audience):
             raise Conflict("a token of this name already exists", code=ErrorCode.NAME_TAKEN)
         draft = policies.on_issue(uow, draft, now, permanent=spec.permanent)
-        token = uow.tokens.add(draft)
+        token = uow.tokens.add(draft, now=now)
         _audit(uow, actor, "token.issue", token, now)
         events.announce(uow, "token.issue", token, now)
         core.commit_change(uow, [token.id], at=now)  # others learn that the secret exists
@@ -527,9 +527,9 @@ def restore(core: Core, actor: Actor, *, token: Token, keep_id: bool = False) ->
         if keep_id:
             if uow.tokens.secret_hashes_of([token.id]):
                 raise Conflict(f"token id {token.id} is taken", code=ErrorCode.ID_TAKEN)
-            stored = uow.tokens.add_with_id(token)
+            stored = uow.tokens.add_with_id(token, now=now)
         else:
-            stored = uow.tokens.add(token)
+            stored = uow.tokens.add(token, now=now)
         _audit(uow, actor, "token.import", stored, now)
         events.announce(uow, "token.import", stored, now)
         core.commit_change(uow, [stored.id], at=now)

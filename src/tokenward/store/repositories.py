@@ -179,7 +179,7 @@ class SqlTokenRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def add(self, token: Token) -> Token:
+    def add(self, token: Token, *, now: datetime) -> Token:
         inserted = _INSERT_TOKEN.first(self._conn, _token_values(token))
         assert inserted is not None  # RETURNING gives the row it inserted
         token_id = inserted[0]
@@ -188,10 +188,10 @@ class SqlTokenRepository:
             {"secret_hash": token.secret_hash, "token_id": token_id, "retires_at": None},
         )
         if token.credits is not None:
-            SqlCreditRepository(self._conn).set(token_id, token.credits, token.created_at)
+            SqlCreditRepository(self._conn).set(token_id, token.credits, now)
         return Token(**{**_as_fields(token), "id": token_id})
 
-    def add_with_id(self, token: Token) -> Token:
+    def add_with_id(self, token: Token, *, now: datetime) -> Token:
         """Stores a token under its own ``id`` (an import that keeps ids). On PostgreSQL the
         id sequence is moved past it, so that the next new token does not collide with it;
         SQLite's AUTOINCREMENT moves by itself."""
@@ -201,7 +201,7 @@ class SqlTokenRepository:
             {"secret_hash": token.secret_hash, "token_id": token.id, "retires_at": None},
         )
         if token.credits is not None:
-            SqlCreditRepository(self._conn).set(token.id, token.credits, token.created_at)
+            SqlCreditRepository(self._conn).set(token.id, token.credits, now)
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(
                 text(
@@ -1125,14 +1125,19 @@ class SqlCreditRepository:
         ).first()
         if row is not None:
             return True, int(row[0])
+        return False, self.balance(token_id, period, amount)
+
+    def balance(self, token_id: int, period: int, amount: int) -> int:
+        """The balance a spend would find: ``amount`` once a later refill period has begun; 0
+        for a token without a balance (as ``spend`` answers it)."""
         found = self._conn.execute(
             select(token_credits.c.remaining, token_credits.c.period).where(
                 token_credits.c.token_id == token_id
             )
         ).first()
         if found is None:
-            return False, 0
-        return False, amount if found.period < period else int(found.remaining)
+            return 0
+        return amount if found.period < period else int(found.remaining)
 
     def refund(self, token_id: int, cost: int, period: int) -> None:
         """Gives back a spend that a later check refused; not across a refill (it is moot)."""

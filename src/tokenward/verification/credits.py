@@ -29,3 +29,7 @@ class StoreCreditLedger:
         with self._uow(write=True) as uow:
             uow.credits.refund(token_id, cost, period)
             uow.commit()
+
+    def balance(self, token_id: int, period: int, amount: int) -> int:
+        with self._uow() as uow:
+            return uow.credits.balance(token_id, period, amount)

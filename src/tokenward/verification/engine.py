@@ -343,21 +343,29 @@ class Engine:
         resource: str | None,
         asked: _Asked,
     ) -> Verification:
-        """State, then the IP allowlist, then the request, then the spending controls
-        (credits, rate limits): a verification that fails anything spends nothing and counts
-        against no limit."""
+        """The codes rank: state, IP allowlist, credits, rate limits, then the request
+        (docs/api.md); yet only a verification that passes everything spends credits and
+        counts against limits. The request is judged first (pure, so the order does not
+        show): if it passes, ``admit`` spends and counts; if not, ``judge`` tells whether
+        the controls would have refused first, spending and counting nothing
+        (``controls/admission.py``)."""
         client_ip, cost, _ = asked
         code = judge_state(token, now)
         if code is VALID:
-            code = self.controls.screen(token, client_ip) or judge_request(
-                token, audience=audience, scopes=scopes, resource=resource
-            )
+            code = self.controls.screen(token, client_ip) or VALID
         if code is not VALID:
             self.usage.note(token, code, now)
             return Verification(code, token)
-        admission = self.controls.admit(token, now, client_ip, cost)
-        code = admission.code or VALID
+        request = judge_request(token, audience=audience, scopes=scopes, resource=resource)
+        if request is VALID:
+            admission = self.controls.admit(token, now, client_ip, cost)
+            code = admission.code or VALID
+        else:
+            admission = self.controls.judge(token, now, client_ip, cost)
+            code = admission.code or request
         self.usage.note(token, code, now)
         if code is VALID:
             self.last_use.note(token.id, now)
+        elif admission.code is None:  # the request's refusal: the controls were not reached
+            return Verification(code, token)
         return Verification(code, token, admission.limits, admission.retry_after_ms)

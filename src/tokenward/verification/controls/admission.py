@@ -1,12 +1,14 @@
-"""The one entry point of the controls: ``Controls.admit``.
+"""The entry points of the controls: ``Controls.screen``, ``admit`` and ``judge``.
 
-The verification engine asks it only of a token that has controls (``Token.controlled``),
-after the token's state (disabled, expired) and the request (audience, scopes, resource)
-have passed, and answers its code when it refuses. The order inside: the IP allowlist (pure),
-then the credits (spent), then the rate limits (counted); a refusal by the rate limits gives
-the credits back, so a verification that fails for any reason spends nothing, and one that
-is refused counts against no limit. ``screen`` is the allowlist alone, for an engine that
-judges it before the request, as the codes rank in docs/api.md.
+The verification engine asks them only of a token that has controls (``Token.controlled``).
+The codes rank as docs/api.md lists them: the token's state (disabled, expired), then the IP
+allowlist (``screen``, pure), the credits, the rate limits, and only then the request
+(audience, scopes, resource). Yet a verification that fails for any reason spends nothing and
+counts against no limit. The engine reconciles the two by judging the request first (it is
+pure, so nothing shows the order): a request that passes is ``admit``-ted, which spends the
+credits and counts the limits (a refusal by the limits gives the credits back); one that fails
+is ``judge``-d, which answers what ``admit`` would, spending and counting nothing, so that a
+token out of credits or over its limit says so whatever the request.
 """
 
 from __future__ import annotations
@@ -26,10 +28,15 @@ _RATE_LIMITED = VerifyCode.RATE_LIMITED
 
 
 class Counters(Protocol):
-    """Where the rate-limit counts live: ``MemoryCounters`` (one process) or ``RedisCounters``
-    (shared). ``hit`` judges every limit and counts the verification in all, or in none."""
+    """Where the rate-limit counts live: ``MemoryCounters`` (one process), ``SharedCounters``
+    (the workers of one server) or ``RedisCounters`` (every server). ``hit`` judges every
+    limit and counts the verification in all, or in none."""
 
     def hit(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome: ...
+
+    def peek(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
+        """What ``hit`` would answer, counting nothing."""
+        ...
 
 
 class CreditLedger(Protocol):
@@ -41,6 +48,10 @@ class CreditLedger(Protocol):
         ...
 
     def refund(self, token_id: int, cost: int, period: int) -> None: ...
+
+    def balance(self, token_id: int, period: int, amount: int) -> int:
+        """The balance a spend would find now (the refill's, once its period has begun)."""
+        ...
 
 
 class Admission(NamedTuple):
@@ -71,6 +82,18 @@ class Controls:
         return token.credits is not None
 
     def admit(self, token: Token, now: datetime, client_ip: str | None, cost: int = 1) -> Admission:
+        """Spends the credits and counts the rate limits, or refuses and does neither."""
+        return self._admit(token, now, client_ip, cost, True)
+
+    def judge(self, token: Token, now: datetime, client_ip: str | None, cost: int = 1) -> Admission:
+        """What ``admit`` would answer now, spending and counting nothing: for a verification
+        that another check refuses. (Concurrent ones may change the balance and the counts
+        meanwhile; that only decides which refusal is answered.)"""
+        return self._admit(token, now, client_ip, cost, False)
+
+    def _admit(
+        self, token: Token, now: datetime, client_ip: str | None, cost: int, spend: bool
+    ) -> Admission:
         if token.ip_allowlist and not compiled(token.ip_allowlist).allows(client_ip):
             return Admission(_IP_DENIED)
         credits = token.credits
@@ -80,9 +103,12 @@ class Controls:
             refill = credits.refill
             if refill is not None:
                 period = refill.period(now)
-            spent, remaining = self.ledger.spend(
-                token.id, cost, period, 0 if refill is None else refill.amount
-            )
+            amount = 0 if refill is None else refill.amount
+            if spend:
+                spent, remaining = self.ledger.spend(token.id, cost, period, amount)
+            else:
+                remaining = self.ledger.balance(token.id, period, amount)
+                spent = remaining >= cost
             if not spent:
                 return Admission(
                     _USAGE_EXCEEDED, {"credits_remaining": remaining, "rate_limits": []}
@@ -90,7 +116,10 @@ class Controls:
         states: list[dict[str, Any]] = []
         if token.rate_limits:
             now_ms = int(now.timestamp() * 1000)
-            outcome = self.counters.hit(token.id, token.rate_limits, now_ms)
+            counters = self.counters
+            outcome = (counters.hit if spend else counters.peek)(
+                token.id, token.rate_limits, now_ms
+            )
             states = [
                 {
                     "name": state.name,
@@ -101,7 +130,7 @@ class Controls:
                 for state in outcome.states
             ]
             if not outcome.admitted:
-                if credits is not None and cost:
+                if spend and credits is not None and cost:
                     self.ledger.refund(token.id, cost, period)
                     assert remaining is not None
                     remaining += cost

@@ -34,21 +34,22 @@ RETRY_SECONDS = 1.0
 #: A verification waits no longer than this for Redis; after it the failure mode decides.
 SOCKET_TIMEOUT = 0.25
 
-# KEYS: one hash per limit (bucket number -> count). ARGV: now_ms, SUB_BUCKETS, then limit and
-# bucket_ms of each limit. Answers: admitted (1/0), retry_after_ms, then counted and
-# reset_at_ms per limit.
+# KEYS: one hash per limit (bucket number -> count). ARGV: now_ms, SUB_BUCKETS, whether to
+# count (1, a hit) or only judge (0, a peek), then limit and bucket_ms of each limit. Answers:
+# admitted (1/0), retry_after_ms, then counted and reset_at_ms per limit.
 _SCRIPT = """
 local now = tonumber(ARGV[1])
 local n = #KEYS
 local subs = tonumber(ARGV[2])
+local counting = tonumber(ARGV[3])
 local admitted = 1
 local retry = 0
 local counted = {}
 local resets = {}
 local currents = {}
 for i = 1, n do
-  local limit = tonumber(ARGV[2 * i + 1])
-  local size = tonumber(ARGV[2 * i + 2])
+  local limit = tonumber(ARGV[2 * i + 2])
+  local size = tonumber(ARGV[2 * i + 3])
   local current = math.floor(now / size)
   currents[i] = current
   local fields = redis.call('HGETALL', KEYS[i])
@@ -87,8 +88,8 @@ for i = 1, n do
 end
 local answer = {admitted, retry}
 for i = 1, n do
-  local size = tonumber(ARGV[2 * i + 2])
-  if admitted == 1 then
+  local size = tonumber(ARGV[2 * i + 3])
+  if admitted == 1 and counting == 1 then
     if counted[i] == 0 then
       resets[i] = (currents[i] + subs + 1) * size
     end
@@ -137,9 +138,18 @@ class RedisCounters:
         return f"{self._prefix}{{{token_id}}}:{bucket_ms(rate)}:{rate.name}"
 
     def hit(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
+        return self._judge(token_id, limits, now_ms, True)
+
+    def peek(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
+        """What ``hit`` would answer, counting nothing (one round trip too)."""
+        return self._judge(token_id, limits, now_ms, False)
+
+    def _judge(
+        self, token_id: int, limits: Sequence[RateLimit], now_ms: int, count: bool
+    ) -> RateOutcome:
         if self._down and self._monotonic() < self._down_until:
             return self._failed(limits)
-        args: list[int] = [now_ms, SUB_BUCKETS]
+        args: list[int] = [now_ms, SUB_BUCKETS, int(count)]
         for rate in limits:
             args += [rate.limit, bucket_ms(rate)]
         try:

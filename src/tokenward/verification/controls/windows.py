@@ -18,7 +18,8 @@ The algorithm (the Redis script in ``redis_counters.py`` is the same, step for s
 * ``retry_after``: when enough of the oldest buckets will have left for one more to fit.
 
 Memory: at most ``SUB_BUCKETS + 1`` numbers per limit of each token that was verified
-within its window; older entries are swept.
+within its window; older entries are swept. ``shared_counters.py`` keeps the same buckets in
+a file the workers of one server share, ``redis_counters.py`` in Redis.
 """
 
 from __future__ import annotations
@@ -85,9 +86,31 @@ def judge_buckets(
     return fits, counted, reset_at, max(retry_after, 0)
 
 
+def settle(
+    judged: Sequence[tuple[RateLimit, int, dict[int, int], int, int]],
+    admitted: bool,
+    count: bool,
+    now_ms: int,
+) -> tuple[LimitState, ...]:
+    """The states of the judged limits (``(rate, size, buckets, counted, reset_at)`` each, as
+    ``judge_buckets`` answered), counting the verification in each one's current bucket when
+    it is ``admitted`` and ``count`` asks for it. Every kind of counters ends with this."""
+    states = []
+    for rate, size, buckets, counted, reset_at in judged:
+        if admitted and count:
+            current = now_ms // size
+            buckets[current] = buckets.get(current, 0) + 1
+            counted += 1
+            if len(buckets) == 1:
+                reset_at = (current + SUB_BUCKETS + 1) * size
+        states.append(LimitState(rate.name, rate.limit, max(rate.limit - counted, 0), reset_at))
+    return tuple(states)
+
+
 class MemoryCounters:
     """The counters of one process: right for a server with one worker. Behind several
-    workers or servers each would count alone; set ``TOKENWARD_REDIS_URL`` for those."""
+    workers of one server ``SharedCounters`` (``shared_counters.py``) count together; behind
+    several servers, set ``TOKENWARD_REDIS_URL``."""
 
     #: Verifications between two sweeps of the entries that no window counts any more.
     SWEEP_EVERY = 10_000
@@ -98,6 +121,15 @@ class MemoryCounters:
         self._since_sweep = 0
 
     def hit(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
+        return self._judge(token_id, limits, now_ms, True)
+
+    def peek(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
+        """What ``hit`` would answer, counting nothing."""
+        return self._judge(token_id, limits, now_ms, False)
+
+    def _judge(
+        self, token_id: int, limits: Sequence[RateLimit], now_ms: int, count: bool
+    ) -> RateOutcome:
         with self._lock:
             self._since_sweep += 1
             if self._since_sweep >= self.SWEEP_EVERY:
@@ -113,18 +145,7 @@ class MemoryCounters:
                 if not fits:
                     admitted = False
                     retry_after = max(retry_after, wait)
-            states = []
-            for rate, size, buckets, counted, reset_at in judged:
-                if admitted:
-                    current = now_ms // size
-                    buckets[current] = buckets.get(current, 0) + 1
-                    counted += 1
-                    if len(buckets) == 1:
-                        reset_at = (current + SUB_BUCKETS + 1) * size
-                states.append(
-                    LimitState(rate.name, rate.limit, max(rate.limit - counted, 0), reset_at)
-                )
-            return RateOutcome(admitted, tuple(states), retry_after)
+            return RateOutcome(admitted, settle(judged, admitted, count, now_ms), retry_after)
 
     def _sweep(self, now_ms: int) -> None:
         self._since_sweep = 0
