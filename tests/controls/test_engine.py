@@ -20,7 +20,7 @@ from tokenward.domain.verification import VerifyCode
 from tokenward.service import tokens
 from tokenward.service.core import Core
 from tokenward.verification import Engine
-from tokenward.verification.controls import MemoryCounters
+from tokenward.verification.controls import Controls, MemoryCounters
 from tokenward.verification.controls.redis_counters import RedisCounters
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -108,3 +108,21 @@ def test_an_imported_balance_is_of_the_current_refill_period(
     answer = verifier.verify(secret)
     assert answer.code is VerifyCode.VALID
     assert answer.limits is not None and answer.limits["credits_remaining"] == 2
+
+
+def test_a_count_on_redis_is_made_off_the_event_loop(
+    core: Core, verifier: Engine, redis_counters: RedisCounters
+) -> None:
+    """A rate-limited token counted in this process's memory is answered on the event loop;
+    counted on Redis, it goes to the thread path, so that a worker waits on several round
+    trips at once instead of one at a time (bench/RESULTS.md, the Redis rows)."""
+    limited = TokenSpec(name="limited", rate_limits=(RateLimit("a", 100, 60),))
+    secret = tokens.issue(core, ROOT, tenant="default", spec=limited).secret
+    assert verifier.verify(secret).code is VerifyCode.VALID  # cached from now on
+    inline = verifier.verify_without_blocking(secret)
+    assert inline is not None and inline.code is VerifyCode.VALID
+    verifier.controls = Controls(verifier.controls.ledger, redis_counters)
+    assert verifier.verify_without_blocking(secret) is None  # only ``verify``, in a thread
+    assert redis_counters.round_trips == 0
+    assert verifier.verify(secret).code is VerifyCode.VALID
+    assert redis_counters.round_trips == 1

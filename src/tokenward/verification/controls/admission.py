@@ -32,6 +32,10 @@ class Counters(Protocol):
     (the workers of one server) or ``RedisCounters`` (every server). ``hit`` judges every
     limit and counts the verification in all, or in none."""
 
+    #: Whether a count waits on the network (Redis): then it belongs in a thread, not on an
+    #: event loop, where one round trip at a time would be the worker's whole throughput.
+    waits: bool
+
     def hit(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome: ...
 
     def peek(self, token_id: int, limits: Sequence[RateLimit], now_ms: int) -> RateOutcome:
@@ -75,11 +79,10 @@ class Controls:
             return _IP_DENIED
         return None
 
-    @staticmethod
-    def blocks(token: Token) -> bool:
-        """Whether admitting may wait on the store (credits): then it belongs in a thread,
-        not on an event loop."""
-        return token.credits is not None
+    def blocks(self, token: Token) -> bool:
+        """Whether admitting may wait on the store (credits) or on Redis (rate limits counted
+        there): then it belongs in a thread, not on an event loop."""
+        return token.credits is not None or (bool(token.rate_limits) and self.counters.waits)
 
     def admit(self, token: Token, now: datetime, client_ip: str | None, cost: int = 1) -> Admission:
         """Spends the credits and counts the rate limits, or refuses and does neither."""

@@ -105,6 +105,8 @@ return answer
 
 
 class RedisCounters:
+    waits = True  # a round trip to Redis a count
+
     def __init__(
         self,
         url: str,

@@ -90,6 +90,8 @@ def _name_hash(name: str) -> int:
 
 
 class SharedCounters:
+    waits = False  # a record lock held for microseconds
+
     def __init__(self, directory: Path, *, homes: int = HOMES) -> None:
         assert homes >= 1 and homes & (homes - 1) == 0, "homes: a power of two"
         self._shift = 64 - homes.bit_length() + 1

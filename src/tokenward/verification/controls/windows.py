@@ -112,6 +112,8 @@ class MemoryCounters:
     workers of one server ``SharedCounters`` (``shared_counters.py``) count together; behind
     several servers, set ``TOKENWARD_REDIS_URL``."""
 
+    waits = False  # counts in this process's memory
+
     #: Verifications between two sweeps of the entries that no window counts any more.
     SWEEP_EVERY = 10_000
 
