@@ -66,6 +66,10 @@ log = logging.getLogger("tokenward")
 
 #: Longer than the cache's time-to-live: older entries of the change log can matter to no one.
 CHANGE_LOG_KEEP_SECONDS = 600.0
+#: A server worker's garbage-collection thresholds: Python's defaults (700, 10) for the young
+#: generations, whose collections are short; a full collection only after 100 collections of
+#: the middle one, not 10 (measured in bench/RESULTS.md, "tail").
+GC_THRESHOLDS = (700, 10, 100)
 
 
 def build_verifier(settings: Settings, database: DatabaseEngine) -> Engine:
@@ -164,6 +168,11 @@ def serve_app() -> ASGIApp:
     # Frozen, they are left out of every collection.
     gc.collect()
     gc.freeze()
+    # What is left for a full collection is mostly the verification cache (about five
+    # objects an entry), and a miss-heavy load replaces entries without end, so the default
+    # thresholds ran one every few thousand requests. Full collections rarer, not disabled:
+    # garbage in reference cycles is still freed, later.
+    gc.set_threshold(*GC_THRESHOLDS)
     return app
 
 
