@@ -7,7 +7,7 @@ COVERAGE_FLOOR := 89
 #: Processes that run `make test`'s tests side by side (pytest-xdist): one per core here.
 TEST_WORKERS ?= 2
 
-.PHONY: install run test test-long test-topology lint typecheck clean bench bench-verify
+.PHONY: install run test test-long test-topology lint typecheck clean bench bench-verify bench-tail
 
 install: $(VENV)/.installed
 
@@ -69,8 +69,14 @@ bench: install
 	bash bench/drf_venv.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/console_list.py
+	$(BIN)/python bench/run.py tail
 
 # The verification targets alone (a few minutes), for a before/after comparison of a change
 # to the verification path; prints the table and does not write bench/RESULTS.md.
 bench-verify: install
 	$(BIN)/python bench/run.py verify
+
+# Issue 21 §3 alone: the PostgreSQL miss and its parts, and the p99 of a server under a
+# miss-heavy load on SQLite and PostgreSQL (bench/tail.py); prints the table.
+bench-tail: install
+	$(BIN)/python bench/run.py tail

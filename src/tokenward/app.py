@@ -75,6 +75,10 @@ REUSE_REPORT_SECONDS = 0.5
 #: what bounds a revocation's reach if a notification's connection died without a word,
 #: until TCP keepalive (``ChangeListener``) notices and the poll resumes its own interval.
 LISTENING_POLL_SECONDS = 1.0
+#: A server worker's garbage-collection thresholds: Python's defaults (700, 10) for the young
+#: generations, whose collections are short; a full collection only after 100 collections of
+#: the middle one, not 10 (measured in bench/RESULTS.md, "tail").
+GC_THRESHOLDS = (700, 10, 100)
 
 
 def build_verifier(
@@ -220,6 +224,11 @@ def serve_app() -> ASGIApp:
     # Frozen, they are left out of every collection.
     gc.collect()
     gc.freeze()
+    # What is left for a full collection is mostly the verification cache (about five
+    # objects an entry), and a miss-heavy load replaces entries without end, so the default
+    # thresholds ran one every few thousand requests. Full collections rarer, not disabled:
+    # garbage in reference cycles is still freed, later.
+    gc.set_threshold(*GC_THRESHOLDS)
     return app
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.server import Server
 from tests.helpers import tenant
+from tokenward.app import GC_THRESHOLDS
 from tokenward.domain import secrets as secret_format
 
 # PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
@@ -167,16 +168,19 @@ def test_a_worker_freezes_its_startup_objects(tmp_path: Path) -> None:
         "import gc\n"
         "from tokenward.app import serve_app\n"
         "serve_app()\n"
-        "print(gc.get_freeze_count(), len(gc.get_objects()))\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects()), *gc.get_threshold())\n"
     )
     env = {**os.environ, "TOKENWARD_DATA_DIR": str(tmp_path / "data")}
     env.pop("TOKENWARD_DATABASE_URL", None)
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
-    frozen, tracked = map(int, out.split())
+    frozen, tracked, *thresholds = map(int, out.split())
     assert frozen > 50_000  # the app's objects
     assert tracked < frozen / 10  # what a collection still has to walk
+    # Full collections rarer than Python's default (10), which walked the cache every few
+    # thousand misses; still automatic, so cyclic garbage is freed.
+    assert tuple(thresholds) == GC_THRESHOLDS and GC_THRESHOLDS[2] > 10
 
 
 def _valid_verifications(metrics_text: str) -> float:

@@ -5,7 +5,9 @@ column types cost many times the indexed join itself on the driver (the figures 
 bench/RESULTS.md). The lookups keep their own connections outside the engine's pool: on
 SQLite its checkout and reset cost a share of a lookup; on PostgreSQL three round trips more
 than the query (pre-ping, BEGIN, rollback), where an autocommit connection needs the query's
-alone.
+alone. On PostgreSQL the lookup also goes below psycopg's cursor, to libpq's prepared-statement
+call: the cursor's machinery and its per-column loaders cost more client time than the round
+trip itself.
 These are the only queries written by hand:
 the column list comes from ``tables.py``, so the two cannot drift apart.
 """
@@ -20,9 +22,11 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg import pq
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import PoolProxiedConnection
 
 from tokenward.domain.clock import from_millis
 from tokenward.domain.roles import Role
@@ -41,12 +45,10 @@ assert sorted(_COLUMNS) == sorted(_FIELDS), "tokens columns and Token fields mus
 _BY_HASH = (
     f" FROM {token_secrets.name} s JOIN {tokens.name} t ON t.id = s.token_id WHERE s.secret_hash = "
 )
-#: PostgreSQL: the columns (psycopg hands JSON columns back parsed).
-_SQL = "SELECT " + ", ".join(f't."{name}"' for name in _FIELDS) + ", s.retires_at" + _BY_HASH + "%s"
-#: SQLite: the token as one JSON array and its sealed secret, not as 23 columns. Python's
-#: sqlite3 describes and converts every column of every row, so one column costs fewer
-#: instructions than 23. The JSON columns travel in it as strings and are parsed here:
-#: SQLite's ``json()`` would parse and write each again, which measured slower.
+#: The token as one JSON array and its sealed secret, not as 23 columns: the drivers describe
+#: and convert every column of every row, so one column costs fewer instructions than 23.
+#: SQLite: the JSON columns travel in it as strings and are parsed here (SQLite's ``json()``
+#: would parse and write each again, which measured slower).
 _JSON_FIELDS = ("scopes", "audience", "resources", "metadata", "rate_limits", "ip_allowlist")
 #: A JSON column that may be NULL (no credits): json_array holds it as null, not as text.
 _NULLABLE_JSON_FIELDS = ("credits",)
@@ -54,13 +56,15 @@ _SEALED = list(_FIELDS).index("sealed_secret")
 _IN_DOCUMENT = [name for name in _FIELDS if name != "sealed_secret"]
 _JSON_IN_DOCUMENT = tuple(_IN_DOCUMENT.index(name) for name in _JSON_FIELDS)
 _NULLABLE_JSON_IN_DOCUMENT = tuple(_IN_DOCUMENT.index(name) for name in _NULLABLE_JSON_FIELDS)
-_SQLITE_SQL = (
-    "SELECT json_array("
-    + ", ".join(f't."{name}"' for name in _IN_DOCUMENT)
-    + ", s.retires_at), t.sealed_secret"
-    + _BY_HASH
-    + "?"
-)
+_DOCUMENT = ", ".join(f't."{name}"' for name in _IN_DOCUMENT) + ", s.retires_at"
+_SQLITE_SQL = "SELECT json_array(" + _DOCUMENT + "), t.sealed_secret" + _BY_HASH + "?"
+#: PostgreSQL: ``json_build_array`` nests the JSON columns as JSON, so one parse of the array
+#: makes the whole row. Prepared under its own name on each of the lookups' connections.
+_POSTGRES_SQL = "SELECT json_build_array(" + _DOCUMENT + "), t.sealed_secret" + _BY_HASH + "$1"
+_POSTGRES_STATEMENT = b"tokenward_lookup"
+_TEXT_OID = 25
+#: Set in a lookup connection's pool record once the statement is prepared on it.
+_PREPARED = "tokenward_lookup_prepared"
 # The hashes for the known-secrets filter: those that open a token and those kept after a
 # rotation retired them (reuse detection), so that a kept copy presented again is never
 # refused by the filter alone but reaches the verification path that can recognise it.
@@ -96,6 +100,8 @@ _POSTGRES_WAIT = 5.0
 #: A prepared statement gone stale: a migration changed a selected column's type, or a pooler
 #: in transaction mode (PgBouncer) does not keep prepared statements across transactions.
 _STALE_STATEMENT = (psycopg.errors.FeatureNotSupported, psycopg.errors.InvalidSqlStatementName)
+_COMMAND_OK, _TUPLES_OK = pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK
+_BINARY = pq.Format.BINARY
 
 
 class SqlSecretLookup:
@@ -114,7 +120,7 @@ class SqlSecretLookup:
         self._postgres_wait = postgres_wait
         self._postgres = engine.dialect.name == "postgresql"
         self._param = "%s" if self._postgres else "?"
-        self._sql = _SQL if self._postgres else _SQLITE_SQL
+        self._sql = _SQLITE_SQL
         database = engine.url.database
         self._sqlite_path = (
             None if self._postgres or database in (None, "", ":memory:") else database
@@ -153,12 +159,15 @@ class SqlSecretLookup:
             else:
                 cursor.connection.close()
         elif self._postgres:
-            found = self._postgres_fetch((secret_hash,))
+            row = self._postgres_fetch((secret_hash,))
+            if row is None:
+                return None
+            return _token(row), _instant(row[-1])
         else:
             found = self._pooled_fetch(self._sql, (secret_hash,))
         if found is None:
             return None
-        row = found if self._postgres else _from_document(*found)
+        row = _from_document(*found)
         return _token(row), _instant(row[-1])
 
     @property
@@ -267,11 +276,7 @@ class SqlSecretLookup:
             except (psycopg.Error, DBAPIError, PoolTimeout) as exc:  # no server, pool empty
                 raise unavailable(exc) from exc
             try:
-                cursor = connection.cursor()
-                cursor.execute(_SQL, params)
-                row = cursor.fetchone()
-                cursor.close()
-                return row
+                return _postgres_row(connection, params[0])
             except psycopg.Error as exc:
                 driver = connection.driver_connection
                 lost = driver is None or driver.closed or driver.broken
@@ -287,9 +292,8 @@ class SqlSecretLookup:
     def _open_postgres(self) -> Engine:
         """The lookups' own pool of autocommit connections without a pre-ping: the engine's
         pool pings, begins and rolls back each checkout, four round trips where a lookup
-        needs one. Kept, they keep the lookup prepared (psycopg prepares a statement once a
-        connection has run it five times): planning the join was most of an unprepared
-        lookup."""
+        needs one. Kept, they keep the lookup prepared (``_postgres_row``): planning the
+        join was most of an unprepared lookup."""
         with self._open_lock:
             if self._postgres_engine is None:
                 self._postgres_engine = make_engine(
@@ -320,6 +324,33 @@ class SqlSecretLookup:
         finally:
             connection.close()
         return row
+
+
+def _postgres_row(connection: PoolProxiedConnection, secret_hash: str) -> list[Any] | None:
+    """The row of ``_POSTGRES_SQL``, in the order of ``_token``, through libpq directly: one
+    call that sends the prepared statement and waits for its result (with the GIL released),
+    the two values read in binary (``json`` as its text, ``bytea`` as its bytes). Errors are
+    psycopg's own classes, as a cursor would raise them. Autocommit: no transaction to end."""
+    driver = connection.driver_connection
+    assert driver is not None
+    pgconn = driver.pgconn
+    if not connection.info.get(_PREPARED):
+        prepared = pgconn.prepare(_POSTGRES_STATEMENT, _POSTGRES_SQL.encode(), [_TEXT_OID])
+        if prepared.status != _COMMAND_OK:
+            raise psycopg.errors.error_from_result(prepared, encoding=driver.info.encoding)
+        connection.info[_PREPARED] = True
+    result = pgconn.exec_prepared(
+        _POSTGRES_STATEMENT, [secret_hash.encode()], result_format=_BINARY
+    )
+    if result.status != _TUPLES_OK:
+        raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
+    if not result.ntuples:
+        return None
+    document = result.get_value(0, 0)
+    assert document is not None  # json_build_array is never NULL
+    row: list[Any] = orjson.loads(document)
+    row.insert(_SEALED, result.get_value(0, 1))
+    return row
 
 
 # Why ``_token`` does not call ``Token(...)``: a frozen dataclass's __init__ sets each of the
