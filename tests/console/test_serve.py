@@ -68,20 +68,27 @@ def test_a_session_survives_a_restart_and_its_secrets_are_not_on_disk(tmp_path: 
     assert '"route": "/console/t/{tenant}/"' in log and '"route": "/t/' not in log
 
 
-def test_sessions_work_on_every_worker_over_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    server = Server(tmp_path / "data", TOKENWARD_DATABASE_URL=postgres_url, TOKENWARD_WORKERS="2")
+def test_sessions_work_on_every_worker_and_server_over_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A session made through one worker of one server is found by the other worker and by
+    a second server on the same database (with the same key-encryption key)."""
+    shared = {"TOKENWARD_DATABASE_URL": postgres_url, "TOKENWARD_SECRET_KEY": "k" * 64}
+    server = Server(tmp_path / "data-a", TOKENWARD_WORKERS="2", **shared)
+    other: Server | None = None
     try:
+        other = Server(tmp_path / "data-b", **shared)
         http = signed_in(server)
         session_id = http.cookies["tw_console"]
         http.close()
         # A new connection each time: the two workers share the listening socket, so the
         # requests land on both; each must find the session in the database.
-        for _ in range(12):
+        for url in [server.url] * 12 + [other.url] * 4:
             page = httpx.get(
-                f"{server.url}/console/t/default/tokens",
-                cookies={"tw_console": session_id},
-                timeout=10,
+                f"{url}/console/t/default/tokens", cookies={"tw_console": session_id}, timeout=10
             )
             assert page.status_code == 200 and "Tokens of tenant default" in page.text
     finally:
         server.stop()
+        if other is not None:
+            other.stop()
