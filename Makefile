@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 #: The share of src/tokenward that `make test` covers at the least (measured, rounded down).
 COVERAGE_FLOOR := 89
-#: Processes that run `make test`'s tests side by side (pytest-xdist): one per core here.
-TEST_WORKERS ?= 2
+#: Processes that run `make test`'s tests side by side (pytest-xdist). Two per core: most of
+#: a worker's time is spent waiting on a server process it started, not on the CPU.
+TEST_WORKERS ?= 4
+#: Where the tests' files go (pytest's tmp_path): memory where there is a tmpfs. A commit to a
+#: SQLite file there costs no fsync, and the tests kill processes, never the machine's power.
+TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
 .PHONY: install run test test-long test-topology lint typecheck clean bench bench-verify bench-tail
 
@@ -36,18 +40,21 @@ typecheck: install
 # The console's tests (tests/console) drive Debian's Chromium; none is ever downloaded.
 test: lint typecheck
 	test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-fail-under=$(COVERAGE_FLOOR)
+	PYTEST_DEBUG_TEMPROOT=$(TEST_TMPDIR) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-fail-under=$(COVERAGE_FLOOR)
 
 # Issue 5's fuzzing, crash and concurrency suites with the long bounds: more examples per
 # operation and property, more kill points, more concurrent writes; and the packaging test's
 # server half (builds the wheel, installs it with the server extra in a fresh environment);
 # the no-escalation property test with 600 examples per backend; and issue 21's read replica
 # (starts its own primary and streaming replica, about a minute). Then the PostgreSQL half
-# of every other test that `make test` runs on SQLite alone: the whole backend matrix. Last,
-# issue 21's topology (`make test-topology`).
+# of every other test that `make test` runs on SQLite alone: the whole backend matrix. Then
+# the tests marked `long` elsewhere (the operator tools' soak tests under load; see
+# docs/contributing/testing.md for the list and why each is there). Last, issue 21's
+# topology (`make test-topology`).
 test-long: install
 	TOKENWARD_TEST_LONG=1 TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest tests/fuzz tests/reliability tests/packaging tests/security/test_no_escalation.py tests/replica
 	TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest -k postgresql --ignore=tests/fuzz --ignore=tests/reliability --ignore=tests/packaging --ignore=tests/security/test_no_escalation.py --ignore=tests/topology --ignore=tests/replica
+	TOKENWARD_TEST_LONG=1 TOKENWARD_TEST_ALL_BACKENDS=1 $(BIN)/pytest -m long --ignore=tests/fuzz --ignore=tests/reliability --ignore=tests/packaging --ignore=tests/security/test_no_escalation.py --ignore=tests/topology --ignore=tests/replica
 	$(MAKE) --no-print-directory test-topology
 
 # Issue 21's topology alone: three servers behind HAProxy on PostgreSQL and Redis, kill -9 and

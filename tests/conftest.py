@@ -9,6 +9,10 @@ once per backend. Which of them run (docs/contributing/testing.md):
   face tests that covers each face once);
 - PostgreSQL for every test when ``TOKENWARD_TEST_ALL_BACKENDS=1`` (``make test-long``).
 
+A test marked ``@pytest.mark.long`` runs only when ``TOKENWARD_TEST_LONG=1`` (``make
+test-long``): a repetition of a rule that another test pins in ``make test`` (a larger bound,
+the same guarantee under load), or an operator tool's soak test.
+
 The other PostgreSQL variants are deselected, not skipped. A test that names its backend
 itself (``@pytest.mark.parametrize("backend", [...])``) runs on what it names. The PostgreSQL
 database is created for this run and dropped at its end; if no server answers, the run fails
@@ -46,6 +50,15 @@ PG_START_HINT = (
     "or point TOKENWARD_TEST_PG_URL at a server where the user may create databases."
 )
 
+#: A ``tokenward serve`` that a test stops drains for ``drain_seconds`` first (5 s by default)
+#: so that a load balancer sees /readyz fail; no test but the drain's needs that, and with a
+#: few hundred servers started and stopped in a run it was minutes of sleeping. Every server
+#: a test spawns inherits this environment; a test of the drain itself sets its own value
+#: (tests/reliability/test_drain.py, tests/topology).
+TEST_SERVER_ENVIRONMENT = {"TOKENWARD_DRAIN_SECONDS": "0"}
+for _name, _value in TEST_SERVER_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
 #: Directories whose tests run on PostgreSQL too in a plain run: the store's own tests and
 #: the crash and concurrency suites, which exist to exercise the backends.
 _POSTGRES_DIRS = ("integration", "reliability")
@@ -55,14 +68,19 @@ def all_backends() -> bool:
     return os.environ.get("TOKENWARD_TEST_ALL_BACKENDS", "") == "1"
 
 
+def long_run() -> bool:
+    return os.environ.get("TOKENWARD_TEST_LONG", "") == "1"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if all_backends():
-        return
     tests = Path(__file__).parent
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        (kept if _runs_on_its_backend(item, tests) else dropped).append(item)
+        runs = (all_backends() or _runs_on_its_backend(item, tests)) and (
+            long_run() or item.get_closest_marker("long") is None
+        )
+        (kept if runs else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -175,11 +193,16 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+#: What the ``cli`` fixture leaves of the environment: the test database server, and the
+#: test servers' settings above (a server a CLI test starts stops at once too).
+_KEPT_FOR_THE_CLI = {"TOKENWARD_TEST_PG_URL", *TEST_SERVER_ENVIRONMENT}
+
+
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """The CLI in operator mode on this test's database (tests/cli, tests/controls)."""
     for name in list(os.environ):
-        if name.startswith("TOKENWARD_") and name != "TOKENWARD_TEST_PG_URL":
+        if name.startswith("TOKENWARD_") and name not in _KEPT_FOR_THE_CLI:
             monkeypatch.delenv(name)
     assert settings.database_url is not None
     monkeypatch.setenv("TOKENWARD_DATABASE_URL", settings.database_url)

@@ -94,14 +94,60 @@ _TABLES = (
 
 def empty_postgres(url: str) -> str:
     """Empties the shared PostgreSQL test database (but for the ``default`` tenant): what
-    another test sealed with its own key must not stop a server started on it."""
+    another test sealed with its own key must not stop a server started on it.
+
+    What ``TRUNCATE {_TABLES} RESTART IDENTITY CASCADE`` would empty, by DELETE with the
+    foreign-key triggers off (``session_replication_role``): a TRUNCATE makes new files for
+    every table it touches, a third of a second more per test, and nearly every table here
+    holds a few rows."""
     from sqlalchemy import text
 
     from tokenward.store.engine import make_engine
 
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        tables, sequences = _emptied_by_truncate(conn, url)
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+        for sequence in sequences:
+            conn.execute(text(f"SELECT setval('\"{sequence}\"', 1, false)"))
+        conn.execute(text("SET LOCAL session_replication_role = origin"))
         conn.execute(text("INSERT INTO tenants (name, created_at) VALUES ('default', 0)"))
     engine.dispose()
     return url
+
+
+_EMPTIED: dict[str, tuple[list[str], list[str]]] = {}
+
+
+def _emptied_by_truncate(conn: Any, url: str) -> tuple[list[str], list[str]]:
+    """The tables a ``TRUNCATE ... CASCADE`` of ``_TABLES`` reaches (those and every table
+    that refers to one of them, transitively) and the sequences their columns own."""
+    if url not in _EMPTIED:
+        from sqlalchemy import text
+
+        refers = conn.execute(
+            text(
+                "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text "
+                "FROM pg_constraint c WHERE c.contype = 'f'"
+            )
+        ).all()
+        reached = {name.strip() for name in _TABLES.split(",")}
+        while True:
+            more = {child for child, parent in refers if parent in reached} - reached
+            if not more:
+                break
+            reached |= more
+        owned = conn.execute(
+            text(
+                "SELECT s.relname, t.relname FROM pg_class s "
+                "JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a' "
+                "JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S'"
+            )
+        ).all()
+        _EMPTIED[url] = (
+            sorted(reached),
+            sorted(sequence for sequence, table in owned if table in reached),
+        )
+    return _EMPTIED[url]

@@ -10,10 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.ops._servers import Load, Server, create, environment, reveal, run, valid
 
 
+# Issue 21's soak of the operator tool: make test-long. The rule (a backup restores to a
+# working store, never over one) keeps its test here without load: the next test.
+@pytest.mark.long
 def test_backup_under_load_restores_every_acknowledged_write(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = environment(data)

@@ -14,6 +14,10 @@ from tests.ops._servers import Load, Server, create, environment, reveal, run, v
 from tokenward.service.sealing import LEGACY, Sealer, SealError, key_id_of
 
 
+# Issue 21's soak of the operator tool: make test-long. Resealing under a new key, with the
+# running app following, keeps its test in make test (tests/ops/test_reseal.py), and so does
+# a ring that opens older keys' blobs (below).
+@pytest.mark.long
 def test_rotation_under_load_then_the_old_key_file_goes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = environment(data)

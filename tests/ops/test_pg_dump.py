@@ -52,6 +52,8 @@ def _sqlalchemy(url: URL) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# Issue 21's soak of the operator tool against a serving process: make test-long.
+@pytest.mark.long
 def test_pg_dump_under_load_restores_every_acknowledged_write(
     tmp_path: Path, databases: tuple[URL, URL]
 ) -> None:

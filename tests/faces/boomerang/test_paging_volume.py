@@ -11,15 +11,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.faces.boomerang.support import app_core, issue_fast, query, ticking
 from tokenward.domain import clock
 from tokenward.domain.tokens import Token, TokenSpec, TokenType
 
-# PostgreSQL too in a plain run: this face's share of the backend matrix (tests/conftest.py).
-pytestmark = pytest.mark.postgres
+# SQLite alone in make test; its PostgreSQL half is make test-long's (the whole backend
+# matrix): the face's share of PostgreSQL in make test is tests/faces/boomerang/test_delete.py.
 
 COUNT = 1_020
 KINDS = [TokenType.GLOBAL, TokenType.TEAM, TokenType.WORKFLOW, TokenType.USER, TokenType.SESSION]
