@@ -105,7 +105,8 @@ def _argnames(mark: pytest.Mark) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
+    """This test process's PostgreSQL database, migrated: made once, shared by its tests."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"tokenward_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -124,6 +125,14 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """The shared PostgreSQL database, emptied for this test (but for the ``default``
+    tenant): what an earlier test left, sealed with its own key, must not stop a server
+    that this one starts on it."""
+    return empty_postgres(postgres_database)
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +158,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         shutil.copyfile(template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    return empty_postgres(url)
+    return url
 
 
 @pytest.fixture

@@ -35,6 +35,12 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def report_now(core: Core, secret_hash: str, **options: Any) -> bool:
+    """``reuse.report_reuse`` with no allowance for requests in flight at the rotation: these
+    tests present a retired secret at once, on purpose."""
+    return reuse.report_reuse(core, secret_hash, in_flight=timedelta(0), **options)
+
+
 def rotate(client: TestClient, token: dict[str, Any], grace: int = 0, t: str = "default") -> str:
     answer = client.post(
         f"/v1/tenants/{t}/tokens/{token['id']}/rotate",
@@ -66,11 +72,11 @@ def test_a_retired_secret_presented_again_disables_the_token(
     third = rotate(client, token)
 
     assert code_of(client, first) == "NOT_FOUND"  # the verification answers as before
-    assert reuse.report_reuse(core, _hash(first)) is True
+    assert report_now(core, _hash(first)) is True
     assert code_of(client, third) == "DISABLED"
     # Reported once per period, not per presentation; the other retired one is its own.
-    assert reuse.report_reuse(core, _hash(first)) is False
-    assert reuse.report_reuse(core, _hash(second)) is True
+    assert report_now(core, _hash(first)) is False
+    assert report_now(core, _hash(second)) is True
     audit = client.get(
         "/v1/audit", params={"action": "token.reuse_detected"}, headers=ROOT_HEADERS
     ).json()["items"]
@@ -88,13 +94,13 @@ def test_only_secrets_past_their_grace_count(client: TestClient, core: Core) -> 
     token = issue(client)
     old = token["secret"]
     current = rotate(client, token, grace=3600)
-    assert reuse.report_reuse(core, _hash(old)) is False  # still in its grace: it works
-    assert reuse.report_reuse(core, _hash(current)) is False  # the current secret
-    assert reuse.report_reuse(core, _hash("tw_never_issued")) is False
+    assert report_now(core, _hash(old)) is False  # still in its grace: it works
+    assert report_now(core, _hash(current)) is False  # the current secret
+    assert report_now(core, _hash("tw_never_issued")) is False
     assert code_of(client, current) == "VALID"
     # A rotation cuts the earlier grace short: the first secret is now retired too.
     rotate(client, token)
-    assert reuse.report_reuse(core, _hash(old)) is True
+    assert report_now(core, _hash(old)) is True
 
 
 def test_on_reuse_notify_only_reports(client: TestClient, core: Core) -> None:
@@ -103,7 +109,7 @@ def test_on_reuse_notify_only_reports(client: TestClient, core: Core) -> None:
     assert put.status_code == 200
     token = issue(client, "acme")
     new = rotate(client, token, t="acme")
-    assert reuse.report_reuse(core, _hash(token["secret"])) is True
+    assert report_now(core, _hash(token["secret"])) is True
     assert code_of(client, new) == "VALID"
     [entry] = client.get(
         "/v1/audit", params={"action": "token.reuse_detected"}, headers=ROOT_HEADERS
@@ -115,14 +121,14 @@ def test_kept_for_the_period_only_and_gone_with_the_token(client: TestClient, co
     token = issue(client)
     rotate(client, token)
     old = _hash(token["secret"])
-    assert reuse.report_reuse(core, old, keep=timedelta(0)) is False  # past the period
+    assert report_now(core, old, keep=timedelta(0)) is False  # past the period
     assert reuse.prune(core, keep=timedelta(0)) == 1
-    assert reuse.report_reuse(core, old) is False  # pruned
+    assert report_now(core, old) is False  # pruned
 
     other = issue(client)
     rotate(client, other)
     client.delete(f"/v1/tenants/default/tokens/{other['id']}", headers=ROOT_HEADERS)
-    assert reuse.report_reuse(core, _hash(other["secret"])) is False
+    assert report_now(core, _hash(other["secret"])) is False
     assert reuse.prune(core, keep=timedelta(0)) == 0  # deleted with its token
 
 
@@ -154,8 +160,22 @@ def test_the_engine_queues_kept_copies_and_never_unknown_secrets(
             assert verifier.verify(token["secret"]).code == "NOT_FOUND"
         assert verifier.retired.queued == 1
         report = verifier.report_reuses
-        assert report(lambda secret_hash: reuse.report_reuse(mine, secret_hash)) == 1
+        assert report(lambda secret_hash: report_now(mine, secret_hash)) == 1
         assert code_of(client, current) == "DISABLED"
     finally:
         database.dispose()
         verifier.close()
+
+
+def test_a_secret_presented_just_after_its_grace_may_be_in_flight_and_is_no_reuse(
+    client: TestClient, core: Core
+) -> None:
+    """A request that was on its way when a rotation (grace 0) happened is no kept copy: the
+    token stays enabled. The same secret presented once ``IN_FLIGHT`` has passed is one."""
+    token = issue(client, name="busy")
+    rotate(client, token)
+    path = f"/v1/tenants/default/tokens/{token['id']}"
+    assert reuse.report_reuse(core, _hash(token["secret"])) is False
+    assert client.get(path, headers=ROOT_HEADERS).json()["active"] is True
+    assert reuse.report_reuse(core, _hash(token["secret"]), in_flight=timedelta(0)) is True
+    assert client.get(path, headers=ROOT_HEADERS).json()["active"] is False

@@ -120,3 +120,20 @@ def test_a_kept_copy_is_caught_after_the_known_secrets_filter_is_rebuilt(fc: Fak
     fc.engine.known_secrets.load()
     assert verify_code(fc.core, made.secret) is VerifyCode.NOT_FOUND
     assert queued(fc) == [secret_format.hash_secret(made.secret)]
+
+
+def test_a_hash_the_service_did_not_report_is_queued_again_when_presented_again(
+    fc: FakeCore,
+) -> None:
+    """Not reported (still in flight at the rotation, a false positive of the filter, one
+    another process reported): presented again, it is queued again, so that a kept copy
+    replayed just after its rotation is caught at its next replay, not an hour later."""
+    made = issued(fc.core)
+    rotate(fc, made.token.id)
+    old = secret_format.hash_secret(made.secret)
+    assert verify_code(fc.core, made.secret) is VerifyCode.NOT_FOUND
+    assert fc.engine.report_reuses(lambda secret_hash: False) == 0
+    assert verify_code(fc.core, made.secret) is VerifyCode.NOT_FOUND
+    assert queued(fc) == [old]  # reported this time (the helper answers True)
+    assert verify_code(fc.core, made.secret) is VerifyCode.NOT_FOUND
+    assert not fc.engine.reuses_pending()  # and then once an hour, as before

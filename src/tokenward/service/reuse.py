@@ -23,27 +23,39 @@ DEFAULT_KEEP = timedelta(days=90)
 REPORT_EVERY = timedelta(hours=1)
 #: How the audit records name the detector.
 DETECTOR = "tokenward"
+#: A secret whose grace ended less than this ago may be a request that was on its way when
+#: the rotation happened (a grace of 0 under traffic), not a kept copy: not reported. It
+#: covers the report's own delay too (the server reports what it queued twice a second).
+IN_FLIGHT = timedelta(seconds=2)
 
 
-def report_reuse(core: Core, secret_hash: str, *, keep: timedelta = DEFAULT_KEEP) -> bool:
+def report_reuse(
+    core: Core,
+    secret_hash: str,
+    *,
+    keep: timedelta = DEFAULT_KEEP,
+    in_flight: timedelta = IN_FLIGHT,
+) -> bool:
     """Acts on a verification that found no token for ``secret_hash``: when the hash is a
-    secret rotated out of a token (its grace over, within ``keep``), the token is disabled
-    or only reported per ``on_reuse``, audited and announced. Returns whether it was a reuse
-    that this call reported (False for an unknown hash, one reported within
-    ``REPORT_EVERY``, or a token deleted since).
+    secret rotated out of a token (its grace over by ``in_flight`` at least, within
+    ``keep``), the token is disabled or only reported per ``on_reuse``, audited and
+    announced. Returns whether it was a reuse that this call reported (False for an unknown
+    hash, one still in flight, one reported within ``REPORT_EVERY``, or a token deleted
+    since).
 
     Costs one indexed read for an unknown hash; call it off the request's path."""
     now = core.clock()
+    retired_by = now - in_flight
     with core.uow() as reading:  # nearly every unknown hash is just unknown: no write lock
         # Retired longer ago than ``keep``: forgotten, as if pruned already.
-        found = reading.retired_secrets.find(secret_hash, now, now - keep)
+        found = reading.retired_secrets.find(secret_hash, retired_by, now - keep)
     if found is None:
         return False
     with core.uow(write=True) as uow:
         # The tenant's lock first, as every writer of its tokens takes it.
         if uow.tenants.get(found[1], lock="share") is None:
             return False  # deleted meanwhile, with its tokens
-        found = uow.retired_secrets.find(secret_hash, now, now - keep)
+        found = uow.retired_secrets.find(secret_hash, retired_by, now - keep)
         if found is None:
             return False
         token_id, tenant, _ = found
@@ -52,7 +64,7 @@ def report_reuse(core: Core, secret_hash: str, *, keep: timedelta = DEFAULT_KEEP
             return False
         # Read again under the token's lock: another process (each worker reports what its
         # own verifications queued) may have reported this copy while this one waited.
-        found = uow.retired_secrets.find(secret_hash, now, now - keep)
+        found = uow.retired_secrets.find(secret_hash, retired_by, now - keep)
         if found is None:
             return False
         reported_at = found[2]

@@ -195,15 +195,22 @@ class Engine:
         time; a hash whose report fails otherwise is dropped, not retried forever."""
         taken = self.retired.take()
         reported = 0
-        for done, secret_hash in enumerate(taken):
-            try:
-                reported += bool(report(secret_hash))
-            except Unavailable:
-                self.retired.requeue(taken[done:])
-                raise
-            except Exception:
-                self.retired.requeue(taken[done + 1 :])
-                raise
+        not_reported: list[str] = []
+        try:
+            for done, secret_hash in enumerate(taken):
+                try:
+                    if report(secret_hash):
+                        reported += 1
+                    else:
+                        not_reported.append(secret_hash)
+                except Unavailable:
+                    self.retired.requeue(taken[done:])
+                    raise
+                except Exception:
+                    self.retired.requeue(taken[done + 1 :])
+                    raise
+        finally:
+            self.retired.forget(not_reported)
         return reported
 
     # ---------------------------------------------------------------- life

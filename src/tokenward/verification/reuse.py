@@ -121,6 +121,14 @@ class RetiredSecrets:
             self._recent = {h: at for h, at in self._recent.items() if now - at < REPORT_EVERY}
         return taken
 
+    def forget(self, hashes: Iterable[str]) -> None:
+        """Hashes the service did not report (a false positive of the filter, a replay still
+        in flight, one another process reported): queued again when presented again, within
+        ``BUDGET``, so that a kept copy replayed just after its rotation is still caught."""
+        with self._lock:
+            for secret_hash in hashes:
+                self._recent.pop(secret_hash, None)
+
     def requeue(self, hashes: list[str]) -> None:
         """Hashes taken but not reported (the store failed): the next run tries them again."""
         with self._lock:
