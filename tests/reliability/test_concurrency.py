@@ -107,6 +107,10 @@ def _last_candidates(acknowledged: list[Answer]) -> list[Answer]:
 def test_concurrent_updates_of_one_token(servers: list[Server]) -> None:
     urls = [server.url for server in servers]
     with httpx.Client(headers=ROOT_HEADERS, timeout=30) as http:
+        # Every rotated-out secret is verified again below: reuse detection reports them
+        # (audited) instead of disabling the token whose state this test follows.
+        policy = http.put(f"{urls[0]}/v1/tenants/default/policy", json={"on_reuse": "notify"})
+        assert policy.status_code == 200, policy.text
         created = http.post(f"{urls[0]}{TOKENS}", json={"name": "contended"})
         assert created.status_code == 201, created.text
         token = created.json()
@@ -145,8 +149,12 @@ def test_concurrent_updates_of_one_token(servers: list[Server]) -> None:
         assert len(current) == 2 and current[0] == current[1], current
         assert current[0] in {a.value for a in _last_candidates(rotations)}
         audit = http.get(f"{urls[0]}/v1/audit", params={"token_id": token["id"], "limit": 1})
+        reuses = http.get(
+            f"{urls[0]}/v1/audit",
+            params={"token_id": token["id"], "action": "token.reuse_detected", "limit": 1},
+        )
         # One audit record per acknowledged change (enable/disable are idempotent but audited).
-        assert audit.json()["total"] == 1 + len(answers), audit.text
+        assert audit.json()["total"] - reuses.json()["total"] == 1 + len(answers), audit.text
     print(
         f"\nconcurrent updates: {CLIENTS} client processes x {UPDATES_PER_CLIENT}, "
         f"2 server processes: {len(renames)} renames, {len(switches)} enable/disable, "

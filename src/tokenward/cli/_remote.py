@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tokenward.cli._common import Revealed
 from tokenward.domain.audit import AuditQuery
-from tokenward.domain.tokens import Credits, RateLimit, TokenChanges, TokenQuery, TokenSpec
+from tokenward.domain.documents import credits_fields, rate_limit_fields
+from tokenward.domain.tokens import TokenChanges, TokenQuery, TokenSpec
 
 if TYPE_CHECKING:
     from tokenward import client
@@ -67,8 +68,8 @@ class RemoteBackend:
             ttl_seconds=spec.ttl_seconds,
             recoverable=spec.recoverable,
             metadata=spec.metadata or None,
-            rate_limits=[_rate_limit(rate) for rate in spec.rate_limits] or None,
-            credits=_credits(spec.credits),
+            rate_limits=[rate_limit_fields(rate) for rate in spec.rate_limits] or None,
+            credits=credits_fields(spec.credits),
             ip_allowlist=spec.ip_allowlist or None,
         )
 
@@ -112,9 +113,9 @@ class RemoteBackend:
         if "role" in given:
             given["role"] = given["role"].value
         if "rate_limits" in given:
-            given["rate_limits"] = [_rate_limit(rate) for rate in given["rate_limits"]]
+            given["rate_limits"] = [rate_limit_fields(rate) for rate in given["rate_limits"]]
         if "credits" in given:
-            given["credits"] = _credits(given["credits"])
+            given["credits"] = credits_fields(given["credits"])
         return self._http.update_token(tenant, token_id, **given)
 
     def adjust_credits(
@@ -156,19 +157,3 @@ class RemoteBackend:
         self, secret: str, *, audience: str | None, scopes: Sequence[str], resource: str | None
     ) -> client.Verification:
         return self._http.verify(secret, audience=audience, scopes=scopes, resource=resource)
-
-
-def _rate_limit(rate: RateLimit) -> dict[str, Any]:
-    return {"name": rate.name, "limit": rate.limit, "window_seconds": rate.window_seconds}
-
-
-def _credits(credits: Credits | None) -> dict[str, Any] | None:
-    if credits is None:
-        return None
-    refill = credits.refill
-    return {
-        "remaining": credits.remaining,
-        "refill": None
-        if refill is None
-        else {"amount": refill.amount, "interval": refill.interval.value},
-    }

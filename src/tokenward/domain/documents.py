@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from tokenward.domain import limits
-from tokenward.domain.tokens import Credits, Token
+from tokenward.domain.tokens import Credits, RateLimit, Token
 
 
 def token_fields(token: Token, now: datetime) -> dict[str, Any]:
@@ -40,11 +40,8 @@ def token_fields(token: Token, now: datetime) -> dict[str, Any]:
         "secret_hint": token.secret_hint,
         "recoverable": token.recoverable,
         "metadata": dict(limits.answerable_metadata(token.metadata)),
-        "rate_limits": [
-            {"name": rate.name, "limit": rate.limit, "window_seconds": rate.window_seconds}
-            for rate in token.rate_limits
-        ],
-        "credits": _credits_fields(token.credits),
+        "rate_limits": [rate_limit_fields(rate) for rate in token.rate_limits],
+        "credits": credits_fields(token.credits),
         "ip_allowlist": list(token.ip_allowlist),
     }
 
@@ -60,7 +57,13 @@ def instant(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-def _credits_fields(credits: Credits | None) -> dict[str, Any] | None:
+def rate_limit_fields(rate: RateLimit) -> dict[str, Any]:
+    """A rate limit as the API shows and takes it."""
+    return {"name": rate.name, "limit": rate.limit, "window_seconds": rate.window_seconds}
+
+
+def credits_fields(credits: Credits | None) -> dict[str, Any] | None:
+    """Credits as the API shows and takes them (None: unlimited)."""
     if credits is None:
         return None
     refill = credits.refill
