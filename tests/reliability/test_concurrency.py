@@ -148,6 +148,9 @@ def test_concurrent_updates_of_one_token(servers: list[Server]) -> None:
         # Exactly one secret is current (seen by both servers), one a last rotation answered.
         assert len(current) == 2 and current[0] == current[1], current
         assert current[0] in {a.value for a in _last_candidates(rotations)}
+        # The servers report what those verifications queued within half a second: once
+        # they have, the two counts below are of the same records.
+        time.sleep(1.5)
         audit = http.get(f"{urls[0]}/v1/audit", params={"token_id": token["id"], "limit": 1})
         reuses = http.get(
             f"{urls[0]}/v1/audit",
