@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -180,13 +179,9 @@ def _act(core: Core, secret_hash: str, item: Reported, client: str | None) -> bo
         current = uow.tokens.get(token.tenant, token.id, for_update=True)
         if current is None:  # deleted meanwhile: nothing left to act on
             return False
-        rules = policies.of(uow, current.tenant)
-        disable = rules.on_leak == "disable" and current.active
-        after = current
-        if disable:
-            uow.tokens.update(current.id, {"active": False, "updated_at": now})
-            after = dataclasses.replace(current, active=False, updated_at=now)
-        action = "disabled" if disable else "reported"
+        after, action = policies.respond(
+            uow, current, policies.of(uow, current.tenant).on_leak, now
+        )
         uow.audit.add(
             AuditEntry(
                 at=now,

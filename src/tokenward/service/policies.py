@@ -14,7 +14,7 @@ from tokenward.domain import lifecycle, policy
 from tokenward.domain.actors import Actor
 from tokenward.domain.audit import AuditEntry
 from tokenward.domain.errors import PolicyViolation
-from tokenward.domain.lifecycle import EventType, TenantPolicy
+from tokenward.domain.lifecycle import EventType, OnIncident, TenantPolicy
 from tokenward.domain.roles import Role
 from tokenward.domain.tokens import Token
 from tokenward.service import events, tenants
@@ -78,6 +78,19 @@ def put(core: Core, actor: Actor, *, tenant: str, values: dict[str, Any]) -> Ten
 
 def of(uow: UnitOfWork, tenant: str) -> TenantPolicy:
     return lifecycle.policy_of(uow.policies.get(tenant))
+
+
+def respond(
+    uow: UnitOfWork, token: Token, response: OnIncident, now: datetime
+) -> tuple[Token, str]:
+    """A compromised token (a leaked secret, a kept copy replayed) as its tenant's
+    ``on_leak`` / ``on_reuse`` says: disabled if it should be and is still active, else only
+    reported. Returns the token after it and the action taken (``disabled`` or
+    ``reported``), which the audit record and the webhook event name."""
+    if response != OnIncident.DISABLE or not token.active:
+        return token, "reported"
+    uow.tokens.update(token.id, {"active": False, "updated_at": now})
+    return dataclasses.replace(token, active=False, updated_at=now), "disabled"
 
 
 def on_issue(uow: UnitOfWork, draft: Token, now: datetime, *, permanent: bool) -> Token:

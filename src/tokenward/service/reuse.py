@@ -9,7 +9,6 @@ The store keeps the hashes of rotated-out secrets (hash only) as a rotation reti
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 
 from tokenward.domain.audit import AuditEntry
@@ -70,13 +69,7 @@ def report_reuse(
         reported_at = found[2]
         if reported_at is not None and now - reported_at < REPORT_EVERY:
             return False
-        rules = policies.of(uow, token.tenant)
-        disable = rules.on_reuse == "disable" and token.active
-        after = token
-        if disable:
-            uow.tokens.update(token.id, {"active": False, "updated_at": now})
-            after = dataclasses.replace(token, active=False, updated_at=now)
-        action = "disabled" if disable else "reported"
+        after, action = policies.respond(uow, token, policies.of(uow, token.tenant).on_reuse, now)
         uow.audit.add(
             AuditEntry(
                 at=now,
